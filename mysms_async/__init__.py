@@ -1,0 +1,43 @@
+"""mysms-async: an asyncio-native client for the my-sms.ru REST SMS gateway.
+
+Send one message or a campaign of hundreds of thousands, check delivery, read the balance; never
+send an SMS twice by accident. ``mysms_async.testing`` holds a local gateway for tests and trials.
+"""
+
+from ._client import InsecureURLWarning, MySMSClient
+from ._codes import MessageState, RequestState
+from ._exceptions import (
+    AuthError,
+    ClientClosedError,
+    DeliveryUnknownError,
+    GatewayError,
+    MessageRejectedError,
+    MySMSError,
+    ResponseError,
+    TransportError,
+    ValidationError,
+)
+from ._models import Balance, Message, SendResult, StatusResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "Balance",
+    "ClientClosedError",
+    "DeliveryUnknownError",
+    "GatewayError",
+    "InsecureURLWarning",
+    "Message",
+    "MessageRejectedError",
+    "MessageState",
+    "MySMSClient",
+    "MySMSError",
+    "RequestState",
+    "ResponseError",
+    "SendResult",
+    "StatusResult",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+]

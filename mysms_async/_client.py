@@ -1,0 +1,287 @@
+"""``MySMSClient``: a thin façade over builder -> transport -> decoders -> models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import ipaddress
+import warnings
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from . import _constants as C
+from ._bulk import BulkEngine
+from ._codes import message_state
+from ._config import (
+    Credentials,
+    Seconds,
+    Settings,
+    make_credentials,
+    make_settings,
+    read_env,
+)
+from ._decoders import WireBatch, decode_balance, decode_batch
+from ._exceptions import ClientClosedError, ResponseError, ValidationError
+from ._models import Balance, Message, SendResult, StatusResult
+from ._request import (
+    RequestBuilder,
+    WireMessage,
+    to_wire,
+    validate_message_id,
+    validate_sender,
+)
+from ._transport import Transport
+
+
+class InsecureURLWarning(UserWarning):
+    """The base URL is plain http:// to a host that is not local: the password travels in clear."""
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+class MySMSClient:
+    """An asyncio client for the gateway: one per application, shared by all tasks.
+
+    ``timeout`` is the time one attempt may take end to end (a float of seconds or a
+    ``timedelta``); connecting gets half of it. ``max_retries`` and ``retry_backoff`` govern
+    retries, which a send only gets when its request provably never reached the gateway.
+    """
+
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        *,
+        sender: str | None = None,
+        base_url: str = C.DEFAULT_BASE_URL,
+        wire_format: Literal["json", "xml"] = "json",
+        http_method: Literal["POST", "GET"] = "POST",
+        timeout: Seconds = C.DEFAULT_TIMEOUT,
+        max_retries: int = C.DEFAULT_MAX_RETRIES,
+        retry_backoff: Seconds = C.DEFAULT_RETRY_BACKOFF,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        batch_size: int = C.DEFAULT_BATCH_SIZE,
+        max_concurrency: int = C.DEFAULT_MAX_CONCURRENCY,
+        rate_limit: float | None = None,
+        timezone: str | dt.tzinfo = C.DEFAULT_TIMEZONE,
+        max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._credentials: Credentials = make_credentials(username, password)
+        self._settings: Settings = make_settings(
+            base_url=base_url,
+            wire_format=wire_format,
+            http_method=http_method,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            batch_size=batch_size,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            timezone=timezone,
+            max_response_bytes=max_response_bytes,
+        )
+        if http_client is not None and transport is not None:
+            raise ValidationError("transport", "give either http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ValidationError("http_client", "must be an httpx.AsyncClient")
+        self._sender = None if sender is None else validate_sender(sender)
+        self._builder = RequestBuilder(
+            self._credentials, self._settings.wire_format, self._settings.http_method
+        )
+        self._transport = Transport(
+            self._settings, self._credentials, http_client=http_client, transport=transport
+        )
+        self._bulk = BulkEngine(self)
+        self._state = _State.UNOPENED
+        _warn_if_cleartext(self._settings.base_url)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> MySMSClient:
+        """Read ``MYSMS_USERNAME``, ``MYSMS_PASSWORD``, ``MYSMS_SENDER``, ``MYSMS_BASE_URL``,
+        ``MYSMS_FORMAT`` (and ``MYSMS_METHOD``); keyword arguments override them."""
+        found: dict[str, Any] = read_env()
+        found.update(overrides)
+        return cls(**found)
+
+    def __repr__(self) -> str:
+        s = self._settings
+        return (
+            f"MySMSClient(username={self._credentials.username!r}, base_url={s.base_url!r},"
+            f" wire_format={s.wire_format!r}, http_method={s.http_method!r},"
+            f" state={self._state.value!r})"
+        )
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> MySMSClient:
+        self._check_open()
+        self._state = _State.OPENED
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool; a caller-supplied ``http_client`` is left open."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        await self._transport.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._state is _State.CLOSED
+
+    def _check_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise ClientClosedError(
+                "this MySMSClient is closed; create a new one (a closed connection pool"
+                " cannot be reopened)"
+            )
+
+    # single requests -------------------------------------------------------------------------
+
+    async def send(
+        self,
+        destination: str,
+        text: str,
+        *,
+        sender: str | None = None,
+        date: dt.datetime | None = None,
+        ttl: int | None = None,
+    ) -> SendResult:
+        """Send one SMS. A gateway refusal comes back as a negative ``state``; failures raise."""
+        message = Message(destination, text, sender=sender, date=date, ttl=ttl)
+        wire = self._prepare(message)
+        (result,) = await self._send_wires([message], [wire])
+        return result
+
+    async def status(self, message_id: str) -> StatusResult:
+        """The delivery state of one message id (retried on transient failures)."""
+        (result,) = await self._status_ids([validate_message_id(message_id)])
+        return result
+
+    async def balance(self) -> Balance:
+        self._check_open()
+        answer = await self._transport.execute(
+            self._builder.credit(),
+            lambda body: decode_balance(body, self._settings.wire_format),
+        )
+        if answer.amount is None:
+            raise ResponseError("balance answer has no <balance>", status_code=200)
+        return Balance(amount=answer.amount)
+
+    # bulk ------------------------------------------------------------------------------------
+
+    async def send_many(
+        self, messages: Iterable[Message] | AsyncIterable[Message]
+    ) -> list[SendResult]:
+        """Send every message, batched and concurrent; one result per message, in input order."""
+        self._check_open()
+        return await self._bulk.send_many(messages)
+
+    def iter_send(
+        self, messages: Iterable[Message] | AsyncIterable[Message]
+    ) -> AsyncIterator[SendResult]:
+        """Like ``send_many``, streaming results in input order with bounded memory."""
+        self._check_open()
+        return self._bulk.iter_send(messages)
+
+    async def status_many(self, ids: Iterable[str]) -> list[StatusResult]:
+        self._check_open()
+        return await self._bulk.status_many(list(ids))
+
+    async def wait_for_delivery(
+        self,
+        ids: Iterable[str],
+        *,
+        timeout: Seconds,
+        poll_interval: Seconds = 1.0,
+    ) -> list[StatusResult]:
+        """Poll until every id is final or ``timeout`` passes; the latest states either way."""
+        self._check_open()
+        return await self._bulk.wait_for_delivery(
+            list(ids), timeout=timeout, poll_interval=poll_interval
+        )
+
+    # the pieces the bulk engine composes -------------------------------------------------------
+
+    def _prepare(self, message: Message) -> WireMessage:
+        """Validate one message and spell it for the wire (raises ``ValidationError``)."""
+        return to_wire(message, self._sender, self._settings.timezone)
+
+    async def _send_wires(
+        self, messages: Sequence[Message], wires: Sequence[WireMessage]
+    ) -> list[SendResult]:
+        """One request for already-validated messages; raises on any request-level failure."""
+        self._check_open()
+        expected = len(wires)
+        batch = await self._transport.execute(
+            self._builder.send(wires),
+            lambda body: self._decode_batch(body, expected),
+            messages=messages,
+        )
+        assert batch.data is not None  # _decode_batch checked it
+        return [
+            SendResult(message, entry.id or None, message_state(entry.state))
+            for message, entry in zip(messages, batch.data, strict=True)
+        ]
+
+    async def _status_ids(self, ids: Sequence[str]) -> list[StatusResult]:
+        """One request for already-validated ids."""
+        self._check_open()
+        expected = len(ids)
+        batch = await self._transport.execute(
+            self._builder.status(ids, self._sender),
+            lambda body: self._decode_batch(body, expected),
+        )
+        assert batch.data is not None
+        return [
+            StatusResult(entry.id or None, message_state(entry.state), requested_id=requested)
+            for requested, entry in zip(ids, batch.data, strict=True)
+        ]
+
+    def _decode_batch(self, body: bytes, expected: int) -> WireBatch:
+        batch = decode_batch(body, self._settings.wire_format)
+        if batch.state == 0 and (batch.data is None or len(batch.data) != expected):
+            got = 0 if batch.data is None else len(batch.data)
+            raise ResponseError(
+                f"answer's data has {got} entries for {expected} in the request", status_code=200
+            )
+        return batch
+
+
+_LOCAL_SUFFIXES = (".test", ".localhost", ".local", ".internal")
+
+
+def _warn_if_cleartext(base_url: str) -> None:
+    url = httpx.URL(base_url)
+    if url.scheme != "http":
+        return
+    host = url.host
+    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    warnings.warn(
+        f"base_url {base_url!r} is plain http:// to a non-local host: the password and every"
+        " message travel unencrypted",
+        InsecureURLWarning,
+        stacklevel=3,
+    )

@@ -1,0 +1,66 @@
+"""The gateway's numeric codes and what each one means for the caller."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class RequestState(IntEnum):
+    """The request-level ``state``: did the gateway execute the request at all."""
+
+    OK = 0
+    AUTH_FAILED = -1
+    INTERNAL_ERROR_50 = -50
+    INTERNAL_ERROR_51 = -51
+    INTERNAL_ERROR_52 = -52
+
+    @property
+    def is_internal_error(self) -> bool:
+        return self.value in _INTERNAL_ERRORS
+
+
+class MessageState(IntEnum):
+    """The per-message ``state`` inside ``data``."""
+
+    QUEUED = 2
+    SENT_TO_OPERATOR = 3
+    DELIVERED = 4
+    INVALID_ID = -10
+    INVALID_SENDER = -11
+    INVALID_DESTINATION = -12
+    INSUFFICIENT_FUNDS = -13
+    SEND_FAILED = -14
+    INVALID_DATE = -15
+    INVALID_TTL = -16
+
+    @property
+    def is_final(self) -> bool:
+        return is_final_state(self.value)
+
+    @property
+    def is_error(self) -> bool:
+        return self.value < 0
+
+
+_INTERNAL_ERRORS = frozenset({-50, -51, -52})
+_MESSAGE_STATES = {state.value: state for state in MessageState}
+_REQUEST_STATES = {state.value: state for state in RequestState}
+
+
+def message_state(code: int) -> MessageState | int:
+    """The enum member for a known code, the plain int for an unknown one: never a crash."""
+    return _MESSAGE_STATES.get(code, code)
+
+
+def request_state(code: int) -> RequestState | int:
+    return _REQUEST_STATES.get(code, code)
+
+
+def is_final_state(code: int) -> bool:
+    """Delivered, or any error: the state will not change again."""
+    return code == MessageState.DELIVERED or code < 0
+
+
+def is_retryable_request_state(code: int) -> bool:
+    """-50..-52 are the gateway's internal errors: a later identical request may succeed."""
+    return code in _INTERNAL_ERRORS

@@ -1,0 +1,38 @@
+"""Every tunable default in one place, so a reader can see the client's limits at a glance."""
+
+from __future__ import annotations
+
+DEFAULT_BASE_URL = "https://my-sms.ru/rest/sms/"
+DEFAULT_WIRE_FORMAT = "json"
+DEFAULT_HTTP_METHOD = "POST"
+DEFAULT_TIMEZONE = "Europe/Moscow"
+
+#: Seconds one attempt may take, end to end (connect, write, wait, read).
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_RETRIES = 2
+#: First retry delay in seconds; each later retry doubles it, with jitter.
+DEFAULT_RETRY_BACKOFF = 0.5
+#: No single backoff sleep is longer than this.
+MAX_RETRY_DELAY = 30.0
+#: A ``Retry-After`` longer than this is not waited for: the error is raised instead.
+MAX_RETRY_AFTER = 60.0
+#: Share of the delay that is random (full jitter would make the first retry nearly immediate).
+RETRY_JITTER = 0.25
+
+#: Messages per POST body and requests in flight for the bulk engine.
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_MAX_CONCURRENCY = 4
+MAX_BATCH_SIZE = 10_000
+
+#: A response body larger than this, after decompression, is refused.
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+#: Field rules from the gateway's document.
+SENDER_MAX_LATIN = 11
+SENDER_MAX_DIGITS = 15
+DESTINATION_MIN_DIGITS = 10
+DESTINATION_MAX_DIGITS = 15
+DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
+
+LOGGER_NAME = "mysms_async"
+USER_AGENT = "mysms-async"
