@@ -18,6 +18,7 @@ from ._exceptions import (
     ValidationError,
 )
 from ._models import Balance, Message, SendResult, StatusResult
+from ._segments import Segments, segments
 
 __version__ = "0.1.0"
 
@@ -35,9 +36,11 @@ __all__ = [
     "MySMSError",
     "RequestState",
     "ResponseError",
+    "Segments",
     "SendResult",
     "StatusResult",
     "TransportError",
     "ValidationError",
     "__version__",
+    "segments",
 ]

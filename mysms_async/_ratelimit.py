@@ -34,12 +34,13 @@ class TokenBucket:
         if self._lock is None:
             self._lock = anyio.Lock()
         async with self._lock:
-            while True:
-                self._refill()
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return
+            self._refill()
+            if self._tokens < 1.0:
                 await self._sleep((1.0 - self._tokens) / self.rate)
+                self._refill()
+                # It slept for a whole token: rounding in the clock must not make it wait again.
+                self._tokens = max(self._tokens, 1.0)
+            self._tokens -= 1.0
 
     def _refill(self) -> None:
         now = self._clock()

@@ -279,6 +279,11 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
     httpx inflates gzip without a limit (a 200 kB body became 200 MB in a test), so the body is
     read raw and each chunk is inflated with ``max_length``: a bomb stops at the cap.
     """
+    if response.is_stream_consumed:
+        # An in-memory transport (httpx.MockTransport) hands over a body it already holds.
+        if len(response.content) > cap:
+            raise _too_large(cap)
+        return response.content
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise _too_large(cap)

@@ -4,7 +4,8 @@ Testing an app that sends SMS then takes three lines::
 
     async def test_signup_sends_a_code(mysms_client, mysms_gateway):
         await signup(phone="79112223333", sms=mysms_client)
-        assert mysms_gateway.messages[0].destination == "79112223333"
+        (sent,) = mysms_gateway.messages.values()
+        assert sent.destination == "79112223333"
 
 Everything is imported lazily, so installing mysms-async costs a test session that does not use
 these fixtures nothing.

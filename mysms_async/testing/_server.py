@@ -1,0 +1,87 @@
+"""Serving the emulator over a real loopback socket, with uvicorn in a background thread.
+
+A thread (rather than a task in the test's loop) keeps this usable from sync tests, from asyncio
+and from trio alike. The socket is bound here, before uvicorn starts, so that the port is known
+even when the caller asked for port 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Final
+
+from ._faults import GatewayDisconnect
+
+if TYPE_CHECKING:
+    from ._gateway import FakeGateway
+
+__all__ = ["serve"]
+
+_START_TIMEOUT: Final = 10.0
+_STOP_TIMEOUT: Final = 10.0
+
+
+class _QuietDisconnects(logging.Filter):
+    """Keep uvicorn from logging a traceback for every connection the emulator drops on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], GatewayDisconnect))
+
+
+@contextmanager
+def serve(gateway: FakeGateway, host: str, port: int, *, log_level: str) -> Iterator[str]:
+    """Run ``gateway`` under uvicorn on ``host:port`` until the block ends; yield the base URL."""
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "FakeGateway.serve() needs uvicorn: pip install 'mysms-async[emulator]'"
+        ) from exc
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    bound_port: int = sock.getsockname()[1]
+    config = uvicorn.Config(
+        gateway,
+        http="h11",
+        lifespan="off",
+        log_config=None,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    quiet = _QuietDisconnects()
+    error_log = logging.getLogger("uvicorn.error")
+    error_log.addFilter(quiet)
+    thread = threading.Thread(
+        target=server.run,
+        kwargs={"sockets": [sock]},
+        name=f"FakeGateway uvicorn :{bound_port}",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start the FakeGateway server")
+            time.sleep(0.01)
+        shown_host = f"[{host}]" if family == socket.AF_INET6 else host
+        yield f"http://{shown_host}:{bound_port}{gateway.base_path}"
+    finally:
+        server.should_exit = True
+        thread.join(_STOP_TIMEOUT)
+        sock.close()
+        error_log.removeFilter(quiet)
