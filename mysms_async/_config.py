@@ -65,8 +65,10 @@ def _positive_int(name: str, value: int, *, minimum: int = 1, maximum: int | Non
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(name, f"must be one of {', '.join(choices)}", value)
     normalised = value.upper() if upper else value.lower()
-    if not isinstance(value, str) or normalised not in choices:
+    if normalised not in choices:
         raise ValidationError(name, f"must be one of {', '.join(choices)}", value)
     return normalised
 

@@ -42,9 +42,22 @@ class RedactPasswordFilter(logging.Filter):
 _FILTER = RedactPasswordFilter()
 
 
+#: A filter on a parent logger does not run for its children's records, so each logger that
+#: httpx and httpcore write to is named here.
+_URL_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
 def install_log_redaction() -> None:
     """Idempotent: attach the filter to the loggers that see request URLs."""
-    for name in ("httpx", "httpcore"):
+    for name in _URL_LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)

@@ -65,7 +65,8 @@ class Backoff:
         """
         if retry_after is not None and retry_after > self.max_retry_after:
             return None
-        base = min(self.first_delay * 2 ** (retry_number - 1), self.max_delay)
+        doublings = min(retry_number - 1, 32)  # 2**32 x any delay is past the cap already
+        base = min(self.first_delay * 2**doublings, self.max_delay)
         delay: float = base * (1 - self.jitter * random_fraction())
         if retry_after is not None:
             delay = max(delay, retry_after)

@@ -156,6 +156,9 @@ class Transport:
         except _AttemptFailed as failed:
             state = getattr(failed.error, "state", "-")
             raise
+        except AuthError as error:
+            state = error.state
+            raise
         except anyio.get_cancelled_exc_class():
             if prepared.operation == "send":
                 logger.warning(
@@ -205,6 +208,7 @@ class Transport:
                 "no complete answer within the timeout", None, Reach.MAYBE_SENT
             ) from None
         except ResponseError as error:
+            self._scrub(error)
             raise _AttemptFailed(
                 Failure(Reach.MAYBE_SENT, transient=False), error, unknown_delivery=True
             ) from None
@@ -239,11 +243,20 @@ class Transport:
         try:
             value = parse(answer.body)
         except ResponseError as error:
+            self._scrub(error)
             raise _AttemptFailed(
                 Failure(Reach.MAYBE_SENT, transient=False), error, unknown_delivery=True
             ) from None
         check_request_state(getattr(value, "state", 0))
         return value
+
+    def _scrub(self, error: ResponseError) -> None:
+        """A quoted body may echo the request (and so the password); it was a 200 answer."""
+        error.args = tuple(
+            redact_text(arg, self._secret) if isinstance(arg, str) else arg for arg in error.args
+        )
+        if error.status_code is None:
+            error.status_code = 200
 
     @staticmethod
     def _status_failure(answer: _Answer) -> _AttemptFailed:
@@ -280,7 +293,8 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
     read raw and each chunk is inflated with ``max_length``: a bomb stops at the cap.
     """
     if response.is_stream_consumed:
-        # An in-memory transport (httpx.MockTransport) hands over a body it already holds.
+        # An in-memory transport (httpx.MockTransport) hands over a body it already holds,
+        # already inflated by httpx: no network is involved, so only the size is checked.
         if len(response.content) > cap:
             raise _too_large(cap)
         return response.content

@@ -1,0 +1,370 @@
+"""The password never escapes: not in an exception's text (causes and context included), a repr,
+or any log record of any logger, even for a failing GET whose URL carries ``p=``.
+
+Two paths: respx (httpx's own ``HTTP Request:`` INFO records still fire for answered requests,
+and the errors can carry the full URL the way httpx's do), and a real socket on 127.0.0.1 so
+that httpcore's DEBUG records are produced as well. Also: the client's one DEBUG line per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import socket
+import traceback
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import anyio
+import anyio.abc
+import httpx
+import pytest
+import respx
+
+from mysms_async import Message, MySMSClient, MySMSError
+from mysms_async._config import Credentials
+from mysms_async._request import RequestBuilder, to_wire
+
+BASE_URL = "https://my-sms.ru/rest/sms/"
+USERNAME = "alice"
+PASSWORD = "S3cr3t-p@ss word&more"
+# Every spelling the password could take on its way out; "S3cr3t" alone catches any of them.
+PASSWORD_FORMS = {
+    PASSWORD,
+    quote(PASSWORD, safe=""),
+    quote_plus(PASSWORD),
+    str(httpx.QueryParams({"p": PASSWORD}))[2:],
+    PASSWORD.replace("&", "&amp;"),
+    "S3cr3t",
+}
+
+
+def assert_no_secret(text: str) -> None:
+    leaks = [line for line in text.splitlines() if any(form in line for form in PASSWORD_FORMS)]
+    if leaks:
+        pytest.fail("the password leaked in:\n" + "\n".join(leaks))
+
+
+def exception_text(error: BaseException) -> str:
+    """Everything a traceback printer or an error tracker would show, causes included."""
+    parts = traceback.format_exception(type(error), error, error.__traceback__)
+    parts += [repr(error), str(error), repr(error.args)]
+    parts += [repr(v) for v in vars(error).values()]
+    return "".join(parts)
+
+
+def log_text(records: list[logging.LogRecord]) -> str:
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    parts = []
+    for record in records:
+        parts.append(formatter.format(record))
+        parts.append(record.getMessage())
+        parts.append(repr(record.args))
+        if record.exc_info:
+            parts.append("".join(traceback.format_exception(*record.exc_info)))
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    for name in ("mysms_async", "httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog
+
+
+def url_in_message(kind: type[httpx.TransportError], what: str) -> Callable[[httpx.Request], Any]:
+    """Fail the way httpx does: the full request URL, with ``p=``, in the error's message."""
+
+    def fail(request: httpx.Request) -> Any:
+        raise kind(f"{what} for url {request.url} ({request.url.query.decode()})", request=request)
+
+    return fail
+
+
+def make_client(**kwargs: Any) -> MySMSClient:
+    kwargs.setdefault("retry_backoff", 0)
+    kwargs.setdefault("http_method", "GET")
+    kwargs.setdefault("sender", "MySMS")
+    return MySMSClient(USERNAME, PASSWORD, **kwargs)
+
+
+async def run_everything(client: MySMSClient) -> list[BaseException]:
+    """send, status and balance; every error they raise, kept for inspection."""
+    errors: list[BaseException] = []
+    for operation in ("send", "status", "balance"):
+        try:
+            if operation == "send":
+                await client.send("79112223333", "Hi")
+            elif operation == "status":
+                await client.status("id-1")
+            else:
+                await client.balance()
+        except MySMSError as error:
+            errors.append(error)
+    return errors
+
+
+FAILURES: list[tuple[str, Any]] = [
+    ("connect error with url", url_in_message(httpx.ConnectError, "connection refused")),
+    ("connect timeout with url", url_in_message(httpx.ConnectTimeout, "connect timed out")),
+    ("read timeout with url", url_in_message(httpx.ReadTimeout, "read timed out")),
+    ("dropped with url", url_in_message(httpx.RemoteProtocolError, "peer closed connection")),
+    ("http 500", httpx.Response(500, text="Internal Server Error")),
+    ("garbage body", httpx.Response(200, content=b"\x00\x01 not json <html>")),
+    ("auth failed", httpx.Response(200, json={"state": "-1"})),
+]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("failure", [f for _, f in FAILURES], ids=[n for n, _ in FAILURES])
+async def test_a_failing_get_leaks_the_password_nowhere(
+    logs: pytest.LogCaptureFixture, fmt: str, failure: Any
+) -> None:
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
+        route = gw.route().mock(side_effect=failure)
+        client = make_client(wire_format=fmt, max_retries=1)
+        async with client:
+            errors = await run_everything(client)
+        # The URLs really did carry the password: otherwise this test would prove nothing.
+        assert all(c.request.url.params["p"] == PASSWORD for c in route.calls)
+
+    assert len(errors) == 3
+    text = "\n".join(exception_text(e) for e in errors)
+    text += "\n" + log_text(logs.records) + "\n" + logs.text
+    text += "\n" + repr(client) + "\n" + str(client)
+    assert_no_secret(text)
+    # The client logged each request; httpx logged the answered ones.
+    assert any(r.name == "mysms_async" and r.levelno == logging.DEBUG for r in logs.records)
+    if isinstance(failure, httpx.Response):
+        http_lines = [r.getMessage() for r in logs.records if r.name == "httpx"]
+        assert any(line.startswith("HTTP Request: GET") for line in http_lines)
+        assert all("p=" not in line or "p=***" in line for line in http_lines)
+
+
+async def test_an_echoed_url_in_a_garbage_body_does_not_leak(
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    """A proxy error page that echoes the request line: the decoder quotes the body's start."""
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"Bad request: " + request.url.raw_path + b"\n")
+
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
+        gw.route().mock(side_effect=echo)
+        async with make_client(wire_format="json", max_retries=0) as client:
+            errors = await run_everything(client)
+    assert len(errors) == 3
+    assert_no_secret("\n".join(exception_text(e) for e in errors) + "\n" + log_text(logs.records))
+
+
+async def test_results_and_reprs_hide_the_password(logs: pytest.LogCaptureFixture) -> None:
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
+        gw.route(url__startswith=BASE_URL + "send").respond(
+            200, json={"state": "0", "data": [{"id": "id-1", "state": "2"}]}
+        )
+        gw.route(url__startswith=BASE_URL + "status").respond(
+            200, json={"state": "0", "data": [{"id": "id-1", "state": "4"}]}
+        )
+        gw.route(url__startswith=BASE_URL + "credit").respond(
+            200, json={"state": "0", "balance": "1,0"}
+        )
+        client = make_client()
+        async with client:
+            sent = await client.send("79112223333", "Hi")
+            status = await client.status("id-1")
+            balance = await client.balance()
+            opened = repr(client)
+    credentials = Credentials(USERNAME, PASSWORD)
+    builder = RequestBuilder(credentials, "json", "GET")
+    prepared = builder.send([to_wire(Message("79112223333", "Hi"), None, dt.timezone.utc)])
+    texts = [
+        repr(client),
+        str(client),
+        opened,
+        repr(credentials),
+        str(credentials),
+        repr(builder),
+        repr(prepared),
+        repr(sent),
+        repr(status),
+        repr(balance),
+        log_text(logs.records),
+    ]
+    assert_no_secret("\n".join(texts))
+    assert USERNAME in repr(client)
+    assert "password='***'" in repr(credentials)
+    # The HTTP Request lines were there to be scanned, with the password redacted.
+    assert any("HTTP Request: GET" in r.getMessage() for r in logs.records)
+    assert any("p=***" in r.getMessage() for r in logs.records)
+
+
+async def test_the_clients_debug_line_per_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mysms_async")
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
+        gw.post("send/json").respond(
+            200,
+            json={"state": "0", "data": [{"id": "a", "state": "2"}, {"id": "b", "state": "2"}]},
+        )
+        gw.post("status/xml").respond(
+            200,
+            content=b"<checkSMS><state>0</state><data><message><id>a</id><state>4</state>"
+            b"</message></data></checkSMS >",
+        )
+        gw.get("credit/json").respond(200, json={"state": "-50"})
+        async with MySMSClient(USERNAME, PASSWORD, retry_backoff=0) as client:
+            await client.send_many([Message("79112223333", "a"), Message("79112223334", "b")])
+        async with MySMSClient(USERNAME, PASSWORD, wire_format="xml", retry_backoff=0) as client:
+            await client.status("a")
+        async with MySMSClient(
+            USERNAME, PASSWORD, http_method="GET", max_retries=0, retry_backoff=0
+        ) as client:
+            with pytest.raises(MySMSError):
+                await client.balance()
+
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "mysms_async" and r.levelno == logging.DEBUG
+    ]
+    pattern = re.compile(
+        r"(?P<method>GET|POST) (?P<endpoint>\w+/\w+) messages=(?P<count>\d+) .*"
+        r"state=(?P<state>-?\d+) elapsed=\d+\.\d+ms"
+    )
+    found = [m.groupdict() for m in map(pattern.search, lines) if m]
+    assert found == [
+        {"method": "POST", "endpoint": "send/json", "count": "2", "state": "0"},
+        {"method": "POST", "endpoint": "status/xml", "count": "1", "state": "0"},
+        {"method": "GET", "endpoint": "credit/json", "count": "0", "state": "-50"},
+    ]
+    assert_no_secret("\n".join(lines))
+
+
+async def test_the_debug_line_shows_an_auth_failures_request_state(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mysms_async")
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
+        gw.post("credit/json").respond(200, json={"state": "-1"})
+        async with MySMSClient(USERNAME, PASSWORD, retry_backoff=0) as client:
+            with pytest.raises(MySMSError):
+                await client.balance()
+    lines = [r.getMessage() for r in caplog.records if r.name == "mysms_async"]
+    assert len(lines) == 1
+    assert "POST credit/json" in lines[0]
+    assert "state=-1 " in lines[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# A real socket: httpcore's DEBUG records are produced too
+
+
+@asynccontextmanager
+async def local_gateway(respond: Callable[[bytes], bytes | None]) -> AsyncIterator[str]:
+    """A tiny HTTP/1.1 server on 127.0.0.1: ``respond`` gets the request head and returns the
+    whole answer, or None to never answer."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        try:
+            async with stream:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += await stream.receive()
+                answer = respond(head)
+                if answer is None:
+                    await anyio.sleep_forever()
+                else:
+                    await stream.send(answer)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            pass
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(listener.serve, handle)
+        try:
+            yield f"http://127.0.0.1:{port}/rest/sms/"
+        finally:
+            group.cancel_scope.cancel()
+
+
+def http_answer(status: str, body: bytes = b"", headers: tuple[bytes, ...] = ()) -> bytes:
+    lines = [f"HTTP/1.1 {status}".encode(), *headers, b"Content-Length: %d" % len(body)]
+    return b"\r\n".join([*lines, b"Connection: close", b"", b""]) + body
+
+
+def request_target(head: bytes) -> bytes:
+    return head.split(b" ", 2)[1]
+
+
+REAL_ANSWERS: list[tuple[str, Callable[[bytes], bytes | None]]] = [
+    ("http 500", lambda head: http_answer("500 Internal Server Error", b"oops")),
+    ("garbage body", lambda head: http_answer("200 OK", b"<html>garbage</html>")),
+    ("never answers", lambda head: None),
+    (
+        # An http -> https redirect keeps the query: the gateway echoes p= in a header.
+        "redirect echoing the url",
+        lambda head: http_answer(
+            "301 Moved Permanently",
+            headers=(b"Location: https://my-sms.ru" + request_target(head),),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("respond", [r for _, r in REAL_ANSWERS], ids=[n for n, _ in REAL_ANSWERS])
+async def test_a_failing_get_over_a_real_socket_leaks_nowhere(
+    logs: pytest.LogCaptureFixture, respond: Callable[[bytes], bytes | None]
+) -> None:
+    async with local_gateway(respond) as base_url:
+        client = make_client(base_url=base_url, max_retries=0, timeout=0.2)
+        async with client:
+            errors = await run_everything(client)
+    assert len(errors) == 3
+    names = {r.name for r in logs.records}
+    assert any(name.startswith("httpcore") for name in names)  # the real path was taken
+    text = "\n".join(exception_text(e) for e in errors) + "\n" + log_text(logs.records)
+    assert_no_secret(text + "\n" + logs.text + repr(client))
+
+
+async def test_connection_refused_over_a_real_socket_leaks_nowhere(
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = make_client(base_url=f"http://127.0.0.1:{port}/rest/sms/", max_retries=1)
+    async with client:
+        errors = await run_everything(client)
+    assert [type(e).__name__ for e in errors] == ["TransportError"] * 3
+    text = "\n".join(exception_text(e) for e in errors) + "\n" + log_text(logs.records)
+    assert_no_secret(text + "\n" + logs.text)
+
+
+def test_the_redaction_filter_is_on_the_loggers_that_see_urls() -> None:
+    """httpx logs through ``httpx``; the request line it logs must arrive redacted."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = logging.getLogger("httpx").level
+    logging.getLogger("httpx").setLevel(logging.INFO)
+    try:
+        url = httpx.URL(BASE_URL + "credit/json", params={"u": USERNAME, "p": PASSWORD})
+        logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "GET", url, "HTTP/1.1 200 OK")
+    finally:
+        root.removeHandler(handler)
+        logging.getLogger("httpx").setLevel(old_level)
+    (record,) = records
+    assert "p=***" in record.getMessage()
+    assert_no_secret(record.getMessage())

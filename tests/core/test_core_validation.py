@@ -1,0 +1,323 @@
+"""Validation happens before any I/O: each rule raises ``ValidationError`` naming its field, and
+the mocked gateway sees no request at all. Accepted forms are checked on the wire."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from mysms_async import Message, MySMSClient, ValidationError
+
+BASE_URL = "https://my-sms.ru/rest/sms/"
+USERNAME = "alice"
+PASSWORD = "S3cr3t-p@ss word&more"
+OK_SEND = {"state": "0", "data": [{"id": "id-1", "state": "2"}]}
+
+
+@pytest.fixture
+def gateway() -> Iterator[respx.MockRouter]:
+    """Answers every request with success, so the only way to fail is validation."""
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
+        gw.route().respond(200, json=OK_SEND)
+        yield gw
+
+
+#: Built once and shared: httpx otherwise builds a fresh SSL context (about 70 ms) per client.
+SSL_CONTEXT = httpx.create_ssl_context()
+
+
+def fast_transport() -> httpx.AsyncHTTPTransport:
+    """httpx's real transport (respx intercepts its httpcore pool), minus the SSL set-up cost."""
+    return httpx.AsyncHTTPTransport(verify=SSL_CONTEXT)
+
+
+def make_client(**kwargs: Any) -> MySMSClient:
+    kwargs.setdefault("retry_backoff", 0)
+    kwargs.setdefault("transport", fast_transport())
+    return MySMSClient(USERNAME, PASSWORD, **kwargs)
+
+
+async def sent_message(gw: respx.MockRouter, **send: Any) -> dict[str, Any]:
+    """Send one message over POST JSON and return the one message of the body, as sent."""
+    args = {"destination": "79112223333", "text": "Hi", **send}
+    async with make_client() as client:
+        await client.send(args.pop("destination"), args.pop("text"), **args)
+    assert gw.calls.call_count == 1
+    body = json.loads(gw.calls.last.request.content)
+    (message,) = body["data"]
+    return message  # type: ignore[no-any-return]
+
+
+def assert_rejected(error: ValidationError, field: str) -> None:
+    assert isinstance(error, ValueError)
+    assert error.field == field
+    assert str(error).startswith(f"{field}: ")
+    assert error.rule and error.rule in str(error)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rejected before any request
+
+BAD_SENDS: list[tuple[str, dict[str, Any]]] = [
+    # sender: at most 11 Latin characters, or at most 15 digits
+    ("sender", {"sender": "ABCDEFGHIJKL"}),  # 12 Latin
+    ("sender", {"sender": "1234567890123456"}),  # 16 digits
+    ("sender", {"sender": "Отправитель"}),  # Cyrillic, 11 letters
+    ("sender", {"sender": "Ötzi"}),
+    ("sender", {"sender": "My@SMS"}),
+    ("sender", {"sender": ""}),
+    ("sender", {"sender": " MySMS"}),
+    ("sender", {"sender": 12345}),
+    # destination: 10 to 15 digits once decoration is removed
+    ("destination", {"destination": "123456789"}),  # 9 digits
+    ("destination", {"destination": "1234567890123456"}),  # 16 digits
+    ("destination", {"destination": "7911abc2233"}),
+    ("destination", {"destination": ""}),
+    ("destination", {"destination": "   "}),
+    ("destination", {"destination": "++79112223333"}),
+    ("destination", {"destination": "79112223333+"}),
+    ("destination", {"destination": "٧٩١١٢٢٢٣٣٣٣"}),  # Arabic-Indic digits
+    ("destination", {"destination": "７９１１２２２３３３３"}),  # full-width digits
+    ("destination", {"destination": None}),
+    ("destination", {"destination": True}),
+    ("destination", {"destination": 79112223333.0}),
+    # text: non-empty, no control characters but tab, newline and carriage return
+    ("text", {"text": ""}),
+    ("text", {"text": "a\x00b"}),
+    ("text", {"text": "a\x0bb"}),
+    ("text", {"text": "\x1b[31mred"}),
+    ("text", {"text": "form\x0cfeed"}),
+    ("text", {"text": "del\x7f"}),
+    ("text", {"text": "c1\x85"}),
+    ("text", {"text": "lone \ud800 surrogate"}),
+    ("text", {"text": "not a character \uffff"}),
+    ("text", {"text": b"bytes"}),
+    ("text", {"text": None}),
+    # date: a datetime
+    ("date", {"date": "24.11.2026 18:30:00"}),
+    ("date", {"date": dt.date(2026, 11, 24)}),
+    ("date", {"date": 1_795_000_000}),
+    # ttl: a positive int
+    ("ttl", {"ttl": 0}),
+    ("ttl", {"ttl": -1}),
+    ("ttl", {"ttl": True}),
+    ("ttl", {"ttl": False}),
+    ("ttl", {"ttl": "10"}),
+    ("ttl", {"ttl": 1.5}),
+    ("ttl", {"ttl": 10.0}),
+]
+
+
+@pytest.mark.parametrize(("field", "bad"), BAD_SENDS, ids=[repr(b)[:40] for _, b in BAD_SENDS])
+async def test_send_rejects_bad_input_without_a_request(
+    gateway: respx.MockRouter, field: str, bad: dict[str, Any]
+) -> None:
+    args: dict[str, Any] = {"destination": "79112223333", "text": "Hi", **bad}
+    async with make_client() as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.send(args.pop("destination"), args.pop("text"), **args)
+    assert_rejected(caught.value, field)
+    assert gateway.calls.call_count == 0
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_every_forbidden_control_character_is_rejected(
+    gateway: respx.MockRouter, method: str
+) -> None:
+    forbidden = [chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"] + ["\x7f"]
+    async with make_client(http_method=method) as client:
+        for char in forbidden:
+            with pytest.raises(ValidationError) as caught:
+                await client.send("79112223333", f"before{char}after")
+            assert_rejected(caught.value, "text")
+            assert f"U+{ord(char):04X}" in str(caught.value)
+    assert gateway.calls.call_count == 0
+
+
+BAD_IDS: list[Any] = ["", "a b", "x" * 129, "abc\x00", "abc\n", "\tabc", 123, None, b"id"]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=[repr(b)[:20] for b in BAD_IDS])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_status_rejects_a_bad_message_id_without_a_request(
+    gateway: respx.MockRouter, bad: Any, method: str
+) -> None:
+    async with make_client(http_method=method) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.status(bad)
+    assert_rejected(caught.value, "message_id")
+    assert gateway.calls.call_count == 0
+
+
+@pytest.mark.parametrize("sender", ["ABCDEFGHIJKL", "Отправитель", "1234567890123456", ""])
+def test_a_bad_default_sender_is_rejected_at_construction(sender: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        MySMSClient(USERNAME, PASSWORD, sender=sender)
+    assert_rejected(caught.value, "sender")
+
+
+async def test_send_many_sends_nothing_when_every_message_is_invalid(
+    gateway: respx.MockRouter,
+) -> None:
+    messages = [Message("123", "Hi"), Message("79112223333", ""), Message("79112223333", "x\x00")]
+    async with make_client() as client:
+        results = await client.send_many(messages)
+    assert gateway.calls.call_count == 0
+    assert [type(r.error) for r in results] == [ValidationError] * 3
+    assert [r.error.field for r in results if isinstance(r.error, ValidationError)] == [
+        "destination",
+        "text",
+        "text",
+    ]
+    assert [r.message for r in results] == messages
+    assert not any(r.ok for r in results)
+
+
+BAD_SETTINGS: list[tuple[str, dict[str, Any]]] = [
+    ("username", {"username": ""}),
+    ("password", {"password": ""}),
+    ("password", {"password": None}),
+    ("timeout", {"timeout": 0}),
+    ("timeout", {"timeout": -1}),
+    ("timeout", {"timeout": "10"}),
+    ("max_retries", {"max_retries": -1}),
+    ("max_retries", {"max_retries": True}),
+    ("max_retries", {"max_retries": 1.5}),
+    ("retry_backoff", {"retry_backoff": -0.5}),
+    ("retry_backoff", {"retry_backoff": "fast"}),
+    ("wire_format", {"wire_format": "yaml"}),
+    ("wire_format", {"wire_format": None}),
+    ("http_method", {"http_method": "PUT"}),
+    ("http_method", {"http_method": 1}),
+    ("base_url", {"base_url": "ftp://my-sms.ru/"}),
+    ("base_url", {"base_url": "my-sms.ru/rest/sms/"}),
+    ("timezone", {"timezone": "Mars/Olympus_Mons"}),
+    ("max_response_bytes", {"max_response_bytes": 10}),
+    ("transport", {"transport": httpx.MockTransport(lambda r: httpx.Response(200))}),
+]
+
+
+@pytest.mark.parametrize(("field", "bad"), BAD_SETTINGS, ids=[f for f, _ in BAD_SETTINGS])
+async def test_bad_settings_are_rejected_at_construction(field: str, bad: dict[str, Any]) -> None:
+    kwargs: dict[str, Any] = {"username": USERNAME, "password": PASSWORD, **bad}
+    if field == "transport":
+        kwargs["http_client"] = httpx.AsyncClient()
+    with pytest.raises(ValidationError) as caught:
+        MySMSClient(kwargs.pop("username"), kwargs.pop("password"), **kwargs)
+    assert_rejected(caught.value, field)
+    if "http_client" in kwargs:
+        await kwargs["http_client"].aclose()
+
+
+def test_settings_accept_timedelta_and_case_insensitive_choices() -> None:
+    client = MySMSClient(
+        USERNAME,
+        PASSWORD,
+        timeout=dt.timedelta(seconds=3),
+        retry_backoff=dt.timedelta(milliseconds=10),
+        wire_format="XML",  # type: ignore[arg-type]
+        http_method="get",  # type: ignore[arg-type]
+    )
+    assert "wire_format='xml'" in repr(client)
+    assert "http_method='GET'" in repr(client)
+
+
+# ---------------------------------------------------------------------------------------------
+# Accepted, and spelled on the wire as the gateway wants
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("+7 (911) 222-33-33", "79112223333"),
+        ("8 (911) 222-33-33", "89112223333"),
+        ("7.911.222.33.33", "79112223333"),
+        (" 79112223333 ", "79112223333"),
+        ("7 911 222\u00a033 33", "79112223333"),
+        ("79112223333", "79112223333"),
+        (79112223333, "79112223333"),
+        ("1234567890", "1234567890"),  # 10 digits: the minimum
+        ("123456789012345", "123456789012345"),  # 15 digits: the maximum
+    ],
+)
+async def test_destination_is_normalised_to_digits(
+    gateway: respx.MockRouter, given: Any, sent: str
+) -> None:
+    message = await sent_message(gateway, destination=given)
+    assert message["destination"] == sent
+
+
+@pytest.mark.parametrize(
+    "sender", ["ABCDEFGHIJK", "My SMS-1._x", "A", "123456789012345", "1", "MySMS"]
+)
+async def test_valid_senders_are_sent_unchanged(gateway: respx.MockRouter, sender: str) -> None:
+    message = await sent_message(gateway, sender=sender)
+    assert message["source"] == sender
+
+
+@pytest.mark.parametrize("text", ["tab\there", "line\nbreak", "cr\rlf\r\n", "\t\n\r", " x "])
+async def test_tab_newline_and_carriage_return_are_allowed(
+    gateway: respx.MockRouter, text: str
+) -> None:
+    message = await sent_message(gateway, text=text)
+    assert message["text"] == text
+
+
+@pytest.mark.parametrize(
+    ("date", "timezone", "sent"),
+    [
+        # naive: sent as written, whatever the client's zone
+        (dt.datetime(2026, 11, 24, 18, 30), "Europe/Moscow", "24.11.2026 18:30:00"),
+        (dt.datetime(2026, 1, 2, 3, 4, 5), "Asia/Yekaterinburg", "02.01.2026 03:04:05"),
+        # aware: converted into the client's zone (Moscow by default, UTC+3)
+        (
+            dt.datetime(2026, 11, 24, 15, 30, tzinfo=dt.timezone.utc),
+            None,
+            "24.11.2026 18:30:00",
+        ),
+        (
+            dt.datetime(2026, 11, 24, 20, 30, 59, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+            None,
+            "24.11.2026 18:30:59",
+        ),
+        (
+            dt.datetime(2026, 12, 31, 22, 0, tzinfo=dt.timezone.utc),
+            None,
+            "01.01.2027 01:00:00",
+        ),
+        (
+            dt.datetime(2026, 11, 24, 15, 30, tzinfo=dt.timezone.utc),
+            "Asia/Yekaterinburg",
+            "24.11.2026 20:30:00",
+        ),
+    ],
+)
+async def test_date_format_and_time_zone(
+    gateway: respx.MockRouter, date: dt.datetime, timezone: str | None, sent: str
+) -> None:
+    kwargs: dict[str, Any] = {} if timezone is None else {"timezone": timezone}
+    async with make_client(**kwargs) as client:
+        await client.send("79112223333", "Hi", date=date)
+    (message,) = json.loads(gateway.calls.last.request.content)["data"]
+    assert message["date"] == sent
+
+
+@pytest.mark.parametrize(("ttl", "sent"), [(1, "1"), (10, "10"), (10**6, "1000000")])
+async def test_ttl_is_sent_as_a_decimal_string(
+    gateway: respx.MockRouter, ttl: int, sent: str
+) -> None:
+    message = await sent_message(gateway, ttl=ttl)
+    assert message["ttl"] == sent
+
+
+@pytest.mark.parametrize("message_id", ["x" * 128, "e061d23c-34dc-4903-88f0-e6a6f5f3a570", "7"])
+async def test_valid_message_ids_are_sent(gateway: respx.MockRouter, message_id: str) -> None:
+    async with make_client(http_method="GET") as client:
+        await client.status(message_id)
+    assert gateway.calls.last.request.url.params["id"] == message_id
