@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 import pytest
-from conftest import AUTH, DROP, HTTP500, REFUSED_DESTINATION, SLOW, ScriptedGateway
+from scripted_gateway import AUTH, DROP, HTTP500, REFUSED_DESTINATION, SLOW, ScriptedGateway
 
 from mysms_async import (
     AuthError,

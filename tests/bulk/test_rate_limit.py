@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from conftest import ScriptedGateway
+from scripted_gateway import ScriptedGateway
 
 from mysms_async import Message, ValidationError
 from mysms_async._ratelimit import TokenBucket
