@@ -264,7 +264,8 @@ class MySMSClient:
         return batch
 
 
-_LOCAL_SUFFIXES = (".test", ".localhost", ".local", ".internal")
+# Loopback by standard (.localhost), or never resolvable on the internet (.test, RFC 2606).
+_LOCAL_SUFFIXES = (".test", ".localhost")
 
 
 def _warn_if_cleartext(base_url: str) -> None:
