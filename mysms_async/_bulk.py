@@ -75,6 +75,11 @@ class BulkEngine:
         except ValidationError as error:
             chunk.failed[position] = SendResult(message, None, None, error)
             return
+        except (ValueError, TypeError, OverflowError) as exc:
+            # A value no rule foresaw must fail its own message, not sink the whole run.
+            unforeseen = ValidationError("message", f"cannot be sent: {type(exc).__name__}: {exc}")
+            chunk.failed[position] = SendResult(message, None, None, unforeseen)
+            return
         chunk.valid.append(message)
         chunk.wires.append(wire)
 

@@ -130,6 +130,10 @@ def make_credentials(username: str, password: str) -> Credentials:
         raise ValidationError("username", "must be a non-empty string")
     if not isinstance(password, str) or not password:
         raise ValidationError("password", "must be a non-empty string")
+    from ._request import check_xml_safe
+
+    check_xml_safe("username", username)
+    check_xml_safe("password", password)
     return Credentials(username, password)
 
 

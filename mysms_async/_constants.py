@@ -32,7 +32,9 @@ SENDER_MAX_LATIN = 11
 SENDER_MAX_DIGITS = 15
 DESTINATION_MIN_DIGITS = 10
 DESTINATION_MAX_DIGITS = 15
-DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
+DATE_FORMAT = "dd.MM.yyyy HH:mm:ss"
+#: The document gives ttl no unit or bound; a 32-bit signed integer is what a gateway can store.
+MAX_TTL = 2**31 - 1
 
 LOGGER_NAME = "mysms_async"
 USER_AGENT = "mysms-async"

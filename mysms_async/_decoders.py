@@ -9,7 +9,7 @@ the only error that leaves this module is ``ResponseError``.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -55,6 +55,7 @@ _string_json = msgspec.json.Decoder(str)
 _BOM = b"\xef\xbb\xbf"
 _XML_DECLARATIONS = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]")
+_AMOUNT = re.compile(r"[-+]?[0-9]{1,30}(?:\.[0-9]{0,30})?")
 
 
 def decode_batch(body: bytes, wire_format: WireFormat) -> WireBatch:
@@ -91,13 +92,11 @@ def decode_balance(body: bytes, wire_format: WireFormat) -> WireBalance:
 def parse_amount(text: str) -> Decimal:
     """``"77212,0000"`` -> ``Decimal("77212.0000")``; grouping spaces are dropped."""
     cleaned = _AMOUNT_SPACES.sub("", text).replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise ResponseError(f"balance is not a decimal amount: {text[:40]!r}") from None
-    if not amount.is_finite():
-        raise ResponseError(f"balance is not a finite amount: {text[:40]!r}")
-    return amount
+    # Plain positional digits only: no exponent ("1E+999999999" overflows the caller's sums),
+    # no NaN or Infinity.
+    if not _AMOUNT.fullmatch(cleaned):
+        raise ResponseError(f"balance is not a decimal amount: {text[:40]!r}", status_code=200)
+    return Decimal(cleaned)
 
 
 def _raw_amount_text(raw: msgspec.Raw) -> str | None:
@@ -130,7 +129,9 @@ def _xml_batch_fields(body: bytes) -> dict[str, Any]:
     root = _xml_root(body)
     fields: dict[str, Any] = {"state": root.get("state")}
     data = root.get("data")
-    if isinstance(data, dict):
+    if "data" in root and data is None:
+        fields["data"] = []  # <data></data>, as JSON's "data": []
+    elif isinstance(data, dict):
         messages = data.get("message") or []
         fields["data"] = [{} if m is None else m for m in messages]
     elif data is not None:

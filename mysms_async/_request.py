@@ -33,8 +33,10 @@ _DESTINATION_DECORATION = re.compile(r"[\s\-().]")
 # U+FFFE/U+FFFF (not XML characters). XML 1.0 cannot carry any of them.
 _FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SENDER_DIGITS = re.compile(rf"[0-9]{{1,{C.SENDER_MAX_DIGITS}}}")
-_SENDER_LATIN = re.compile(rf"[A-Za-z0-9 ._\-]{{1,{C.SENDER_MAX_LATIN}}}")
-_MESSAGE_ID = re.compile(r"[^\s\x00-\x1f\x7f]{1,128}")
+# Latin letters and digits with at least one letter; '.', '-', '_' and inner spaces, as
+# alphanumeric sender names on the networks allow.
+_SENDER_LATIN = re.compile(rf"(?=[0-9 ._\-]*[A-Za-z])[A-Za-z0-9 ._\-]{{1,{C.SENDER_MAX_LATIN}}}")
+_MESSAGE_ID = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]{1,128}")
 
 
 class WireMessage(msgspec.Struct, omit_defaults=True, frozen=True, kw_only=True):
@@ -115,11 +117,23 @@ def _validate_sender(value: str) -> str:
     if not _SENDER_LATIN.fullmatch(value) or value.strip() != value:
         raise ValidationError(
             "sender",
-            f"must be 1 to {C.SENDER_MAX_LATIN} Latin letters, digits, spaces or '.-_'"
-            f" (or up to {C.SENDER_MAX_DIGITS} digits)",
+            f"must be 1 to {C.SENDER_MAX_LATIN} Latin letters, digits, inner spaces or '.-_'"
+            f" with at least one letter (or up to {C.SENDER_MAX_DIGITS} digits)",
             value,
         )
     return value
+
+
+def check_xml_safe(field: str, value: str) -> None:
+    """Refuse what XML 1.0 or UTF-8 cannot carry; the value itself is not echoed (secrets)."""
+    bad = _FORBIDDEN_TEXT.search(value)
+    if bad is not None:
+        raise ValidationError(
+            field,
+            f"must not contain character U+{ord(bad.group()):04X} (position {bad.start()}):"
+            " control characters other than tab, newline and carriage return, lone"
+            " surrogates and U+FFFE/U+FFFF cannot be sent",
+        )
 
 
 def validate_text(value: object) -> str:
@@ -127,13 +141,7 @@ def validate_text(value: object) -> str:
         raise ValidationError("text", "must be a string", value)
     if not value:
         raise ValidationError("text", "must not be empty")
-    bad = _FORBIDDEN_TEXT.search(value)
-    if bad is not None:
-        raise ValidationError(
-            "text",
-            f"must not contain control character U+{ord(bad.group()):04X} at position"
-            f" {bad.start()} (only tab, newline and carriage return are allowed)",
-        )
+    check_xml_safe("text", value)
     return value
 
 
@@ -142,15 +150,24 @@ def format_date(value: object, timezone: dt.tzinfo) -> str:
     if not isinstance(value, dt.datetime):
         raise ValidationError("date", "must be a datetime", value)
     if value.tzinfo is not None and value.utcoffset() is not None:
-        value = value.astimezone(timezone)
-    return value.strftime(C.DATE_FORMAT)
+        try:
+            value = value.astimezone(timezone)
+        except OverflowError:
+            raise ValidationError(
+                "date", "is out of range once moved to the gateway's time zone", value
+            ) from None
+    # Field by field, not strftime: glibc writes year 999 as "999", and the rule is dd.MM.yyyy.
+    return (
+        f"{value.day:02d}.{value.month:02d}.{value.year:04d}"
+        f" {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    )
 
 
 def format_ttl(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError("ttl", "must be an integer", value)
-    if value <= 0:
-        raise ValidationError("ttl", "must be positive", value)
+    if not 0 < value <= C.MAX_TTL:
+        raise ValidationError("ttl", f"must be between 1 and {C.MAX_TTL}", value)
     return str(value)
 
 

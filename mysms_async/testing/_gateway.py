@@ -9,8 +9,8 @@ The rules a send is held to, per message, in this order (the first that fails gi
 and the message is not accepted: its ``id`` is an empty string and nothing is charged):
 
 =====  ======================================================================================
--11    the sender is missing, malformed (at most 11 Latin letters and digits with at least one
-       letter, or at most 15 digits), or not registered for the account
+-11    the sender is missing, malformed (at most 11 Latin letters, digits, inner spaces and
+       ``.-_`` with at least one letter, or at most 15 digits), or not registered for the account
 -12    the destination is missing or not 10 to 15 digits
 -14    the text is missing or empty (the document names no code; an empty SMS cannot be sent)
 -15    the date is given and is not a real ``dd.MM.yyyy HH:mm:ss``
@@ -95,7 +95,7 @@ Send = Callable[[Message], Awaitable[None]]
 _ENDPOINTS: Final[tuple[Endpoint, ...]] = ("send", "status", "credit")
 _FORMATS: Final[tuple[WireFormat, ...]] = ("json", "xml")
 
-_SENDER: Final = re.compile(r"(?=[0-9]*[A-Za-z])[A-Za-z0-9]{1,11}|[0-9]{1,15}")
+_SENDER: Final = re.compile(r"(?! )(?=[0-9 ._\-]*[A-Za-z])[A-Za-z0-9 ._\-]{1,11}(?<! )|[0-9]{1,15}")
 _DESTINATION: Final = re.compile(r"[0-9]{10,15}")
 _DATE: Final = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _TTL: Final = re.compile(r"[1-9][0-9]*")
@@ -297,8 +297,8 @@ class FakeGateway:
         for sender in account.senders:
             if not _SENDER.fullmatch(sender):
                 raise ValueError(
-                    f"sender {sender!r} is malformed: at most 11 Latin letters and digits, "
-                    "or at most 15 digits"
+                    f"sender {sender!r} is malformed: at most 11 Latin letters, digits, inner"
+                    " spaces and '.-_' with at least one letter, or at most 15 digits"
                 )
         if account.balance < 0:
             raise ValueError("balance must not be negative")

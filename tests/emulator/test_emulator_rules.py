@@ -111,7 +111,7 @@ async def test_numeric_and_alphanumeric_senders() -> None:
 
 def test_malformed_registered_senders_are_refused() -> None:
     gateway = FakeGateway(accounts=())
-    for sender in ("A" * 12, "1" * 16, "My SMS", ""):
+    for sender in ("A" * 12, "1" * 16, " MySMS", "Щит", "12-34", ""):
         with pytest.raises(ValueError, match="malformed"):
             gateway.add_account("x", "y", senders=(sender,))
     with pytest.raises(ValueError, match="negative"):
