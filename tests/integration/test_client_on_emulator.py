@@ -56,9 +56,7 @@ def make_client(gateway: FakeGateway, base_url: str | None, **kwargs: Any) -> My
 
 
 @pytest.fixture
-async def client_factory(
-    gateway: FakeGateway, base_url: str | None
-) -> AsyncIterator[Any]:
+async def client_factory(gateway: FakeGateway, base_url: str | None) -> AsyncIterator[Any]:
     made: list[MySMSClient] = []
 
     def factory(**kwargs: Any) -> MySMSClient:

@@ -8,7 +8,9 @@ pytest_plugins = ["pytester"]
 
 
 def test_fixtures_are_available_to_a_users_test_suite(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
     pytester.makepyfile(
         """
         async def signup(phone, sms):
