@@ -17,6 +17,7 @@ out of the loop early is safe: nothing more is read or sent, and no task is left
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -32,7 +33,7 @@ import anyio
 from ._config import Seconds, to_seconds
 from ._exceptions import AuthError, MySMSError, ValidationError
 from ._models import Message, SendResult, StatusResult
-from ._request import WireMessage, validate_message_id
+from ._request import WireMessage, validate_message_id, wire_many
 
 if TYPE_CHECKING:
     from ._client import MySMSClient
@@ -50,8 +51,8 @@ class _Chunk:
 
     __slots__ = ("failed", "messages", "valid", "wires")
 
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = messages
         self.valid: list[Message] = []
         self.wires: list[WireMessage] = []
         self.failed: dict[int, SendResult] = {}
@@ -67,9 +68,19 @@ class BulkEngine:
         settings = self._client._settings
         return 1 if settings.http_method == "GET" else settings.batch_size
 
-    def _add(self, chunk: _Chunk, message: Message) -> None:
-        position = len(chunk.messages)
-        chunk.messages.append(message)
+    def _prepare_chunk(self, messages: list[Message]) -> _Chunk:
+        """Validate a chunk: all at once when it is plainly valid, else message by message."""
+        chunk = _Chunk(messages)
+        client = self._client
+        wires = wire_many(messages, client._sender, client._settings.timezone)
+        if wires is not None:
+            chunk.valid, chunk.wires = messages, wires
+            return chunk
+        for position, message in enumerate(messages):
+            self._add(chunk, position, message)
+        return chunk
+
+    def _add(self, chunk: _Chunk, position: int, message: Message) -> None:
         try:
             wire = self._client._prepare(message)
         except ValidationError as error:
@@ -87,21 +98,19 @@ class BulkEngine:
         self, messages: Iterable[Message] | AsyncIterable[Message]
     ) -> AsyncGenerator[_Chunk, None]:
         size = self._chunk_size()
-        chunk = _Chunk()
         if isinstance(messages, AsyncIterable):
+            batch: list[Message] = []
             async for message in messages:
-                self._add(chunk, message)
-                if len(chunk.messages) == size:
-                    yield chunk
-                    chunk = _Chunk()
+                batch.append(message)
+                if len(batch) == size:
+                    yield self._prepare_chunk(batch)
+                    batch = []
+            if batch:
+                yield self._prepare_chunk(batch)
         else:
-            for message in messages:
-                self._add(chunk, message)
-                if len(chunk.messages) == size:
-                    yield chunk
-                    chunk = _Chunk()
-        if chunk.messages:
-            yield chunk
+            iterator = iter(messages)
+            while batch := list(itertools.islice(iterator, size)):
+                yield self._prepare_chunk(batch)
 
     async def _send_chunk(self, chunk: _Chunk) -> list[SendResult]:
         """Every message of the chunk gets a result; only ``AuthError`` escapes."""

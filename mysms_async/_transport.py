@@ -28,6 +28,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._models import Message
+from ._pool import SlotPool
 from ._ratelimit import TokenBucket
 from ._redact import install_log_redaction, redact_text
 from ._request import PreparedRequest
@@ -374,21 +375,17 @@ def _inflater(encoding: str | None) -> _Inflater | None:
 def _make_http_client(
     settings: Settings, transport: httpx.AsyncBaseTransport | None
 ) -> httpx.AsyncClient:
-    """One pool per client, sized to the requests the client itself lets into flight.
+    """One connection set per client: a slot per request the client lets into flight.
 
-    httpx's pool slows down as requests in flight grow, so the client bounds them itself and the
-    pool never has to queue. Connecting gets half the attempt's time, so that a hung connect
-    fails as a connect timeout (provably not sent, so safe to retry) before the attempt's
-    deadline turns it into an unknown outcome.
+    httpx's pool slows down as its connections grow, so the client bounds requests in flight
+    itself and gives each a single-connection slot (``_pool.SlotPool``). Connecting gets half the
+    attempt's time, so that a hung connect fails as a connect timeout (provably not sent, so
+    safe to retry) before the attempt's deadline turns it into an unknown outcome.
     """
     timeout = settings.timeout
     return httpx.AsyncClient(
-        transport=transport,
+        transport=transport or SlotPool(settings.max_concurrency),
         timeout=httpx.Timeout(timeout, connect=timeout / 2, pool=timeout / 2),
-        limits=httpx.Limits(
-            max_connections=settings.max_concurrency,
-            max_keepalive_connections=settings.max_concurrency,
-        ),
         headers={"user-agent": C.USER_AGENT, "accept-encoding": "gzip, deflate"},
         follow_redirects=False,
     )

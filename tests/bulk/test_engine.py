@@ -266,3 +266,30 @@ def test_the_engine_runs_under_trio_too() -> None:
 
     oks = anyio.run(main, backend="trio")
     assert oks == [True, True, True, False, False, False, True, True, True, True, True]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        Message("79112220000\n79112220001", "two numbers in one"),
+        Message("79112220000", "bell \x07"),
+        Message("79112220000", ""),
+        Message("79112220000", "x", sender=["not", "hashable"]),  # type: ignore[arg-type]
+        Message(79112220000, "an int destination is normalised"),  # type: ignore[arg-type]
+        Message("+7 911 222-00-00", "decorated"),
+        Message("79112220000", "bad sender", sender="Щит"),
+    ],
+)
+async def test_one_odd_message_is_judged_alone_and_its_chunk_mates_are_sent(odd: Message) -> None:
+    gateway = ScriptedGateway()
+    messages = [*numbered(2), odd, *numbered(2)]
+    async with gateway.client(batch_size=5) as client:
+        results = await client.send_many(messages)
+    assert [r.ok for r in results[:2] + results[3:]] == [True] * 4
+    sent = [entry for batch in gateway.batches for entry in batch]
+    if results[2].ok:  # the two forms that are valid arrive normalised
+        assert sent[2]["destination"] == "79112220000"
+    else:
+        assert isinstance(results[2].error, ValidationError)
+        assert len(sent) == 4
+    assert all("\n" not in entry["destination"] for entry in sent)

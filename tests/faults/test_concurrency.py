@@ -105,7 +105,7 @@ async def test_200_tasks_share_one_client_with_some_cancelled(
 
     # Still usable after the cancellations; then closed for good.
     assert (await client.balance()).amount > 0
-    pool = client._transport._client._transport._pool  # type: ignore[attr-defined]
+    pool = client._transport._client._transport  # the client's SlotPool: .connections of all slots
     assert pool.connections, "the check below would be vacuous with no pooled connection"
     assert connected_to(port), "the socket check below would be vacuous"
 

@@ -114,7 +114,10 @@ async def test_tls_verification_is_on_by_default() -> None:
         http = client._transport._client
         transports = [http._transport, *(t for t in http._mounts.values() if t is not None)]
         for transport in transports:
-            context: ssl.SSLContext = transport._pool._ssl_context  # type: ignore[attr-defined]
+            # The client's own slot pool shares one context; a proxy mount has its own pool.
+            context: ssl.SSLContext = getattr(transport, "ssl_context", None) or (
+                transport._pool._ssl_context  # type: ignore[attr-defined]
+            )
             assert context.verify_mode == ssl.CERT_REQUIRED
             assert context.check_hostname
         assert_no_secret(repr(client), "the client's repr")
