@@ -147,9 +147,12 @@ class Transport:
         started = anyio.current_time()
         status_code: int | None = None
         state: int | str = "-"
+        on_the_wire = False
         try:
             async with self._in_flight:
+                on_the_wire = True
                 answer = await self._exchange(prepared)
+                on_the_wire = False
             status_code = answer.status_code
             value = self._interpret(answer, parse)
             state = getattr(value, "state", 0)
@@ -161,7 +164,7 @@ class Transport:
             state = error.state
             raise
         except anyio.get_cancelled_exc_class():
-            if prepared.operation == "send":
+            if prepared.operation == "send" and on_the_wire:
                 logger.warning(
                     "send of %d message(s) cancelled while in flight: the gateway may have"
                     " accepted them; their delivery is unknown",

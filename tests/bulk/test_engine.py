@@ -293,3 +293,20 @@ async def test_one_odd_message_is_judged_alone_and_its_chunk_mates_are_sent(odd:
         assert isinstance(results[2].error, ValidationError)
         assert len(sent) == 4
     assert all("\n" not in entry["destination"] for entry in sent)
+
+
+async def test_a_send_cancelled_in_flight_is_logged_as_unknown_but_one_never_sent_is_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gateway = ScriptedGateway(slow_seconds=30)
+    caplog.set_level("WARNING", logger="mysms_async")
+    async with gateway.client(max_concurrency=1) as client, anyio.create_task_group() as group:
+        group.start_soon(client.send, "79112223333", f"first {SLOW}")
+        await anyio.sleep(0.02)  # the first is on the wire; the second waits for the slot
+        group.start_soon(client.send, "79112223333", "second")
+        await anyio.sleep(0.02)
+        group.cancel_scope.cancel()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "delivery is unknown" in warnings[0]
+    assert [entry["text"] for batch in gateway.batches for entry in batch] == [f"first {SLOW}"]
