@@ -1,0 +1,272 @@
+"""The command line: ``mysms [global options] COMMAND [options]``.
+
+The global options are added to the main parser and again to each command's, with their defaults
+suppressed there, so that they may stand before or after the command's name.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from .. import _constants as C
+from .._config import ENV_PASSWORD, ENV_SENDER, ENV_USERNAME
+from ._constants import (
+    DEFAULT_MAX_PARTS,
+    DEFAULT_WAIT_INTERVAL,
+    DEFAULT_WAIT_TIMEOUT,
+    EMULATOR_DELIVERY_DELAY,
+    EMULATOR_EXTRA,
+)
+from ._types import (
+    amount,
+    non_negative_int,
+    non_negative_seconds,
+    port,
+    positive_int,
+    positive_seconds,
+    share,
+)
+
+_EPILOG = f"""\
+credentials:
+  {ENV_USERNAME}, {ENV_PASSWORD}   the account (else you are asked, when stdin is a terminal)
+  {ENV_SENDER}, MYSMS_BASE_URL, MYSMS_FORMAT, MYSMS_METHOD   defaults for the options below
+  --sandbox needs none of them: it runs against an emulated gateway in this process.
+
+exit status:
+  0  everything accepted (wait: delivered)      1  something rejected, failed, unknown or invalid
+  2  usage or credential error                  130  interrupted
+
+try it without an account:
+  mysms --sandbox send 79112223333 "Hello"
+  mysms --sandbox bulk examples/campaign.csv
+"""
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options every command takes, before or after its name.
+
+    On a command's parser their defaults are suppressed, so that an option given before the
+    command is not reset by the command's parser.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=default(False),
+        help="use an emulated gateway in this process (demo account, no network, no SMS sent)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="machine-readable output: one JSON document (bulk: JSON Lines) on stdout",
+    )
+    group.add_argument(
+        "--format",
+        type=str.lower,
+        choices=("json", "xml"),
+        default=default(None),
+        help="the gateway's wire format (default: json)",
+    )
+    group.add_argument(
+        "--method",
+        type=str.lower,
+        choices=("post", "get"),
+        default=default(None),
+        help="HTTP method; get sends one message per request (default: post)",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default(None),
+        help=f"the gateway's address (default: {C.DEFAULT_BASE_URL})",
+    )
+    group.add_argument(
+        "--sender", metavar="NAME", default=default(None), help="sender name shown to recipients"
+    )
+    group.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        default=default(None),
+        help=f"messages per request (default: {C.DEFAULT_BATCH_SIZE})",
+    )
+    group.add_argument(
+        "--concurrency",
+        type=positive_int,
+        metavar="N",
+        default=default(None),
+        help=f"requests in flight (default: {C.DEFAULT_MAX_CONCURRENCY})",
+    )
+    group.add_argument(
+        "--retries",
+        type=non_negative_int,
+        metavar="N",
+        default=default(None),
+        help="retries of a request that provably did not reach the gateway"
+        f" (default: {C.DEFAULT_MAX_RETRIES})",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=positive_seconds,
+        metavar="S",
+        default=default(None),
+        help=f"seconds one request may take (default: {C.DEFAULT_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no progress and no notes on stderr (errors are still shown)",
+    )
+
+
+def _add_wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=non_negative_seconds,
+        metavar="S",
+        default=DEFAULT_WAIT_TIMEOUT,
+        help=f"give up waiting after S seconds (default: {DEFAULT_WAIT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--interval",
+        type=positive_seconds,
+        metavar="S",
+        default=DEFAULT_WAIT_INTERVAL,
+        help=f"seconds between two status checks (default: {DEFAULT_WAIT_INTERVAL:g})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mysms",
+        description="Send SMS through the my-sms.ru gateway, check delivery, read the balance.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mysms-async {__version__}")
+    _add_global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return sub
+
+    send = command("send", "send one SMS", "Send one SMS and print its id and state.")
+    send.add_argument("destination", metavar="DEST", help="the number, e.g. 79112223333")
+    send.add_argument("text", metavar="TEXT", help="the message; - reads it from stdin")
+    send.add_argument("--date", metavar="ISO", help="send at this time (ISO 8601)")
+    send.add_argument("--ttl", type=positive_int, metavar="N", help="the message's lifetime")
+    send.add_argument("--wait", action="store_true", help="then wait until it is delivered")
+    _add_wait_options(send)
+    _add_global_options(send, suppress=True)
+
+    bulk = command(
+        "bulk",
+        "send every row of a CSV or JSON Lines file",
+        "Send every row of FILE: CSV with a header row, or JSON Lines, with the fields\n"
+        "destination,text[,sender,date,ttl] (date in ISO 8601). The file is streamed, never\n"
+        "loaded whole. Every input row gets one row in the results file: line, destination,\n"
+        "outcome (accepted, rejected, unknown, failed, invalid, not-sent), id, state, parts,\n"
+        "error. Bad rows are reported with their line number and never stop the good ones.",
+    )
+    bulk.add_argument("file", metavar="FILE", help="the rows to send; - reads stdin")
+    bulk.add_argument(
+        "--input-format",
+        type=str.lower,
+        choices=("csv", "jsonl"),
+        help="how FILE is written (default: from its extension, .jsonl/.ndjson for JSON Lines)",
+    )
+    bulk.add_argument(
+        "--results",
+        metavar="PATH",
+        help="where to write the results (default: FILE's stem + .results.csv beside it,"
+        " numbered so that an earlier one is never overwritten)",
+    )
+    bulk.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate every row and count parts and cost; send nothing",
+    )
+    bulk.add_argument(
+        "--price-per-part",
+        type=amount,
+        metavar="AMOUNT",
+        help="price of one SMS part, for the cost estimate (--sandbox knows its own)",
+    )
+    bulk.add_argument(
+        "--max-parts",
+        type=non_negative_int,
+        metavar="N",
+        default=DEFAULT_MAX_PARTS,
+        help="refuse a row whose text needs more than N SMS parts; 0 for no limit"
+        f" (default: {DEFAULT_MAX_PARTS})",
+    )
+    _add_global_options(bulk, suppress=True)
+
+    status = command("status", "print the state of message ids", "Ask the state of each id.")
+    status.add_argument("ids", metavar="ID", nargs="+", help="message ids; - reads them from stdin")
+    _add_global_options(status, suppress=True)
+
+    wait = command(
+        "wait",
+        "wait until messages are delivered",
+        "Check the ids until every one is final (delivered or failed) or the time is up.",
+    )
+    wait.add_argument("ids", metavar="ID", nargs="+", help="message ids; - reads them from stdin")
+    _add_wait_options(wait)
+    _add_global_options(wait, suppress=True)
+
+    balance = command("balance", "print the account's balance", "Print the account's balance.")
+    _add_global_options(balance, suppress=True)
+
+    emulator = command(
+        "emulator",
+        "run the gateway emulator on a local port",
+        "Serve an emulated gateway (all twelve endpoints) until Ctrl-C, so that apps in any\n"
+        f"language can be pointed at it. Needs the [emulator] extra: {EMULATOR_EXTRA}",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emulator.add_argument(
+        "--port", type=port, default=8080, help="port to listen on; 0 picks a free one"
+    )
+    emulator.add_argument(
+        "--delivery-delay",
+        type=non_negative_seconds,
+        metavar="S",
+        default=EMULATOR_DELIVERY_DELAY,
+        help="seconds per delivery step, queued -> handed over -> delivered"
+        f" (default: {EMULATOR_DELIVERY_DELAY:g})",
+    )
+    emulator.add_argument(
+        "--fail-share",
+        type=share,
+        metavar="F",
+        default=0.0,
+        help="share of accepted messages that end in -14, sending failed (default: 0)",
+    )
+    emulator.add_argument(
+        "--balance", type=amount, metavar="AMOUNT", help="the demo account's balance"
+    )
+    emulator.add_argument(
+        "--price-per-part", type=amount, metavar="AMOUNT", help="price charged per SMS part"
+    )
+    _add_global_options(emulator, suppress=True)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point

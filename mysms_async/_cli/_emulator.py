@@ -1,0 +1,103 @@
+"""``mysms emulator``: the gateway emulator served on a local port, for apps in any language.
+
+Needs uvicorn (the ``[emulator]`` extra), imported only here. It prints the demo account and a
+command to try on stdout (or one JSON document), and keeps uvicorn's access log on stderr with
+the password scrubbed from every logged query string.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import socket
+import sys
+from typing import Any
+
+from .._config import ENV_PASSWORD, ENV_SENDER, ENV_USERNAME
+from .._redact import redact_text
+from ._constants import EMULATOR_EXTRA, EXIT_OK, EXIT_PROBLEMS
+from ._output import UsageError
+from ._session import Session
+
+
+class _RedactAccessLog(logging.Filter):
+    """uvicorn's access log prints each request's path, query string (``p=``) included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def cmd_emulator(session: Session) -> int:
+    args, out = session.args, session.out
+    try:
+        import uvicorn
+        from uvicorn.config import LOGGING_CONFIG
+    except ImportError:
+        raise UsageError(f"mysms emulator needs uvicorn: {EMULATOR_EXTRA}") from None
+    from ..testing import FakeGateway
+
+    options: dict[str, Any] = {"delivery_delay": args.delivery_delay, "fail_share": args.fail_share}
+    if args.price_per_part is not None:
+        options["price_per_part"] = args.price_per_part
+    gateway = FakeGateway(**options)
+    account = gateway.accounts[0]
+    if args.balance is not None:
+        gateway.set_balance(account.username, args.balance)
+
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((args.host, args.port))
+    except OSError as error:
+        sock.close()
+        out.error(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", "OSError")
+        return EXIT_PROBLEMS
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    base_url = f"http://{host}:{port}{gateway.base_path}"
+    info = {
+        "base_url": base_url,
+        "username": account.username,
+        "password": account.password,
+        "sender": account.senders[0] if account.senders else None,
+        "balance": str(gateway.balance_of(account.username)),
+        "price_per_part": str(gateway.price_per_part),
+    }
+    if out.json:
+        out.emit(info)
+    else:
+        print(
+            f"mysms emulator: an emulated gateway on {base_url} (Ctrl-C stops it)\n"
+            f"  username  {info['username']}\n"
+            f"  password  {info['password']}\n"
+            f"  sender    {info['sender']}\n"
+            f"  balance   {info['balance']} ({info['price_per_part']} per SMS part)\n"
+            f"  try:      {ENV_USERNAME}={info['username']} {ENV_PASSWORD}={info['password']}"
+            f" {ENV_SENDER}={info['sender']} mysms --base-url {base_url} send 79112223333 Hi"
+        )
+    sys.stdout.flush()
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout is for the above
+    config = uvicorn.Config(
+        gateway,
+        http="h11",
+        lifespan="off",
+        log_config=log_config,
+        log_level="warning" if args.quiet else "info",
+        access_log=not args.quiet,
+        timeout_graceful_shutdown=1,
+    )
+    logging.getLogger("uvicorn.access").addFilter(_RedactAccessLog())
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn has shut down cleanly and re-raised the signal
+    finally:
+        sock.close()
+    out.note("emulator stopped")
+    return EXIT_OK

@@ -1,0 +1,161 @@
+"""Progress on stderr while ``bulk`` sends and ``wait`` polls.
+
+A rich bar on a terminal; elsewhere (a log, a CI job) a plain line every few seconds, so that
+a long run shows it is alive without flooding the log. ``--quiet`` shows nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Literal
+
+from ._constants import BAR_REFRESH_EVERY, PLAIN_PROGRESS_EVERY
+from ._output import Output
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+
+class Meter:
+    """Progress on stderr: a rich bar on a terminal, a plain line now and then elsewhere."""
+
+    def __init__(
+        self,
+        out: Output,
+        *,
+        label: str,
+        total: int | None,
+        unit: str,
+        rate: bool,
+    ) -> None:
+        self._out = out
+        self._label = label
+        self._unit = unit
+        self.total = total
+        self.completed = 0
+        self.detail = ""
+        self._started = time.monotonic()
+        self._last = self._started
+        self._shown = ""
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._rate_shown = rate
+        self.mode = _meter_mode(out)
+        if self.mode == "bar":
+            self._start_bar(rate)
+
+    def _start_bar(self, rate: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        columns: list[ProgressColumn | str] = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+        ]
+        if rate:
+            columns += [TextColumn("{task.fields[rate]}"), "ETA", TimeRemainingColumn()]
+        else:
+            columns.append(TimeElapsedColumn())
+        columns.append(TextColumn("{task.fields[detail]}"))
+        self._progress = Progress(
+            *columns,
+            console=Console(stderr=True, highlight=False),
+            redirect_stdout=False,
+            redirect_stderr=False,
+            refresh_per_second=10,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self._label, total=self.total, rate="", detail="")
+
+    def _rate(self) -> float:
+        elapsed = time.monotonic() - self._started
+        return self.completed / elapsed if elapsed > 0 else 0.0
+
+    def advance(self, count: int = 1, detail: str | None = None) -> None:
+        self.completed += count
+        if detail is not None:
+            self.detail = detail
+        self._refresh(force=False)
+
+    def set(self, completed: int, detail: str) -> None:
+        changed = detail != self.detail or completed != self.completed
+        self.completed = completed
+        self.detail = detail
+        self._refresh(force=changed)
+
+    def _refresh(self, *, force: bool) -> None:
+        now = time.monotonic()
+        if self._progress is not None and self._task is not None:
+            if force or now - self._last >= BAR_REFRESH_EVERY:
+                self._last = now
+                self._progress.update(
+                    self._task,
+                    completed=self.completed,
+                    total=self.total,
+                    rate=f"{self._rate():,.0f} {self._unit}/s",
+                    detail=self.detail,
+                )
+        elif self.mode == "lines" and (force or now - self._last >= PLAIN_PROGRESS_EVERY):
+            self._last = now
+            self._line(final=False)
+
+    def _line(self, *, final: bool) -> None:
+        elapsed = time.monotonic() - self._started
+        done = f"{self.completed:,}"
+        if self.total:
+            done += f" of {self.total:,} {self._unit}"
+            if not final:
+                done += f" ({min(self.completed / self.total, 1):.0%})"
+        else:
+            done += f" {self._unit}"
+        parts = [f"{self._label}: {done}"]
+        if final:
+            parts.append(f"in {elapsed:.1f} s")
+        if self._rate_shown:
+            parts.append(f"{self._rate():,.0f} {self._unit}/s")
+            remaining = (self.total or 0) - self.completed
+            if not final and self.total and self.completed and remaining > 0:
+                parts.append(f"ETA {remaining / self._rate():.0f} s")
+        if self.detail:
+            parts.append(self.detail)
+        line = ", ".join(parts)
+        if line != self._shown:
+            self._shown = line
+            self._out.say(line)
+
+    def print(self, text: str) -> None:
+        """A line on stderr that does not tear the bar."""
+        if self._progress is not None:
+            self._progress.console.print(self._out.line(text), markup=False, highlight=False)
+        else:
+            self._out.say(text)
+
+    def finish(self, *, complete: bool = True) -> None:
+        """Stop; a complete run's total is what was done (the line count was an estimate)."""
+        if complete or (self.total is not None and self.total < self.completed):
+            self.total = self.completed
+        if self._progress is not None and self._task is not None:
+            self._refresh(force=True)
+            self._progress.stop()
+            self._progress = None
+        elif self.mode == "lines" and self._rate_shown:
+            self._line(final=True)
+
+
+def _meter_mode(out: Output) -> Literal["bar", "lines", "off"]:
+    if out.quiet:
+        return "off"
+    try:
+        from rich.console import Console
+    except ImportError:
+        return "lines"
+    return "bar" if Console(stderr=True).is_terminal else "lines"

@@ -1,0 +1,125 @@
+"""One run of the command: its options, its output, and the client it talks through.
+
+The client is real (credentials from :mod:`._credentials`) or, with ``--sandbox``, served by an
+in-process gateway with a demo account. Either way the library's errors are turned into exit
+statuses here, at one boundary, for every command but ``bulk`` (which accounts for each row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._client import InsecureURLWarning, MySMSClient
+from .._config import ENV_PASSWORD, read_env
+from .._exceptions import AuthError, MySMSError, ValidationError
+from ._constants import (
+    AUTH_FAILED,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    SANDBOX_DELIVERY_DELAY,
+    SANDBOX_LATENCY,
+)
+from ._credentials import credentials
+from ._describe import describe_validation
+from ._output import Output, UsageError
+
+if TYPE_CHECKING:
+    from ..testing import FakeGateway
+
+
+@dataclass
+class Session:
+    """One run of the command: its options, its output, and the sandbox gateway if any."""
+
+    args: argparse.Namespace
+    out: Output
+    gateway: FakeGateway | None = None
+
+
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if args.format is not None:
+        options["wire_format"] = args.format
+    if args.method is not None:
+        options["http_method"] = args.method.upper()
+    if args.sender is not None:
+        options["sender"] = args.sender
+    if args.batch_size is not None:
+        options["batch_size"] = args.batch_size
+    if args.concurrency is not None:
+        options["max_concurrency"] = args.concurrency
+    if args.retries is not None:
+        options["max_retries"] = args.retries
+    if args.request_timeout is not None:
+        options["timeout"] = args.request_timeout
+    return options
+
+
+def sandbox(session: Session) -> FakeGateway:
+    """The in-process gateway of ``--sandbox``, made once, announced on stderr."""
+    if session.gateway is None:
+        if session.args.base_url is not None:
+            raise UsageError("--sandbox runs against an emulated gateway: leave out --base-url")
+        from ..testing import FakeGateway, Latency
+
+        gateway = FakeGateway(delivery_delay=SANDBOX_DELIVERY_DELAY)
+        gateway.inject(Latency(SANDBOX_LATENCY), times=None)
+        account = gateway.accounts[0]
+        session.out.secret = account.password
+        session.gateway = gateway
+        senders = ", ".join(account.senders) or "none"
+        session.out.say(
+            f"sandbox: an emulated gateway in this process (account {account.username},"
+            f" balance {gateway.balance_of(account.username)}, sender {senders}):"
+            " nothing leaves this machine, no SMS is sent"
+        )
+    return session.gateway
+
+
+def open_client(session: Session) -> MySMSClient:
+    args, out = session.args, session.out
+    options = _client_options(args)
+    try:
+        if args.sandbox:
+            return sandbox(session).client(**options)
+        env = credentials()
+        out.secret = env[ENV_PASSWORD]
+        settings: dict[str, Any] = read_env(env)
+        settings.update(options)
+        if args.base_url is not None:
+            settings["base_url"] = args.base_url
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InsecureURLWarning)
+            client = MySMSClient(**settings)
+    except ValidationError as error:
+        raise UsageError(describe_validation(error)) from None
+    for warning in caught:
+        out.warn(str(warning.message))
+    return client
+
+
+def run_client(session: Session, command: Callable[[MySMSClient], Awaitable[int]]) -> int:
+    """Open a client, run ``command`` with it in an event loop, map the library's errors."""
+    client = open_client(session)
+    out = session.out
+
+    async def run() -> int:
+        async with client:
+            return await command(client)
+
+    try:
+        return asyncio.run(run())
+    except AuthError:
+        out.error(AUTH_FAILED, "AuthError")
+        return EXIT_USAGE
+    except ValidationError as error:
+        out.error(describe_validation(error), "ValidationError")
+        return EXIT_USAGE
+    except MySMSError as error:
+        out.error(str(error), type(error).__name__)
+        return EXIT_PROBLEMS
