@@ -76,6 +76,7 @@ class Transport:
         self._backoff = Backoff(first_delay=settings.retry_backoff)
         self._bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
         self._in_flight: anyio.CapacityLimiter | None = None  # created inside the running loop
+        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def owns_client(self) -> bool:
@@ -115,6 +116,13 @@ class Transport:
                 last.error,
             )
             await anyio.sleep(delay)
+
+    def _url(self, path: str) -> httpx.URL:
+        """Twelve endpoints at most: parse each URL once, not once per request."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._settings.base_url + path)
+        return url
 
     def _retry_delay(self, failure: Failure, retries: int, *, idempotent: bool) -> float | None:
         if retries >= self._settings.max_retries or not should_retry(
@@ -188,7 +196,7 @@ class Transport:
         """One HTTP round trip within the attempt deadline; httpx errors classified."""
         request = self._client.build_request(
             prepared.method,
-            self._settings.base_url + prepared.path,
+            self._url(prepared.path),
             params=prepared.params,
             content=prepared.content,
             headers=None

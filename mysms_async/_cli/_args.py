@@ -109,7 +109,8 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         type=non_negative_int,
         metavar="N",
         default=default(None),
-        help="retries of a request that provably did not reach the gateway"
+        help="retries of a failed request where retrying is safe (a send only when it provably"
+        " never reached the gateway)"
         f" (default: {C.DEFAULT_MAX_RETRIES})",
     )
     group.add_argument(
