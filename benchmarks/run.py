@@ -40,7 +40,6 @@ from mysms_async._request import RequestBuilder, WireMessage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # siblings, when run as a script
 import fake_server
-from slot_transport import SlotTransport
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.json"
@@ -207,9 +206,8 @@ def make_client(
     in_flight: int = 4,
     wire_format: Literal["json", "xml"] = "json",
     http_method: Literal["POST", "GET"] = "POST",
-    slot_pools: bool = False,
 ) -> MySMSClient:
-    """The client as a user builds it; ``slot_pools`` injects the what-if transport."""
+    """The client as a user builds it."""
     return MySMSClient(
         USERNAME,
         PASSWORD,
@@ -220,7 +218,6 @@ def make_client(
         max_retries=0,
         wire_format=wire_format,
         http_method=http_method,
-        transport=SlotTransport(in_flight) if slot_pools else None,
     )
 
 
@@ -323,7 +320,7 @@ def raw_case(name: str, sender: RawSender, server: Gateway, count: int, batch: i
 async def build_cases(
     stack: contextlib.AsyncExitStack, fast: Gateway, slow: Gateway, profile: Profile
 ) -> list[Case]:
-    """Every configuration the goals compare, then the what-ifs; clients stay open (and warm)
+    """Every configuration the goals compare; clients stay open (and warm)
     across repetitions."""
 
     async def client(name: str, server: Gateway, count: int, **options: Any) -> Case:
@@ -345,16 +342,6 @@ async def build_cases(
     for n in LATENCY_IN_FLIGHT:
         count = 100 * n * profile.latency_rounds
         cases.append(await client(f"client b100 x{n} @50ms", slow, count, in_flight=n))
-    # What-if (informative): the same client with one single-connection pool per slot.
-    cases += [
-        await client("slots b100 x4", fast, n100, slot_pools=True),
-        await client("slots b100 x16", fast, n100, in_flight=16, slot_pools=True),
-    ]
-    for n in (16, 32):
-        count = 100 * n * profile.latency_rounds
-        cases.append(
-            await client(f"slots b100 x{n} @50ms", slow, count, in_flight=n, slot_pools=True)
-        )
     return cases
 
 
@@ -550,32 +537,6 @@ def goals(samples: dict[str, list[Sample]], memory: list[dict[str, float]]) -> l
     return rows
 
 
-def what_ifs(samples: dict[str, list[Sample]]) -> list[Goal]:
-    """The goals' measures again, with one single-connection pool per slot (informative)."""
-
-    def ratios(top: str, bottom: str, metric: Callable[[Sample], float]) -> list[float]:
-        return _ratios(samples, top, bottom, metric)
-
-    rows = [
-        at_most(
-            1, "CPU/msg, slots vs raw, b100 x4", 1.10, ratios("slots b100 x4", "raw b100 x4", _cpu)
-        ),
-        at_least(
-            1, "msg/s, slots vs raw, b100 x4", 0.90, ratios("slots b100 x4", "raw b100 x4", _rate)
-        ),
-        at_least(
-            6,
-            "msg/s, slots 16 vs 4 in flight, b100",
-            0.90,
-            ratios("slots b100 x16", "slots b100 x4", _rate),
-        ),
-    ]
-    for n in (16, 32):
-        values = _latency_ratios(samples, f"slots b100 x{n} @50ms", n)
-        rows.append(at_least(3, f"msg/s vs limit, slots b100 x{n} @50ms", 0.90, values))
-    return rows
-
-
 # ---------------------------------------------------------------------------------------------
 # Report
 
@@ -711,17 +672,12 @@ def main() -> int:
         memory = measure_memory(fast, profile)
     micro = measure_xml_micro()
     rows = goals(samples, memory)
-    extra = what_ifs(samples)
     report = [
         "Configurations (medians; 'xN' = requests in flight):",
         *detail_table(samples),
         "",
         "Goals (each a ratio measured in this run; median and range over repetitions):",
         *goal_table(rows),
-        "",
-        "What-if, informative (not goals): the client with one single-connection pool per"
-        " request in flight, injected via transport= (benchmarks/slot_transport.py):",
-        *goal_table(extra),
         "",
         "Messages not accepted:",
         *failure_lines(samples),
@@ -738,7 +694,7 @@ def main() -> int:
         f" total time {time.perf_counter() - started:.0f} s; raw numbers in {RESULTS}",
     ]
     print("\n".join(report))
-    save(samples, memory, micro, [*rows, *extra])
+    save(samples, memory, micro, rows)
     return 0
 
 

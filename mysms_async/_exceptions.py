@@ -12,7 +12,7 @@
     │   └── DeliveryUnknownError            a send that may have reached the gateway
     └── MessageRejectedError                raised by ``result.raise_for_state()``
 
-Lower-level errors (httpx, msgspec, xmltodict) are translated at one boundary and never chained
+Lower-level errors (httpx, msgspec, expat) are translated at one boundary and never chained
 as ``__cause__``: httpx's errors carry the request, whose URL holds the password on GET. The
 cause's type and its redacted message are kept as ``.detail`` instead.
 """

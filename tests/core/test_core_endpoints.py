@@ -14,12 +14,11 @@ import httpx
 import pytest
 import respx
 import xmltodict
+from core_helpers import PASSWORD, USERNAME, fast_transport
 
 from mysms_async import Balance, Message, MessageState, MySMSClient, SendResult, StatusResult
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
-USERNAME = "alice"
-PASSWORD = "S3cr3t-p@ss word&more"
 SENDER = "MySMS"
 DOC_ID = "e061d23c-34dc-4903-88f0-e6a6f5f3a570"
 TEXT = 'Привет, <b>&"мир"\' 👋'
@@ -84,15 +83,6 @@ DOC_ANSWERS: dict[tuple[str, str, str], bytes] = {
 }
 
 ENDPOINTS = [(method, fmt) for method in ("GET", "POST") for fmt in ("json", "xml")]
-
-
-#: Built once and shared: httpx otherwise builds a fresh SSL context (about 70 ms) per client.
-SSL_CONTEXT = httpx.create_ssl_context()
-
-
-def fast_transport() -> httpx.AsyncHTTPTransport:
-    """httpx's real transport (respx intercepts its httpcore pool), minus the SSL set-up cost."""
-    return httpx.AsyncHTTPTransport(verify=SSL_CONTEXT)
 
 
 def make_client(method: str, fmt: str, **kwargs: object) -> MySMSClient:

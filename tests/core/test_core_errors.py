@@ -11,6 +11,7 @@ import anyio
 import httpx
 import pytest
 import respx
+from core_helpers import make_client
 
 from mysms_async import (
     AuthError,
@@ -20,15 +21,12 @@ from mysms_async import (
     Message,
     MessageRejectedError,
     MessageState,
-    MySMSClient,
     MySMSError,
     ResponseError,
     TransportError,
 )
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
-USERNAME = "alice"
-PASSWORD = "S3cr3t-p@ss word&more"
 MESSAGE_ID = "e061d23c-34dc-4903-88f0-e6a6f5f3a570"
 
 
@@ -36,21 +34,6 @@ MESSAGE_ID = "e061d23c-34dc-4903-88f0-e6a6f5f3a570"
 def gw() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
         yield router
-
-
-#: Built once and shared: httpx otherwise builds a fresh SSL context (about 70 ms) per client.
-SSL_CONTEXT = httpx.create_ssl_context()
-
-
-def fast_transport() -> httpx.AsyncHTTPTransport:
-    """httpx's real transport (respx intercepts its httpcore pool), minus the SSL set-up cost."""
-    return httpx.AsyncHTTPTransport(verify=SSL_CONTEXT)
-
-
-def make_client(**kwargs: Any) -> MySMSClient:
-    kwargs.setdefault("retry_backoff", 0)
-    kwargs.setdefault("transport", fast_transport())
-    return MySMSClient(USERNAME, PASSWORD, **kwargs)
 
 
 def batch(state: int | str, *entries: tuple[str, int | str]) -> dict[str, Any]:

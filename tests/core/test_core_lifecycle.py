@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from core_helpers import PASSWORD, USERNAME
 
 from mysms_async import (
     ClientClosedError,
@@ -20,8 +21,6 @@ from mysms_async import (
 )
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
-USERNAME = "alice"
-PASSWORD = "S3cr3t-p@ss word&more"
 OK_BALANCE = {"state": "0", "balance": "5,00"}
 
 

@@ -23,14 +23,13 @@ import anyio.abc
 import httpx
 import pytest
 import respx
+from core_helpers import PASSWORD, USERNAME
 
 from mysms_async import Message, MySMSClient, MySMSError
 from mysms_async._config import Credentials
 from mysms_async._request import RequestBuilder, to_wire
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
-USERNAME = "alice"
-PASSWORD = "S3cr3t-p@ss word&more"
 # Every spelling the password could take on its way out; "S3cr3t" alone catches any of them.
 PASSWORD_FORMS = {
     PASSWORD,

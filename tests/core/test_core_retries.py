@@ -14,6 +14,7 @@ import anyio.lowlevel
 import httpx
 import pytest
 import respx
+from core_helpers import make_client
 
 from mysms_async import (
     DeliveryUnknownError,
@@ -27,8 +28,6 @@ from mysms_async import _transport as transport_module
 from mysms_async._retry import Backoff, Failure, Reach, parse_retry_after, should_retry
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
-USERNAME = "alice"
-PASSWORD = "S3cr3t-p@ss word&more"
 OK_BATCH = {"state": "0", "data": [{"id": "id-1", "state": "2"}]}
 OK_BALANCE = {"state": "0", "balance": "10,00"}
 
@@ -58,21 +57,6 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     fake = _RecordingAnyio()
     monkeypatch.setattr(transport_module, "anyio", fake)
     return fake.sleeps
-
-
-#: Built once and shared: httpx otherwise builds a fresh SSL context (about 70 ms) per client.
-SSL_CONTEXT = httpx.create_ssl_context()
-
-
-def fast_transport() -> httpx.AsyncHTTPTransport:
-    """httpx's real transport (respx intercepts its httpcore pool), minus the SSL set-up cost."""
-    return httpx.AsyncHTTPTransport(verify=SSL_CONTEXT)
-
-
-def make_client(**kwargs: Any) -> MySMSClient:
-    kwargs.setdefault("retry_backoff", 0)
-    kwargs.setdefault("transport", fast_transport())
-    return MySMSClient(USERNAME, PASSWORD, **kwargs)
 
 
 async def call(client: MySMSClient, operation: str) -> Any:

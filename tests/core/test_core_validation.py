@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from core_helpers import PASSWORD, USERNAME, make_client
 
 from mysms_async import Message, MySMSClient, ValidationError
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
-USERNAME = "alice"
-PASSWORD = "S3cr3t-p@ss word&more"
 OK_SEND = {"state": "0", "data": [{"id": "id-1", "state": "2"}]}
 
 
@@ -26,21 +25,6 @@ def gateway() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
         gw.route().respond(200, json=OK_SEND)
         yield gw
-
-
-#: Built once and shared: httpx otherwise builds a fresh SSL context (about 70 ms) per client.
-SSL_CONTEXT = httpx.create_ssl_context()
-
-
-def fast_transport() -> httpx.AsyncHTTPTransport:
-    """httpx's real transport (respx intercepts its httpcore pool), minus the SSL set-up cost."""
-    return httpx.AsyncHTTPTransport(verify=SSL_CONTEXT)
-
-
-def make_client(**kwargs: Any) -> MySMSClient:
-    kwargs.setdefault("retry_backoff", 0)
-    kwargs.setdefault("transport", fast_transport())
-    return MySMSClient(USERNAME, PASSWORD, **kwargs)
 
 
 async def sent_message(gw: respx.MockRouter, **send: Any) -> dict[str, Any]:
