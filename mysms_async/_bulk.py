@@ -220,7 +220,9 @@ class BulkEngine:
         """Keep ``max_concurrency`` chunks in flight; read the next chunk only when a slot frees.
 
         Only ``AuthError`` stops the run: no new chunk starts, the ones in flight finish (their
-        requests may already be at the gateway), and then it is raised.
+        requests may already be at the gateway), and then it is raised. An error from the
+        caller's own input is treated the same way: the requests already sent are not cancelled
+        into an unknown outcome because the next message could not be read.
         """
         outcomes: list[list[T]] = []
         slots = anyio.Semaphore(self._client._settings.max_concurrency)
@@ -234,19 +236,25 @@ class BulkEngine:
             finally:
                 slots.release()
 
+        input_error: Exception | None = None
         try:
             async with anyio.create_task_group() as group:
-                async for chunk in chunks:
-                    await slots.acquire()
-                    if auth_errors:
-                        slots.release()
-                        break
-                    outcomes.append([])
-                    group.start_soon(run_one, len(outcomes) - 1, chunk)
+                try:
+                    async for chunk in chunks:
+                        await slots.acquire()
+                        if auth_errors:
+                            slots.release()
+                            break
+                        outcomes.append([])
+                        group.start_soon(run_one, len(outcomes) - 1, chunk)
+                except Exception as error:  # the input failed: re-raised once in-flight work ends
+                    input_error = error
         finally:
             await chunks.aclose()
         if auth_errors:
             raise auth_errors[0]
+        if input_error is not None:
+            raise input_error
         return outcomes
 
 

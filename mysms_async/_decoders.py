@@ -66,7 +66,7 @@ def decode_batch(body: bytes, wire_format: WireFormat) -> WireBatch:
         return msgspec.convert(_xml_fields(body), WireBatch, strict=False)
     except ResponseError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # any failure to read untrusted bytes is a bad answer
         error = _shape_error(exc, body, wire_format)
     raise error
 
@@ -84,7 +84,7 @@ def decode_balance(body: bytes, wire_format: WireFormat) -> WireBalance:
         return WireBalance(state=state, amount=amount)
     except ResponseError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # see decode_batch
         error = _shape_error(exc, body, wire_format)
     raise error
 

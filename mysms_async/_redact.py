@@ -31,7 +31,7 @@ class RedactPasswordFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:
+        except Exception:  # a broken record is the logging module's to report
             return True
         if "p=" in message:
             record.msg = redact_text(message)

@@ -310,3 +310,20 @@ async def test_a_send_cancelled_in_flight_is_logged_as_unknown_but_one_never_sen
     assert len(warnings) == 1
     assert "delivery is unknown" in warnings[0]
     assert [entry["text"] for batch in gateway.batches for entry in batch] == [f"first {SLOW}"]
+
+
+async def test_an_input_error_lets_the_requests_in_flight_finish_before_it_is_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gateway = ScriptedGateway(delay=0.05)
+    caplog.set_level("WARNING", logger="mysms_async")
+
+    def messages() -> object:
+        yield from numbered(4)
+        raise OSError("the campaign file went away")
+
+    async with gateway.client(batch_size=2, max_concurrency=3) as client:
+        with pytest.raises(OSError, match="went away"):
+            await client.send_many(messages())  # type: ignore[arg-type]
+    assert len(gateway.batches) == 2  # both batches read before the error were sent, whole
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # none cut off mid-flight
