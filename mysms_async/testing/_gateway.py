@@ -35,6 +35,7 @@ is guarded by one ``threading.Lock``, never held across an ``await``.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import threading
@@ -50,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from .._segments import Encoding, segments
+from .._segments import segments
 from . import _wire
 from ._faults import (
     ConnectRefused,
@@ -145,17 +146,9 @@ class _AccountState:
 
 @dataclass
 class _Message:
-    id: str
-    username: str
-    source: str
-    destination: str
-    text: str
-    date: str | None
-    ttl: str | None
-    parts: int
-    encoding: Encoding
-    price: Decimal
-    accepted_at: float
+    """An accepted message: what was recorded once, and what moves its state."""
+
+    record: SentMessage  # its ``state`` is the one at acceptance; snapshots recompute it
     fails: bool
     steps: int = 0
     forced_state: int | None = None
@@ -345,7 +338,10 @@ class FakeGateway:
         """Every accepted message by id, in order of acceptance, with its state now (a copy)."""
         with self._lock:
             now = self._clock()
-            return {message.id: self._snapshot(message, now) for message in self._messages.values()}
+            return {
+                message_id: self._snapshot(message, now)
+                for message_id, message in self._messages.items()
+            }
 
     def message(self, message_id: str) -> SentMessage:
         """One accepted message, with its state now."""
@@ -403,7 +399,7 @@ class FakeGateway:
             if self.delivery_delay == 0:
                 steps += 2
             else:
-                steps += int((now - message.accepted_at) // self.delivery_delay)
+                steps += int((now - message.record.accepted_at) // self.delivery_delay)
         if steps <= 0:
             return 2
         if steps == 1:
@@ -411,20 +407,7 @@ class FakeGateway:
         return -14 if message.fails else 4
 
     def _snapshot(self, message: _Message, now: float) -> SentMessage:
-        return SentMessage(
-            id=message.id,
-            username=message.username,
-            source=message.source,
-            destination=message.destination,
-            text=message.text,
-            date=message.date,
-            ttl=message.ttl,
-            state=self._state(message, now),
-            parts=message.parts,
-            encoding=message.encoding,
-            price=message.price,
-            accepted_at=message.accepted_at,
-        )
+        return dataclasses.replace(message.record, state=self._state(message, now))
 
     # --- faults ---------------------------------------------------------------------------------
 
@@ -769,7 +752,7 @@ class FakeGateway:
             return "", -13
         account.balance -= price
         fails = self._fail_rng.random() < self.fail_share
-        message = _Message(
+        record = SentMessage(
             id=self._new_id(),
             username=account.config.username,
             source=source,
@@ -777,20 +760,20 @@ class FakeGateway:
             text=fields.text,
             date=fields.date,
             ttl=fields.ttl,
+            state=2,
             parts=counted.parts,
             encoding=counted.encoding,
             price=price,
             accepted_at=self._clock(),
-            fails=fails,
         )
-        self._messages[message.id] = message
-        return message.id, 2
+        self._messages[record.id] = _Message(record, fails)
+        return record.id, 2
 
     def _status(self, account: _AccountState, message_id: str, now: float) -> tuple[str, int]:
         message = self._messages.get(message_id)
-        if message is None or message.username != account.config.username:
+        if message is None or message.record.username != account.config.username:
             return "", -10
-        return message.id, self._state(message, now)
+        return message_id, self._state(message, now)
 
     def _fault_answer(
         self, fault: Fault, endpoint: Endpoint, fmt: WireFormat, method: str
