@@ -61,3 +61,13 @@ def install_log_redaction() -> None:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+
+
+def describe_body(body: bytes, secret: str | None, limit: int = 60) -> str:
+    """The start of an answer's body, safe to quote in an error message.
+
+    Interface shared by the transport (which appends it to a ``ResponseError`` about a body it
+    could not read) and this module (which owns how the credentials are kept out of it).
+    """
+    snippet = repr(body[:limit])
+    return redact_text(snippet, secret)
