@@ -9,13 +9,16 @@ from ._codes import MessageState, RequestState
 from ._exceptions import (
     AuthError,
     ClientClosedError,
+    ConfigurationError,
     DeliveryUnknownError,
     GatewayError,
+    InputError,
     MessageRejectedError,
     MySMSError,
     ResponseError,
     TransportError,
     ValidationError,
+    WrongEventLoopError,
 )
 from ._models import Balance, Message, SendResult, StatusResult
 from ._segments import Segments, segments
@@ -26,8 +29,10 @@ __all__ = [
     "AuthError",
     "Balance",
     "ClientClosedError",
+    "ConfigurationError",
     "DeliveryUnknownError",
     "GatewayError",
+    "InputError",
     "InsecureURLWarning",
     "Message",
     "MessageRejectedError",
@@ -41,6 +46,7 @@ __all__ = [
     "StatusResult",
     "TransportError",
     "ValidationError",
+    "WrongEventLoopError",
     "__version__",
     "segments",
 ]

@@ -8,7 +8,7 @@ import ipaddress
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import httpx
 
@@ -16,9 +16,12 @@ from . import _constants as C
 from ._bulk import BulkEngine
 from ._codes import message_state
 from ._config import (
+    Backend,
     Credentials,
+    HttpMethodOption,
     Seconds,
     Settings,
+    env_error,
     make_credentials,
     make_settings,
     read_env,
@@ -34,6 +37,34 @@ from ._request import (
     validate_sender,
 )
 from ._transport import Transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keywords ``MySMSClient.from_env`` accepts (every constructor argument)."""
+
+    username: str
+    password: str
+    sender: str | None
+    base_url: str
+    wire_format: Literal["json", "xml"]
+    http_method: HttpMethodOption
+    timeout: Seconds
+    max_retries: int
+    retry_backoff: Seconds
+    http_client: httpx.AsyncClient | None
+    transport: httpx.AsyncBaseTransport | None
+    batch_size: int
+    max_concurrency: int
+    rate_limit: float | None
+    timezone: str | dt.tzinfo
+    max_response_bytes: int
+    backend: Backend
+
+
+_OPTION_NAMES = frozenset(ClientOptions.__annotations__)
 
 
 class InsecureURLWarning(UserWarning):
@@ -62,7 +93,7 @@ class MySMSClient:
         sender: str | None = None,
         base_url: str = C.DEFAULT_BASE_URL,
         wire_format: Literal["json", "xml"] = "json",
-        http_method: Literal["POST", "GET"] = "POST",
+        http_method: HttpMethodOption = "POST",
         timeout: Seconds = C.DEFAULT_TIMEOUT,
         max_retries: int = C.DEFAULT_MAX_RETRIES,
         retry_backoff: Seconds = C.DEFAULT_RETRY_BACKOFF,
@@ -73,6 +104,7 @@ class MySMSClient:
         rate_limit: float | None = None,
         timezone: str | dt.tzinfo = C.DEFAULT_TIMEZONE,
         max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
+        backend: Backend = "httpx",
     ) -> None:
         self._credentials: Credentials = make_credentials(username, password)
         self._settings: Settings = make_settings(
@@ -87,9 +119,14 @@ class MySMSClient:
             rate_limit=rate_limit,
             timezone=timezone,
             max_response_bytes=max_response_bytes,
+            backend=backend,
         )
         if http_client is not None and transport is not None:
             raise ValidationError("transport", "give either http_client or transport, not both")
+        if self._settings.backend == "aiohttp" and (http_client or transport) is not None:
+            raise ValidationError(
+                "backend", "http_client= and transport= are httpx objects: use backend='httpx'"
+            )
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValidationError("http_client", "must be an httpx.AsyncClient")
         self._sender = None if sender is None else validate_sender(sender)
@@ -104,12 +141,29 @@ class MySMSClient:
         _warn_if_cleartext(self._settings.base_url)
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> MySMSClient:
+    def from_env(cls, **overrides: Unpack[ClientOptions]) -> MySMSClient:
         """Read ``MYSMS_USERNAME``, ``MYSMS_PASSWORD``, ``MYSMS_SENDER``, ``MYSMS_BASE_URL``,
-        ``MYSMS_FORMAT`` (and ``MYSMS_METHOD``); keyword arguments override them."""
+        ``MYSMS_FORMAT`` (and ``MYSMS_METHOD``); keyword arguments override them.
+
+        A missing or unusable variable is a ``ConfigurationError`` that names it; an unknown
+        keyword is a ``ValidationError`` (mypy checks the keywords too).
+        """
+        unknown = sorted(set(overrides) - _OPTION_NAMES)
+        if unknown:
+            raise ValidationError(
+                unknown[0],
+                f"is not a MySMSClient option (one of {', '.join(sorted(_OPTION_NAMES))})",
+            )
         found: dict[str, Any] = read_env()
-        found.update(overrides)
-        return cls(**found)
+        for name in overrides:
+            found.pop(name, None)
+        try:
+            return cls(**found, **overrides)
+        except ValidationError as error:
+            config_error = env_error(error, found)
+            if config_error is None:
+                raise
+            raise config_error from error
 
     def __repr__(self) -> str:
         s = self._settings

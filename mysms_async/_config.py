@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import zoneinfo
 from collections.abc import Mapping
@@ -10,10 +11,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import _constants as C
-from ._exceptions import MySMSError, ValidationError
+from ._exceptions import ConfigurationError, ValidationError
 
 WireFormat = Literal["json", "xml"]
 HttpMethod = Literal["POST", "GET"]
+#: What a caller may write: the method is matched case-insensitively ("post" is "POST").
+HttpMethodOption = Literal["POST", "GET", "post", "get"]
+#: Which HTTP library carries the requests; "auto" picks aiohttp when it is installed and the
+#: loop is asyncio, else httpx (the transport decides, since only it knows the running loop).
+Backend = Literal["httpx", "aiohttp", "auto"]
 Seconds = float | dt.timedelta
 
 
@@ -43,13 +49,22 @@ class Settings:
     rate_limit: float | None
     timezone: dt.tzinfo
     max_response_bytes: int
+    backend: Backend = "httpx"
 
 
-def to_seconds(name: str, value: Seconds) -> float:
-    """Accept a float of seconds or a ``timedelta``, as stamina does."""
+def to_seconds(name: str, value: Seconds, *, positive: bool = False) -> float:
+    """Accept a float of seconds or a ``timedelta``, as stamina does; finite and not negative.
+
+    NaN passes every ``<`` test and infinity never elapses, so both are refused here rather than
+    turning into a wait that never ends (or a busy loop) later.
+    """
     seconds = value.total_seconds() if isinstance(value, dt.timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise ValidationError(name, "must be a number of seconds or a timedelta", value)
+    if not math.isfinite(seconds):
+        raise ValidationError(name, "must be a finite number of seconds", value)
+    if positive and seconds <= 0:
+        raise ValidationError(name, "must be positive", value)
     if seconds < 0:
         raise ValidationError(name, "must not be negative", value)
     return float(seconds)
@@ -101,20 +116,18 @@ def make_settings(
     rate_limit: float | None,
     timezone: str | dt.tzinfo,
     max_response_bytes: int,
+    backend: str = "httpx",
 ) -> Settings:
     if rate_limit is not None:
         if isinstance(rate_limit, bool) or not isinstance(rate_limit, int | float):
             raise ValidationError("rate_limit", "must be a number of requests per second")
-        if rate_limit <= 0:
-            raise ValidationError("rate_limit", "must be positive", rate_limit)
-    seconds = to_seconds("timeout", timeout)
-    if seconds == 0:
-        raise ValidationError("timeout", "must be positive", timeout)
+        if not math.isfinite(rate_limit) or rate_limit <= 0:
+            raise ValidationError("rate_limit", "must be a positive, finite number", rate_limit)
     return Settings(
         base_url=_base_url(base_url),
         wire_format=_choice("wire_format", wire_format, ("json", "xml")),  # type: ignore[arg-type]
         http_method=_choice("http_method", http_method, ("POST", "GET"), upper=True),  # type: ignore[arg-type]
-        timeout=seconds,
+        timeout=to_seconds("timeout", timeout, positive=True),
         max_retries=_positive_int("max_retries", max_retries, minimum=0),
         retry_backoff=to_seconds("retry_backoff", retry_backoff),
         batch_size=_positive_int("batch_size", batch_size, maximum=C.MAX_BATCH_SIZE),
@@ -122,6 +135,7 @@ def make_settings(
         rate_limit=None if rate_limit is None else float(rate_limit),
         timezone=_timezone(timezone),
         max_response_bytes=_positive_int("max_response_bytes", max_response_bytes, minimum=1024),
+        backend=_choice("backend", backend, ("httpx", "aiohttp", "auto")),  # type: ignore[arg-type]
     )
 
 
@@ -144,22 +158,47 @@ ENV_BASE_URL = "MYSMS_BASE_URL"
 ENV_FORMAT = "MYSMS_FORMAT"
 ENV_METHOD = "MYSMS_METHOD"
 
+#: Which client argument each variable sets, in the order they are read.
+ENV_ARGUMENTS = {
+    ENV_USERNAME: "username",
+    ENV_PASSWORD: "password",
+    ENV_SENDER: "sender",
+    ENV_BASE_URL: "base_url",
+    ENV_FORMAT: "wire_format",
+    ENV_METHOD: "http_method",
+}
+_REQUIRED = (ENV_USERNAME, ENV_PASSWORD)
+#: Values safe to quote back in an error: never the credentials.
+_QUOTABLE = frozenset({ENV_FORMAT, ENV_METHOD})
+
 
 def read_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The client's keyword arguments found in the environment; credentials are required."""
+    """The client's keyword arguments found in the environment; credentials are required.
+
+    A missing credential is a ``ConfigurationError`` naming every missing variable at once, so
+    the fix is stated once rather than discovered one variable per run.
+    """
     env = os.environ if environ is None else environ
-    found: dict[str, str] = {}
-    for variable, argument in ((ENV_USERNAME, "username"), (ENV_PASSWORD, "password")):
-        value = env.get(variable, "")
-        if not value:
-            raise MySMSError(f"environment variable {variable} is not set")
-        found[argument] = value
-    for variable, argument in (
-        (ENV_SENDER, "sender"),
-        (ENV_BASE_URL, "base_url"),
-        (ENV_FORMAT, "wire_format"),
-        (ENV_METHOD, "http_method"),
-    ):
-        if env.get(variable):
-            found[argument] = env[variable]
-    return found
+    missing = [variable for variable in _REQUIRED if not env.get(variable)]
+    if missing:
+        names = " and ".join(missing)
+        plural = len(missing) > 1
+        raise ConfigurationError(
+            f"environment variable{'s' if plural else ''} {names} {'are' if plural else 'is'}"
+            f" not set: export {' '.join(f'{name}=...' for name in missing)} (your gateway login)",
+            variable=missing[0],
+        )
+    return {
+        argument: env[variable] for variable, argument in ENV_ARGUMENTS.items() if env.get(variable)
+    }
+
+
+def env_error(error: ValidationError, found: Mapping[str, str]) -> ConfigurationError | None:
+    """The ``ConfigurationError`` for a ``ValidationError`` caused by an environment value."""
+    for variable, argument in ENV_ARGUMENTS.items():
+        if argument == error.field and argument in found:
+            shown = f"={found[argument]!r}" if variable in _QUOTABLE else ""
+            return ConfigurationError(
+                f"environment variable {variable}{shown}: {error.rule}", variable=variable
+            )
+    return None

@@ -2,9 +2,12 @@
 
 ::
 
-    MySMSError
+    MySMSError                              every one has ``.results`` (see below)
     ├── ValidationError (also ValueError)   bad input, found before any I/O
+    ├── ConfigurationError                  from_env(): a variable missing or unusable
+    ├── InputError                          the caller's message iterable raised (``__cause__``)
     ├── ClientClosedError (also RuntimeError) the client was used after aclose()
+    ├── WrongEventLoopError (also RuntimeError) the client was used from a second event loop
     ├── AuthError                           request state -1
     ├── GatewayError                        request state -50/-51/-52 or another non-zero one
     ├── ResponseError                       non-200 answer, or a body not of the documented shape
@@ -15,19 +18,32 @@
 Lower-level errors (httpx, msgspec, expat) are translated at one boundary and never chained
 as ``__cause__``: httpx's errors carry the request, whose URL holds the password on GET. The
 cause's type and its redacted message are kept as ``.detail`` instead.
+
+An error raised out of ``send_many``, ``iter_send`` or ``stream_send`` after input was read
+carries ``.results``: the ``SendResult`` of every message read (``send_many``) or of every
+message read and not yet yielded (the streams), in input order. Elsewhere ``.results`` is empty.
+
+This module imports nothing of the package's own: the models import it, not the reverse, so
+messages and results appear here as plain objects.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._models import Message, SendResult
+from ._codes import MessageState
 
 
 class MySMSError(Exception):
     """Base class of every error this library raises on purpose."""
+
+    #: The outcomes a bulk run had when it stopped (a list of ``SendResult``); else empty.
+    results: list[Any]
+
+    def __init__(self, *args: object) -> None:
+        self.results = []
+        super().__init__(*args)
 
 
 class ValidationError(MySMSError, ValueError):
@@ -40,8 +56,32 @@ class ValidationError(MySMSError, ValueError):
         super().__init__(f"{field}: {rule}")
 
 
+class ConfigurationError(MySMSError):
+    """``from_env()`` found a variable missing or unusable; ``.variable`` names it."""
+
+    def __init__(self, message: str, *, variable: str) -> None:
+        self.variable = variable
+        super().__init__(message)
+
+
+class InputError(MySMSError):
+    """Reading the caller's messages raised; the original exception is the ``__cause__``.
+
+    The run stopped reading, let the requests already sent finish, and kept their outcomes in
+    ``.results``: the messages before the failure were not lost with it.
+    """
+
+
 class ClientClosedError(MySMSError, RuntimeError):
     """The client was used after ``aclose()``; a closed httpx client cannot be reopened."""
+
+
+class WrongEventLoopError(MySMSError, RuntimeError):
+    """The client is bound to the event loop (and thread) it first did I/O in.
+
+    Its connections belong to that loop; used from another one they fail late (``Event loop is
+    closed``) or hang. Create one client per ``asyncio.run()`` instead.
+    """
 
 
 class AuthError(MySMSError):
@@ -95,11 +135,12 @@ class DeliveryUnknownError(TransportError):
         self,
         message: str,
         *,
-        messages: Sequence[Message],
+        messages: Sequence[Any],
         detail: str | None = None,
         status_code: int | None = None,
     ) -> None:
-        self.messages: tuple[Message, ...] = tuple(messages)
+        #: The ``Message`` objects whose delivery is unknown.
+        self.messages: tuple[Any, ...] = tuple(messages)
         self.status_code = status_code
         super().__init__(message, detail=detail)
 
@@ -107,15 +148,13 @@ class DeliveryUnknownError(TransportError):
 class MessageRejectedError(MySMSError):
     """The gateway refused a message (a negative message state)."""
 
-    def __init__(self, result: SendResult | object, state: int) -> None:
+    def __init__(self, result: object, state: int) -> None:
         self.result = result
         self.state = state
         super().__init__(f"message rejected by the gateway: message state {_state_name(state)}")
 
 
 def _state_name(state: int) -> str:
-    from ._codes import MessageState
-
     try:
         return f"{state} ({MessageState(state).name})"
     except ValueError:

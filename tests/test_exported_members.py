@@ -14,7 +14,10 @@ def test_every_error_derives_from_the_one_base() -> None:
     errors = [
         mysms_async.AuthError,
         mysms_async.ClientClosedError,
+        mysms_async.ConfigurationError,
         mysms_async.DeliveryUnknownError,
+        mysms_async.InputError,
+        mysms_async.WrongEventLoopError,
         mysms_async.GatewayError,
         mysms_async.MessageRejectedError,
         mysms_async.ResponseError,
@@ -25,3 +28,9 @@ def test_every_error_derives_from_the_one_base() -> None:
         assert issubclass(error, mysms_async.MySMSError)
     assert issubclass(mysms_async.ValidationError, ValueError)
     assert issubclass(mysms_async.DeliveryUnknownError, mysms_async.TransportError)
+
+
+def test_every_error_carries_results_even_when_not_from_a_bulk_run() -> None:
+    assert mysms_async.AuthError().results == []
+    assert mysms_async.ValidationError("field", "rule").results == []
+    assert mysms_async.ConfigurationError("x", variable="MYSMS_FORMAT").results == []

@@ -14,6 +14,7 @@ from core_helpers import PASSWORD, USERNAME
 
 from mysms_async import (
     ClientClosedError,
+    ConfigurationError,
     InsecureURLWarning,
     MySMSClient,
     MySMSError,
@@ -248,11 +249,64 @@ def test_from_env_without_optional_variables_uses_the_defaults(env: pytest.Monke
     )
 
 
-def test_from_env_with_a_bad_format_is_a_validation_error(env: pytest.MonkeyPatch) -> None:
+def test_from_env_with_a_bad_format_names_the_variable(env: pytest.MonkeyPatch) -> None:
     env.setenv("MYSMS_FORMAT", "yaml")
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         MySMSClient.from_env()
-    assert caught.value.field == "wire_format"
+    assert caught.value.variable == "MYSMS_FORMAT"
+    assert str(caught.value) == (
+        "environment variable MYSMS_FORMAT='yaml': must be one of json, xml"
+    )
+    assert isinstance(caught.value.__cause__, ValidationError)
+    assert caught.value.__cause__.field == "wire_format"
+
+
+def test_from_env_missing_credentials_state_the_fix_once(env: pytest.MonkeyPatch) -> None:
+    env.delenv("MYSMS_USERNAME")
+    env.delenv("MYSMS_PASSWORD")
+    with pytest.raises(ConfigurationError) as caught:
+        MySMSClient.from_env()
+    message = str(caught.value)
+    assert message.count("MYSMS_USERNAME") == 2  # named once, then in the export line
+    assert "export MYSMS_USERNAME=... MYSMS_PASSWORD=..." in message
+
+
+def test_from_env_never_quotes_a_bad_password(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MYSMS_PASSWORD", "bad\x01secret")  # a control character XML cannot carry
+    with pytest.raises(ConfigurationError) as caught:
+        MySMSClient.from_env()
+    assert caught.value.variable == "MYSMS_PASSWORD"
+    assert "secret" not in str(caught.value)
+
+
+def test_from_env_an_override_replaces_a_bad_variable(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MYSMS_FORMAT", "yaml")
+    client = MySMSClient.from_env(wire_format="xml")
+    assert "wire_format='xml'" in repr(client)
+
+
+def test_from_env_refuses_an_unknown_keyword(env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError) as caught:
+        MySMSClient.from_env(batchsize=10)  # type: ignore[call-arg]
+    assert caught.value.field == "batchsize"
+
+
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp", "auto", "HTTPX"])
+def test_backend_is_validated_into_settings(backend: str) -> None:
+    client = MySMSClient(USERNAME, PASSWORD, backend=backend)  # type: ignore[arg-type]
+    assert client._settings.backend == backend.lower()
+
+
+def test_unknown_backend_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError) as caught:
+        MySMSClient(USERNAME, PASSWORD, backend="requests")  # type: ignore[arg-type]
+    assert caught.value.field == "backend"
+
+
+def test_aiohttp_backend_refuses_httpx_objects() -> None:
+    with pytest.raises(ValidationError) as caught:
+        MySMSClient(USERNAME, PASSWORD, backend="aiohttp", transport=RecordingTransport())
+    assert caught.value.field == "backend"
 
 
 # ---------------------------------------------------------------------------------------------
