@@ -11,6 +11,7 @@ import argparse
 from .. import __version__
 from .. import _constants as C
 from .._config import ENV_PASSWORD, ENV_SENDER, ENV_USERNAME
+from ..testing._records import DEFAULT_PRICE_PER_PART, DEMO_BALANCE
 from ._constants import (
     DEFAULT_MAX_PARTS,
     DEFAULT_WAIT_INTERVAL,
@@ -240,9 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Serve an emulated gateway (all twelve endpoints) until Ctrl-C, so that apps in any\n"
         f"language can be pointed at it. Needs the [emulator] extra: {EMULATOR_EXTRA}",
     )
-    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    # Only the options the emulator uses: the client's global options mean nothing to it.
     emulator.add_argument(
-        "--port", type=port, default=8080, help="port to listen on; 0 picks a free one"
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    emulator.add_argument(
+        "--port",
+        type=port,
+        default=8080,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
     )
     emulator.add_argument(
         "--delivery-delay",
@@ -260,12 +267,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of accepted messages that end in -14, sending failed (default: 0)",
     )
     emulator.add_argument(
-        "--balance", type=amount, metavar="AMOUNT", help="the demo account's balance"
+        "--balance",
+        type=amount,
+        metavar="AMOUNT",
+        default=DEMO_BALANCE,
+        help="the demo account's balance (default: %(default)s)",
     )
     emulator.add_argument(
-        "--price-per-part", type=amount, metavar="AMOUNT", help="price charged per SMS part"
+        "--price-per-part",
+        type=amount,
+        metavar="AMOUNT",
+        default=DEFAULT_PRICE_PER_PART,
+        help="price charged per SMS part (default: %(default)s)",
     )
-    _add_global_options(emulator, suppress=True)
+    emulator.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the address and the account as one JSON document",
+    )
+    emulator.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no access log (warnings and errors only)",
+    )
     return parser
 
 

@@ -11,11 +11,10 @@ import copy
 import logging
 import socket
 import sys
-from typing import Any
 
 from .._config import ENV_PASSWORD, ENV_SENDER, ENV_USERNAME
 from .._redact import redact_text
-from ._constants import EMULATOR_EXTRA, EXIT_OK, EXIT_PROBLEMS
+from ._constants import EMULATOR_EXTRA, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS
 from ._output import UsageError
 from ._session import Session
 
@@ -37,24 +36,22 @@ def cmd_emulator(session: Session) -> int:
     except ImportError:
         raise UsageError(f"mysms emulator needs uvicorn: {EMULATOR_EXTRA}") from None
     from ..testing import FakeGateway
+    from ..testing._server import listening_socket
 
-    options: dict[str, Any] = {"delivery_delay": args.delivery_delay, "fail_share": args.fail_share}
-    if args.price_per_part is not None:
-        options["price_per_part"] = args.price_per_part
-    gateway = FakeGateway(**options)
+    gateway = FakeGateway(
+        delivery_delay=args.delivery_delay,
+        fail_share=args.fail_share,
+        price_per_part=args.price_per_part,
+    )
     account = gateway.accounts[0]
-    if args.balance is not None:
-        gateway.set_balance(account.username, args.balance)
+    gateway.set_balance(account.username, args.balance)
 
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((args.host, args.port))
+        sock = listening_socket(args.host, args.port)
     except OSError as error:
-        sock.close()
         out.error(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", "OSError")
         return EXIT_PROBLEMS
+    family = sock.family
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     base_url = f"http://{host}:{port}{gateway.base_path}"
@@ -96,7 +93,10 @@ def cmd_emulator(session: Session) -> int:
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
-        pass  # uvicorn has shut down cleanly and re-raised the signal
+        # uvicorn has shut down cleanly and re-raised the signal: stopped by the user, like
+        # any other interrupted command.
+        out.note("emulator stopped")
+        return EXIT_INTERRUPTED
     finally:
         sock.close()
     out.note("emulator stopped")

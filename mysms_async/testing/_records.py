@@ -13,6 +13,7 @@ from .._segments import Encoding
 from ._faults import Endpoint, Fault
 
 __all__ = [
+    "DEFAULT_PRICE_PER_PART",
     "DEMO_BALANCE",
     "DEMO_PASSWORD",
     "DEMO_SENDER",
@@ -34,6 +35,8 @@ DEMO_BALANCE = Decimal("1000")
 """Starting balance of the demo account."""
 DEMO_SENDER = "MySMS"
 """The one sender name registered for the demo account."""
+DEFAULT_PRICE_PER_PART = Decimal("1.50")
+"""What a :class:`FakeGateway` charges per SMS part unless told otherwise."""
 
 
 @dataclass(frozen=True)

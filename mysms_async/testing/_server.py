@@ -20,7 +20,7 @@ from ._faults import GatewayDisconnect
 if TYPE_CHECKING:
     from ._gateway import FakeGateway
 
-__all__ = ["serve"]
+__all__ = ["listening_socket", "serve"]
 
 _START_TIMEOUT: Final = 10.0
 _STOP_TIMEOUT: Final = 10.0
@@ -33,6 +33,25 @@ class _QuietDisconnects(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], GatewayDisconnect))
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket both :meth:`FakeGateway.serve` and ``mysms emulator`` hand to uvicorn, bound
+    to ``host:port`` (port 0 picks a free one), not yet listening.
+
+    It is created with ``IPPROTO_TCP``, not 0: asyncio turns Nagle off only on connections whose
+    socket says it is TCP, and with Nagle on every answer on a kept-alive connection waits ~40 ms
+    for the client's delayed ACK. Raises ``OSError`` if the address cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 @contextmanager
 def serve(gateway: FakeGateway, host: str, port: int, *, log_level: str) -> Iterator[str]:
     """Run ``gateway`` under uvicorn on ``host:port`` until the block ends; yield the base URL."""
@@ -43,16 +62,8 @@ def serve(gateway: FakeGateway, host: str, port: int, *, log_level: str) -> Iter
             "FakeGateway.serve() needs uvicorn: pip install 'mysms-async[emulator]'"
         ) from exc
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio turns Nagle off only for sockets that say they are TCP, and
-    # with Nagle on every answer on a reused connection waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
+    sock = listening_socket(host, port)
+    family = sock.family
     bound_port: int = sock.getsockname()[1]
     config = uvicorn.Config(
         gateway,
