@@ -1,0 +1,251 @@
+"""``Journal`` and ``Campaign``: the public face of the campaign journal.
+
+A ``Journal`` is one store, opened from a URL; a ``Campaign`` is a name in it. Each method is a
+thin composition of a store (SQL), the rules, and a worker, tracker or report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, Callable, Iterable
+from decimal import Decimal
+from types import TracebackType
+from typing import IO, Any
+
+import anyio
+import anyio.lowlevel
+
+from .._client import MySMSClient
+from ._load import Source, read_file, row_of, same_content
+from ._report import Report, build_report, write_export
+from ._rules import (
+    DEFAULT_BATCH,
+    DEFAULT_LEASE,
+    DEFAULT_TRACK_BATCH,
+    DEFAULT_TRACK_INTERVAL,
+    LOAD_CHUNK,
+    DuplicateKeyError,
+    JournalError,
+    Outcome,
+    Seconds,
+    seconds,
+)
+from ._run import RunSummary, Worker, now_ms
+from ._store import CampaignRow, NewRow, Store, open_store
+from ._track import TrackSummary, track
+
+ENV_JOURNAL = "MYSMS_JOURNAL"
+DEFAULT_JOURNAL = "sqlite:///mysms-campaigns.db"
+
+
+class Journal:
+    """A campaign journal: ``sqlite:///FILE`` (the default, one worker per campaign) or
+    ``postgresql://user@host:port/db`` (any number of workers; the ``[postgres]`` extra).
+
+    The schema is created on first use and its version checked on every open. Use it as a
+    context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or os.environ.get(ENV_JOURNAL) or DEFAULT_JOURNAL
+        self._store: Store = open_store(self.url)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __repr__(self) -> str:
+        return f"Journal(kind={self._store.kind!r})"
+
+    @property
+    def kind(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._store.kind
+
+    def names(self) -> list[str]:
+        return [row.name for row in self._store.campaigns()]
+
+    def campaign(self, name: str) -> Campaign:
+        """The campaign called ``name``; ``JournalError`` if there is none."""
+        row = self._store.campaign(name)
+        if row is None:
+            raise JournalError(f"no campaign {name!r} in this journal (create it first)")
+        return Campaign(self._store, row)
+
+    async def create(
+        self,
+        name: str,
+        source: Source,
+        *,
+        input_format: str | None = None,
+    ) -> Campaign:
+        """Load ``source`` into campaign ``name`` (made if new), in one transaction.
+
+        Rows already in the campaign with the same key and content are skipped; a row whose key is
+        taken by a different row raises :class:`DuplicateKeyError` and nothing of this load is
+        kept. ``campaign.loaded`` counts what this load added.
+        """
+        if not name or len(name) > 200:
+            raise JournalError("a campaign name must have 1 to 200 characters")
+        store = self._store
+        row = store.create_campaign(name, now_ms())
+        loaded = {"added": 0, "invalid": 0, "skipped": 0}
+        first_new = store.begin_load(row.id)
+        committed = False
+        try:
+            chunk: list[NewRow] = []
+            async for item in _records(source, input_format):
+                chunk.append(row_of(*item))
+                if len(chunk) >= LOAD_CHUNK:
+                    _insert(store, row.id, chunk, first_new, loaded)
+                    chunk = []
+                    await anyio.lowlevel.checkpoint()
+            if chunk:
+                _insert(store, row.id, chunk, first_new, loaded)
+            store.end_load(commit=True)
+            committed = True
+        finally:
+            if not committed:
+                store.end_load(commit=False)
+        campaign = Campaign(store, row)
+        campaign.loaded = loaded
+        return campaign
+
+
+async def _records(source: Source, fmt: str | None) -> AsyncIterable[tuple[int, Any]]:
+    if isinstance(source, (str, os.PathLike)):
+        for item in read_file(os.fspath(source), fmt):
+            yield item
+    elif isinstance(source, AsyncIterable):
+        line = 0
+        async for record in source:
+            line += 1
+            yield line, record
+    else:
+        for line, record in enumerate(source, 1):
+            yield line, record
+
+
+def _insert(
+    store: Store, campaign: int, chunk: list[NewRow], first_new: int, loaded: dict[str, int]
+) -> None:
+    store.insert_rows(campaign, chunk)
+    stored = store.existing(campaign, [row.key for row in chunk])
+    for row in chunk:
+        found = stored[row.key]
+        ours = int(found[0]) > first_new and found[1] == row.line  # type: ignore[call-overload]
+        if ours:
+            loaded["invalid" if row.outcome == Outcome.INVALID else "added"] += 1
+        elif same_content(row, found):
+            loaded["skipped"] += 1
+        else:
+            raise DuplicateKeyError(row.key, int(found[1]), row.line)  # type: ignore[call-overload]
+
+
+class Campaign:
+    """One campaign in a journal: run it, track it, report on it, export it, resolve it."""
+
+    def __init__(self, store: Store, row: CampaignRow) -> None:
+        self._store = store
+        self._row = row
+        self.loaded: dict[str, int] = {}
+
+    @property
+    def name(self) -> str:
+        return self._row.name
+
+    def __repr__(self) -> str:
+        return f"Campaign(name={self.name!r})"
+
+    async def run(
+        self,
+        client: MySMSClient,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        lanes: int = 1,
+        rate_limit: float | None = None,
+        lease: Seconds = DEFAULT_LEASE,
+        worker_id: str | None = None,
+        stop: anyio.Event | None = None,
+        on_batch: Callable[[RunSummary], None] | None = None,
+    ) -> RunSummary:
+        """Send every pending message, ``batch_size`` per request, ``lanes`` requests at a time.
+
+        Returns when nothing is pending and nothing is in flight (other workers' rows included:
+        a dead worker's rows become ``unknown`` once their lease runs out), or when ``stop`` is
+        set and this worker's requests have been answered. ``rate_limit`` (requests per second)
+        is stored with the campaign and holds for all its workers together. The client's own
+        ``batch_size`` should be at least this one, so that a batch is one request.
+        """
+        if batch_size < 1 or lanes < 1:
+            raise JournalError("batch_size and lanes must be at least 1")
+        if rate_limit is not None:
+            if rate_limit <= 0:
+                raise JournalError("rate_limit must be positive")
+            self._store.set_rate_limit(self._row.id, rate_limit)
+        current = self._store.campaign(self.name)
+        assert current is not None
+        worker = Worker(
+            self._store,
+            self._row.id,
+            client,
+            batch_size=batch_size,
+            lease=seconds("lease", lease),
+            lanes=lanes,
+            worker_id=worker_id,
+            rate_limit=current.rate_limit,
+            stop=stop,
+            on_batch=on_batch,
+        )
+        return await worker.run()
+
+    async def track(
+        self,
+        client: MySMSClient,
+        *,
+        until_final: bool = False,
+        timeout: Seconds | None = None,  # noqa: ASYNC109 - stops tracking, not a cancel
+        interval: Seconds = DEFAULT_TRACK_INTERVAL,
+        batch_size: int = DEFAULT_TRACK_BATCH,
+    ) -> TrackSummary:
+        """Ask the gateway about accepted messages: one round, or until each is final (or the
+        ``timeout`` passes) with ``until_final``."""
+        return await track(
+            self._store,
+            self._row.id,
+            client,
+            until_final=until_final,
+            timeout=None if timeout is None else seconds("timeout", timeout),
+            interval=seconds("interval", interval),
+            batch_size=batch_size,
+        )
+
+    def report(self, *, price_per_part: Decimal | None = None) -> Report:
+        return build_report(self._store, self._row.id, self.name, price_per_part)
+
+    def export(self, stream: IO[str], *, fmt: str = "csv") -> int:
+        """Write one row per message (CSV or ``jsonl``) to ``stream``; return how many."""
+        return write_export(self._store, self._row.id, stream, fmt)
+
+    def events(self) -> Iterable[tuple[str, int, int]]:
+        """(key, time in ms, state) of every state change tracking recorded, in order."""
+        return self._store.events(self._row.id)
+
+    def resolve(self, *, resend_unknown: bool) -> int:
+        """Move every ``unknown`` message: back to ``pending`` (``resend_unknown=True``: they
+        will be sent again, perhaps twice) or mark it skipped (it stays ``unknown``)."""
+        if resend_unknown:
+            reason = "outcome was unknown; resend ordered by the operator"
+        else:
+            reason = "outcome unknown; the operator chose not to resend"
+        return self._store.resolve(self._row.id, resend=resend_unknown, now=now_ms(), reason=reason)

@@ -1,0 +1,374 @@
+"""The PostgreSQL journal: any number of workers on any machines share a campaign.
+
+Only SQL lives here. Each method is one statement or one short transaction (autocommit), so a
+claim is durable before its request is written. Claims and tracking rounds use
+``FOR UPDATE SKIP LOCKED``: two workers never take the same row, and neither waits for the other.
+The campaign's send slots come from one row updated atomically with the server's clock, so
+``rate_limit`` holds for all workers together, whatever their own clocks say. Schema creation and
+migration run under an advisory lock, so workers started together do not race to create it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+import psycopg
+
+from ._rules import SCHEMA_VERSION, JournalError, Outcome
+from ._store import CampaignRow, Claimed, ExportRow, NewRow, Settled, Tracked
+
+_SCHEMA: Final = f"""
+CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at BIGINT NOT NULL);
+CREATE TABLE campaigns (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    rate_limit DOUBLE PRECISION,
+    next_slot DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+CREATE TABLE messages (
+    id BIGSERIAL PRIMARY KEY,
+    campaign BIGINT NOT NULL,
+    key TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sender TEXT,
+    date TEXT,
+    ttl INTEGER,
+    parts INTEGER NOT NULL,
+    outcome SMALLINT NOT NULL,
+    gateway_id TEXT,
+    state INTEGER,
+    reason TEXT,
+    worker TEXT,
+    lease_until BIGINT,
+    sent_at BIGINT,
+    changed_at BIGINT,
+    checked_at BIGINT
+);
+CREATE UNIQUE INDEX messages_key ON messages (campaign, key);
+CREATE INDEX messages_pending ON messages (campaign, id) WHERE outcome = {Outcome.PENDING};
+CREATE INDEX messages_sending ON messages (campaign, worker) WHERE outcome = {Outcome.SENDING};
+CREATE INDEX messages_tracked ON messages (campaign, checked_at)
+    WHERE outcome = {Outcome.ACCEPTED};
+CREATE INDEX messages_unknown ON messages (campaign) WHERE outcome = {Outcome.UNKNOWN};
+CREATE INDEX messages_sent ON messages (campaign, sent_at);
+CREATE TABLE events (
+    id BIGSERIAL PRIMARY KEY,
+    message BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    state INTEGER NOT NULL
+);
+CREATE INDEX events_message ON events (message);
+"""
+
+_MIGRATIONS: Final[dict[int, str]] = {}
+_LOCK_KEY: Final = 0x6D79736D73  # "mysms": the advisory lock that serialises schema changes
+_NOW_MS: Final = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+
+class PostgresStore:
+    kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        try:
+            self._db = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as error:
+            # The URL may hold a password: say what failed without it.
+            raise JournalError(
+                f"cannot connect to the PostgreSQL journal: {type(error).__name__}"
+                f" ({_first_line(error, url)})"
+            ) from None
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self._db.execute(sql, params)
+
+    def _migrate(self) -> None:
+        with self._db.transaction():
+            self._x("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            tables = {
+                row[0]
+                for row in self._x(
+                    "SELECT table_name FROM information_schema.tables"
+                    " WHERE table_schema = current_schema()"
+                )
+            }
+            if "mysms_schema" not in tables:
+                if "messages" in tables or "campaigns" in tables:
+                    raise JournalError(
+                        "the database has tables but no mysms_schema table: it is not a mysms"
+                        " campaign journal"
+                    )
+                self._script(_SCHEMA)
+                self._x(f"INSERT INTO mysms_schema VALUES (%s, {_NOW_MS})", (1,))
+            version = self._x("SELECT max(version) FROM mysms_schema").fetchone()[0]  # type: ignore[index]
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"the journal has schema version {version}, newer than this library's"
+                    f" {SCHEMA_VERSION}: upgrade mysms-async to open it"
+                )
+            while version < SCHEMA_VERSION:
+                self._script(_MIGRATIONS[version])
+                version += 1
+                self._x(f"INSERT INTO mysms_schema VALUES (%s, {_NOW_MS})", (version,))
+
+    def _script(self, sql: str) -> None:
+        for statement in sql.split(";"):
+            if statement.strip():
+                self._x(statement)
+
+    # campaigns ---------------------------------------------------------------------------------
+
+    def create_campaign(self, name: str, now: int) -> CampaignRow:
+        self._x(
+            "INSERT INTO campaigns (name, created_at) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (name, now),
+        )
+        found = self.campaign(name)
+        assert found is not None
+        return found
+
+    def campaign(self, name: str) -> CampaignRow | None:
+        row = self._x(
+            "SELECT id, name, created_at, rate_limit FROM campaigns WHERE name = %s", (name,)
+        ).fetchone()
+        return None if row is None else CampaignRow(*row)
+
+    def campaigns(self) -> list[CampaignRow]:
+        rows = self._x("SELECT id, name, created_at, rate_limit FROM campaigns ORDER BY id")
+        return [CampaignRow(*row) for row in rows]
+
+    def set_rate_limit(self, campaign: int, rate: float | None) -> None:
+        self._x("UPDATE campaigns SET rate_limit = %s WHERE id = %s", (rate, campaign))
+
+    # loading -----------------------------------------------------------------------------------
+
+    def begin_load(self, campaign: int) -> int:
+        self._x("BEGIN")
+        # One load at a time per campaign: the rows it adds are those with ids above this.
+        self._x("SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (campaign,))
+        return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])  # type: ignore[index]
+
+    def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> None:
+        with self._db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
+                " parts, outcome, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (campaign, key) DO NOTHING",
+                [(campaign, *row) for row in rows],
+            )
+
+    def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]:
+        rows = self._x(
+            "SELECT key, id, line, destination, text, sender, date, ttl FROM messages"
+            " WHERE campaign = %s AND key = ANY(%s)",
+            (campaign, list(keys)),
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def end_load(self, *, commit: bool) -> None:
+        if self._db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self._x("COMMIT" if commit else "ROLLBACK")
+
+    # running -----------------------------------------------------------------------------------
+
+    def lock_worker(self, campaign: int, worker: str) -> None:
+        """Any number of workers may share a campaign here."""
+
+    def unlock_worker(self, campaign: int) -> None:
+        """Nothing to release."""
+
+    def next_slot(self, campaign: int, interval: float) -> float:
+        row = self._x(
+            "WITH now AS (SELECT extract(epoch from clock_timestamp())::float8 AS t)"
+            " UPDATE campaigns SET next_slot = greatest(next_slot, now.t) + %s FROM now"
+            " WHERE id = %s RETURNING next_slot - %s - now.t",
+            (interval, campaign, interval),
+        ).fetchone()
+        assert row is not None
+        return max(0.0, float(row[0]))
+
+    def claim(self, campaign: int, worker: str, limit: int, lease_until: int) -> list[Claimed]:
+        rows = self._x(
+            "WITH picked AS (SELECT id FROM messages"
+            f"  WHERE campaign = %s AND outcome = {Outcome.PENDING} ORDER BY id LIMIT %s"
+            "  FOR UPDATE SKIP LOCKED)"
+            f" UPDATE messages m SET outcome = {Outcome.SENDING}, worker = %s, lease_until = %s"
+            " FROM picked WHERE m.id = picked.id"
+            " RETURNING m.id, m.destination, m.text, m.sender, m.date, m.ttl",
+            (campaign, limit, worker, lease_until),
+        ).fetchall()
+        rows.sort()
+        return [Claimed(*row) for row in rows]
+
+    def renew(self, campaign: int, worker: str, lease_until: int) -> None:
+        self._x(
+            "UPDATE messages SET lease_until = %s"
+            f" WHERE campaign = %s AND outcome = {Outcome.SENDING} AND worker = %s",
+            (lease_until, campaign, worker),
+        )
+
+    def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
+        self._x(
+            "UPDATE messages m SET outcome = s.outcome, gateway_id = s.gateway_id,"
+            " state = s.state, reason = s.reason, lease_until = NULL, sent_at = %s,"
+            " changed_at = %s"
+            " FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::int[], %s::text[])"
+            "  AS s(id, outcome, gateway_id, state, reason)"
+            f" WHERE m.id = s.id AND m.worker = %s AND m.outcome IN ({Outcome.SENDING},"
+            f" {Outcome.UNKNOWN})",
+            (
+                now,
+                now,
+                [s.id for s in settled],
+                [s.outcome for s in settled],
+                [s.gateway_id for s in settled],
+                [s.state for s in settled],
+                [s.reason for s in settled],
+                worker,
+            ),
+        )
+
+    def release(self, worker: str, ids: Sequence[int]) -> None:
+        self._x(
+            f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"
+            f" WHERE id = ANY(%s) AND worker = %s AND outcome IN ({Outcome.SENDING},"
+            f" {Outcome.UNKNOWN})",
+            (list(ids), worker),
+        )
+
+    def expire(self, campaign: int, now: int, reason: str) -> int:
+        return self._x(
+            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s, changed_at = %s"
+            f" WHERE campaign = %s AND outcome = {Outcome.SENDING} AND lease_until < %s",
+            (reason, now, campaign, now),
+        ).rowcount
+
+    def abandon(self, campaign: int, worker: str | None, now: int, reason: str) -> int:
+        return self._x(
+            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s, changed_at = %s"
+            f" WHERE campaign = %s AND outcome = {Outcome.SENDING}"
+            " AND (%s::text IS NULL OR worker = %s)",
+            (reason, now, campaign, worker, worker),
+        ).rowcount
+
+    def remaining(self, campaign: int) -> tuple[int, int]:
+        row = self._x(
+            f"SELECT count(*) FILTER (WHERE outcome = {Outcome.PENDING}),"
+            f" count(*) FILTER (WHERE outcome = {Outcome.SENDING})"
+            f" FROM messages WHERE campaign = %s AND outcome IN ({Outcome.PENDING},"
+            f" {Outcome.SENDING})",
+            (campaign,),
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    # tracking ----------------------------------------------------------------------------------
+
+    def due(self, campaign: int, checked_before: int, limit: int, now: int) -> list[Tracked]:
+        rows = self._x(
+            "WITH picked AS (SELECT id FROM messages"
+            f"  WHERE campaign = %s AND outcome = {Outcome.ACCEPTED}"
+            "  AND (checked_at IS NULL OR checked_at <= %s)"
+            "  ORDER BY checked_at NULLS FIRST, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " UPDATE messages m SET checked_at = %s FROM picked WHERE m.id = picked.id"
+            " RETURNING m.id, m.gateway_id, m.state",
+            (campaign, checked_before, limit, now),
+        ).fetchall()
+        rows.sort()
+        return [Tracked(*row) for row in rows]
+
+    def record_states(self, changes: Sequence[tuple[int, int, int]], now: int) -> None:
+        ids = [c[0] for c in changes]
+        states = [c[1] for c in changes]
+        outcomes = [c[2] for c in changes]
+        with self._db.transaction():
+            self._x(
+                "UPDATE messages m SET state = c.state, outcome = c.outcome, changed_at = %s"
+                " FROM unnest(%s::bigint[], %s::int[], %s::smallint[]) AS c(id, state, outcome)"
+                " WHERE m.id = c.id",
+                (now, ids, states, outcomes),
+            )
+            self._x(
+                "INSERT INTO events (message, at, state)"
+                " SELECT id, %s, state FROM unnest(%s::bigint[], %s::int[]) AS c(id, state)",
+                (now, ids, states),
+            )
+
+    def tracking_left(self, campaign: int) -> int:
+        row = self._x(
+            f"SELECT count(*) FROM messages WHERE campaign = %s AND outcome = {Outcome.ACCEPTED}",
+            (campaign,),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # reporting ---------------------------------------------------------------------------------
+
+    def counts(self, campaign: int) -> list[tuple[int, int | None, int, int]]:
+        return [
+            (int(o), s, int(n), int(p or 0))
+            for o, s, n, p in self._x(
+                "SELECT outcome, state, count(*), sum(parts) FROM messages WHERE campaign = %s"
+                " GROUP BY outcome, state",
+                (campaign,),
+            )
+        ]
+
+    def sent_since(self, campaign: int, since: int) -> int:
+        row = self._x(
+            "SELECT count(*) FROM messages WHERE campaign = %s AND sent_at >= %s",
+            (campaign, since),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def export(self, campaign: int) -> Iterator[ExportRow]:
+        with self._db.transaction(), self._db.cursor(name="mysms_export") as cursor:
+            cursor.execute(
+                "SELECT key, line, destination, outcome, gateway_id, state, parts, reason,"
+                " sent_at, changed_at FROM messages WHERE campaign = %s ORDER BY id",
+                (campaign,),
+            )
+            for row in cursor:
+                yield ExportRow(*row)
+
+    def events(self, campaign: int) -> Iterator[tuple[str, int, int]]:
+        rows = self._x(
+            "SELECT m.key, e.at, e.state FROM events e JOIN messages m ON m.id = e.message"
+            " WHERE m.campaign = %s ORDER BY e.id",
+            (campaign,),
+        )
+        for key, at, state in rows:
+            yield str(key), int(at), int(state)
+
+    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int:
+        if resend:
+            sql = (
+                f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL,"
+                " lease_until = NULL, reason = %s, changed_at = %s"
+                f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}"
+            )
+        else:
+            sql = (
+                "UPDATE messages SET reason = %s, changed_at = %s"
+                f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}"
+            )
+        return self._x(sql, (reason, now, campaign)).rowcount
+
+
+def _first_line(error: BaseException, url: str) -> str:
+    """The driver's message, first line only, with anything of the URL's password removed."""
+    text = str(error).splitlines()[0] if str(error) else "no message"
+    from urllib.parse import urlsplit
+
+    password = urlsplit(url).password
+    if password:
+        text = text.replace(password, "***")
+    return text

@@ -1,0 +1,148 @@
+"""What a campaign looks like now: counts by outcome and state, parts and cost, pace; the export.
+
+The ``counts`` keys are pinned for scripts: every message is in exactly one of them and they sum
+to ``total``. The export streams one row per message in load order, never the whole journal.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO, Any, Final
+
+from ._rules import OUTCOME_NAMES, Outcome
+from ._run import now_ms
+from ._store import ExportRow, Store
+
+RATE_WINDOW_MS: Final = 60_000
+"""The pace is measured over the last minute of settled messages."""
+EXPORT_COLUMNS: Final = (
+    "key",
+    "line",
+    "destination",
+    "outcome",
+    "id",
+    "state",
+    "parts",
+    "reason",
+    "sent_at",
+    "changed_at",
+)
+
+
+@dataclass
+class Report:
+    """A campaign's standing. ``cost`` is ``parts_sent`` times the price, when one is known."""
+
+    name: str
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOME_NAMES, 0))
+    refused_by_state: dict[int, int] = field(default_factory=dict)
+    undelivered_by_state: dict[int, int] = field(default_factory=dict)
+    parts: int = 0
+    parts_sent: int = 0
+    cost: Decimal | None = None
+    rate: float = 0.0
+    seconds_left: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.counts["pending"] == 0 and self.counts["sending"] == 0
+
+    @property
+    def all_accepted(self) -> bool:
+        ok = self.counts["accepted"] + self.counts["delivered"]
+        return ok == self.total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "total": self.total,
+            "counts": dict(self.counts),
+            "refused_by_state": {str(k): v for k, v in sorted(self.refused_by_state.items())},
+            "undelivered_by_state": {
+                str(k): v for k, v in sorted(self.undelivered_by_state.items())
+            },
+            "parts": self.parts,
+            "parts_sent": self.parts_sent,
+            "cost": None if self.cost is None else str(self.cost),
+            "rate": round(self.rate, 3),
+            "seconds_left": None if self.seconds_left is None else round(self.seconds_left, 1),
+        }
+
+
+_SENT: Final = frozenset({Outcome.ACCEPTED, Outcome.DELIVERED, Outcome.UNDELIVERED})
+
+
+def build_report(
+    store: Store, campaign: int, name: str, price_per_part: Decimal | None = None
+) -> Report:
+    report = Report(name)
+    for outcome_code, state, count, parts in store.counts(campaign):
+        outcome = Outcome(outcome_code)
+        report.total += count
+        report.counts[outcome.label] += count
+        report.parts += parts
+        if outcome in _SENT or outcome is Outcome.UNKNOWN:
+            report.parts_sent += parts
+        if outcome is Outcome.REFUSED and state is not None:
+            report.refused_by_state[state] = report.refused_by_state.get(state, 0) + count
+        if outcome is Outcome.UNDELIVERED and state is not None:
+            report.undelivered_by_state[state] = report.undelivered_by_state.get(state, 0) + count
+    if price_per_part is not None:
+        report.cost = price_per_part * report.parts_sent
+    now = now_ms()
+    recent = store.sent_since(campaign, now - RATE_WINDOW_MS)
+    report.rate = recent / (RATE_WINDOW_MS / 1000)
+    left = report.counts["pending"] + report.counts["sending"]
+    if left == 0:
+        report.seconds_left = 0.0
+    elif report.rate > 0:
+        report.seconds_left = left / report.rate
+    return report
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _record(row: ExportRow) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "line": row.line,
+        "destination": row.destination,
+        "outcome": Outcome(row.outcome).label,
+        "id": row.gateway_id,
+        "state": row.state,
+        "parts": row.parts,
+        "reason": row.reason,
+        "sent_at": _iso(row.sent_at),
+        "changed_at": _iso(row.changed_at),
+    }
+
+
+def export_rows(store: Store, campaign: int) -> Iterator[dict[str, Any]]:
+    for row in store.export(campaign):
+        yield _record(row)
+
+
+def write_export(store: Store, campaign: int, stream: IO[str], fmt: str) -> int:
+    """Write every message to ``stream`` as CSV (with a header) or JSON Lines; return the count."""
+    written = 0
+    if fmt == "jsonl":
+        for record in export_rows(store, campaign):
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            written += 1
+        return written
+    writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in export_rows(store, campaign):
+        writer.writerow({k: "" if v is None else v for k, v in record.items()})
+        written += 1
+    return written

@@ -1,0 +1,221 @@
+"""Sending a campaign: claim a batch, send it as one request, commit each message's outcome.
+
+A worker runs ``lanes`` loops side by side over one client. Each loop waits for the campaign's
+next send slot (one shared clock in the journal, so ``rate_limit`` holds across every worker),
+claims a batch (committed as ``sending`` with this worker's lease), sends it with
+``client.send_many``, and commits what happened to each message. A heartbeat renews the lease of
+every row this worker has in flight, so a slow answer is not mistaken for a dead worker.
+
+What a failure means is decided by :func:`._rules.outcome_of_error`: provably not sent goes back
+to ``pending``; anything that may have reached the gateway becomes ``unknown`` and is never sent
+again without an operator's ``resolve``. A run that is cancelled while a request is in flight
+records that batch as ``unknown`` on its way out; a run asked to stop (``stop`` set, as the
+command does on Ctrl-C and SIGTERM) claims nothing more and lets its requests finish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+
+from .._client import MySMSClient
+from .._exceptions import AuthError
+from .._models import Message, SendResult
+from ._rules import (
+    DEFAULT_IDLE_POLL,
+    NOT_SENT_PAUSE,
+    Outcome,
+    describe_error,
+    outcome_of_error,
+)
+from ._store import Claimed, Settled, Store
+
+EXPIRED = "lease expired while in flight: the request may have reached the gateway"
+ABANDONED = "in flight when its worker stopped: the request may have reached the gateway"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class RunSummary:
+    """What one worker did: how many messages it settled, by outcome, and whether it was stopped."""
+
+    worker: str
+    requests: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    returned: int = 0
+    stopped: bool = False
+
+
+def _message(row: Claimed) -> Message:
+    date = None if row.date is None else dt.datetime.fromisoformat(row.date)
+    return Message(row.destination, row.text, sender=row.sender, date=date, ttl=row.ttl)
+
+
+def classify(
+    rows: Sequence[Claimed], results: Sequence[SendResult]
+) -> tuple[list[Settled], list[int]]:
+    """Each claimed row's outcome from its result; the ids that provably never left."""
+    settled: list[Settled] = []
+    back: list[int] = []
+    for row, result in zip(rows, results, strict=True):
+        if result.error is None:
+            state = None if result.state is None else int(result.state)
+            if state is not None and state >= 0 and result.id:
+                settled.append(Settled(row.id, Outcome.ACCEPTED, result.id, state, None))
+            else:
+                settled.append(Settled(row.id, Outcome.REFUSED, None, state, None))
+            continue
+        outcome = outcome_of_error(result.error)
+        if outcome is None:
+            back.append(row.id)
+        else:
+            settled.append(Settled(row.id, outcome, None, None, describe_error(result.error)))
+    return settled, back
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        campaign: int,
+        client: MySMSClient,
+        *,
+        batch_size: int,
+        lease: float,
+        lanes: int,
+        worker_id: str | None,
+        rate_limit: float | None,
+        stop: anyio.Event | None,
+        on_batch: Callable[[RunSummary], None] | None,
+    ) -> None:
+        self.store = store
+        self.campaign = campaign
+        self.client = client
+        self.batch_size = batch_size
+        self.lease = lease
+        self.lanes = lanes
+        self.rate_limit = rate_limit
+        self.stop = stop
+        self.on_batch = on_batch
+        self.summary = RunSummary(worker_id or new_worker_id())
+        self.worker = self.summary.worker
+
+    def _lease_until(self) -> int:
+        return now_ms() + int(self.lease * 1000)
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    async def run(self) -> RunSummary:
+        store = self.store
+        single = store.kind == "sqlite"
+        if single:
+            store.lock_worker(self.campaign, self.worker)
+        try:
+            if single:
+                # The lock proves no other worker is alive: what it left in flight is unknown now.
+                store.abandon(self.campaign, None, now_ms(), ABANDONED)
+            store.expire(self.campaign, now_ms(), EXPIRED)
+            async with anyio.create_task_group() as heartbeat:
+                heartbeat.start_soon(self._heartbeat)
+                try:
+                    async with anyio.create_task_group() as lanes:
+                        for _ in range(self.lanes):
+                            lanes.start_soon(self._lane)
+                finally:
+                    heartbeat.cancel_scope.cancel()
+        finally:
+            if single:
+                store.unlock_worker(self.campaign)
+        self.summary.stopped = self._stopping()
+        return self.summary
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await anyio.sleep(self.lease / 3)
+            self.store.renew(self.campaign, self.worker, self._lease_until())
+
+    async def _wait_for_slot(self) -> None:
+        """The campaign's next send slot, from the journal's clock: one pace for all workers."""
+        if self.rate_limit:
+            delay = self.store.next_slot(self.campaign, 1.0 / self.rate_limit)
+            if delay > 0:
+                await anyio.sleep(delay)
+
+    async def _lane(self) -> None:
+        store = self.store
+        while not self._stopping():
+            await self._wait_for_slot()
+            if self._stopping():
+                return
+            rows = store.claim(self.campaign, self.worker, self.batch_size, self._lease_until())
+            if not rows:
+                store.expire(self.campaign, now_ms(), EXPIRED)
+                pending, sending = store.remaining(self.campaign)
+                if pending == 0 and sending == 0:
+                    return
+                await anyio.sleep(DEFAULT_IDLE_POLL)
+                continue
+            back = await self._send(rows)
+            if back:
+                await anyio.sleep(NOT_SENT_PAUSE)
+
+    async def _send(self, rows: list[Claimed]) -> int:
+        store = self.store
+        messages = [_message(row) for row in rows]
+        self.summary.requests += 1
+        try:
+            results = await self.client.send_many(messages)
+        except anyio.get_cancelled_exc_class():
+            # The request may be on the wire: say so before the cancellation goes on.
+            store.settle(self.worker, _all(rows, Outcome.UNKNOWN, ABANDONED), now_ms())
+            raise
+        except AuthError:
+            store.release(self.worker, [row.id for row in rows])
+            raise
+        except Exception as error:
+            partial = getattr(error, "results", None)
+            if isinstance(partial, list) and len(partial) == len(rows):
+                results = partial
+            else:
+                outcome = outcome_of_error(error)
+                if outcome is None:
+                    store.release(self.worker, [row.id for row in rows])
+                    self.summary.returned += len(rows)
+                    return len(rows)
+                store.settle(self.worker, _all(rows, outcome, describe_error(error)), now_ms())
+                self.summary.outcomes[outcome.label] += len(rows)
+                return 0
+        settled, back = classify(rows, results)
+        if settled:
+            store.settle(self.worker, settled, now_ms())
+        if back:
+            store.release(self.worker, back)
+            self.summary.returned += len(back)
+        for item in settled:
+            self.summary.outcomes[Outcome(item.outcome).label] += 1
+        if self.on_batch is not None:
+            self.on_batch(self.summary)
+        auth = next((r.error for r in results if isinstance(r.error, AuthError)), None)
+        if auth is not None:
+            raise auth
+        return len(back)
+
+
+def _all(rows: Sequence[Claimed], outcome: Outcome, reason: str) -> list[Settled]:
+    return [Settled(row.id, outcome, None, None, reason) for row in rows]

@@ -1,0 +1,395 @@
+"""The SQLite journal: one file, WAL mode, one worker process per campaign.
+
+Only SQL lives here. Commits use ``synchronous=FULL``: a claim must survive a power cut, not only a
+killed process, or a batch that went out could come back as ``pending`` and be sent again.
+A second worker on the same campaign is refused through an advisory lock on a byte of a sidecar
+file (``<journal>-run.lock``), which the kernel drops the moment the holder dies, even by
+``kill -9``; so the holder may also treat every ``sending`` row of the campaign as abandoned.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from typing import IO, Any, Final
+
+from ._rules import SCHEMA_VERSION, JournalError, Outcome
+from ._store import CampaignRow, Claimed, ExportRow, NewRow, Settled, Tracked
+
+_SCHEMA: Final = f"""
+CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at INTEGER NOT NULL);
+CREATE TABLE campaigns (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    rate_limit REAL,
+    next_slot REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    campaign INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sender TEXT,
+    date TEXT,
+    ttl INTEGER,
+    parts INTEGER NOT NULL,
+    outcome INTEGER NOT NULL,
+    gateway_id TEXT,
+    state INTEGER,
+    reason TEXT,
+    worker TEXT,
+    lease_until INTEGER,
+    sent_at INTEGER,
+    changed_at INTEGER,
+    checked_at INTEGER
+);
+CREATE UNIQUE INDEX messages_key ON messages (campaign, key);
+CREATE INDEX messages_pending ON messages (campaign, id) WHERE outcome = {Outcome.PENDING};
+CREATE INDEX messages_sending ON messages (campaign, worker) WHERE outcome = {Outcome.SENDING};
+CREATE INDEX messages_tracked ON messages (campaign, checked_at)
+    WHERE outcome = {Outcome.ACCEPTED};
+CREATE INDEX messages_unknown ON messages (campaign) WHERE outcome = {Outcome.UNKNOWN};
+CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGER NOT NULL);
+"""
+
+_MIGRATIONS: Final[dict[int, str]] = {}
+"""From version N to N+1; empty while there is one version."""
+
+_HELD: set[tuple[str, int]] = set()
+_HELD_LOCK = threading.Lock()
+
+
+class SQLiteStore:
+    kind = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self._lock_file: IO[bytes] | None = None
+        self._held: set[int] = set()
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+        except sqlite3.Error as error:
+            raise JournalError(f"cannot open the journal {self.path}: {error}") from None
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        self._migrate()
+
+    def close(self) -> None:
+        for campaign in list(self._held):
+            self.unlock_worker(campaign)
+        self._db.close()
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+    def _script(self, sql: str) -> None:
+        """Statement by statement: ``executescript`` would commit the open transaction."""
+        for statement in sql.split(";"):
+            if statement.strip():
+                self._x(statement)
+
+    def _migrate(self) -> None:
+        self._x("BEGIN IMMEDIATE")
+        try:
+            tables = {
+                row[0] for row in self._x("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if "mysms_schema" not in tables:
+                if "messages" in tables or "campaigns" in tables:
+                    raise JournalError(
+                        f"{self.path} has tables but no mysms_schema table: it is not a mysms"
+                        " campaign journal"
+                    )
+                self._script(_SCHEMA)
+                self._x("INSERT INTO mysms_schema VALUES (?, strftime('%s','now') * 1000)", (1,))
+            version = self._x("SELECT max(version) FROM mysms_schema").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"the journal {self.path} has schema version {version}, newer than this"
+                    f" library's {SCHEMA_VERSION}: upgrade mysms-async to open it"
+                )
+            while version < SCHEMA_VERSION:
+                self._script(_MIGRATIONS[version])
+                version += 1
+                self._x(
+                    "INSERT INTO mysms_schema VALUES (?, strftime('%s','now') * 1000)", (version,)
+                )
+            self._x("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._x("ROLLBACK")
+            raise
+
+    # campaigns ---------------------------------------------------------------------------------
+
+    def create_campaign(self, name: str, now: int) -> CampaignRow:
+        self._x("INSERT OR IGNORE INTO campaigns (name, created_at) VALUES (?, ?)", (name, now))
+        found = self.campaign(name)
+        assert found is not None
+        return found
+
+    def campaign(self, name: str) -> CampaignRow | None:
+        row = self._x(
+            "SELECT id, name, created_at, rate_limit FROM campaigns WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else CampaignRow(*row)
+
+    def campaigns(self) -> list[CampaignRow]:
+        rows = self._x("SELECT id, name, created_at, rate_limit FROM campaigns ORDER BY id")
+        return [CampaignRow(*row) for row in rows]
+
+    def set_rate_limit(self, campaign: int, rate: float | None) -> None:
+        self._x("UPDATE campaigns SET rate_limit = ? WHERE id = ?", (rate, campaign))
+
+    # loading -----------------------------------------------------------------------------------
+
+    def begin_load(self, campaign: int) -> int:
+        self._x("BEGIN IMMEDIATE")
+        return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+
+    def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> None:
+        self._db.executemany(
+            "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
+            " parts, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (campaign, key) DO NOTHING",
+            [(campaign, *row) for row in rows],
+        )
+
+    def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]:
+        found: dict[str, tuple[object, ...]] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._x(
+                "SELECT key, id, line, destination, text, sender, date, ttl FROM messages"
+                f" WHERE campaign = ? AND key IN ({marks})",
+                (campaign, *part),
+            ):
+                found[row[0]] = tuple(row[1:])
+        return found
+
+    def end_load(self, *, commit: bool) -> None:
+        if self._db.in_transaction:
+            self._x("COMMIT" if commit else "ROLLBACK")
+
+    # running -----------------------------------------------------------------------------------
+
+    def lock_worker(self, campaign: int, worker: str) -> None:
+        import fcntl
+
+        with _HELD_LOCK:
+            if (self.path, campaign) in _HELD:
+                raise JournalError(_SECOND_WORKER)
+            if self._lock_file is None:
+                self._lock_file = open(self.path + "-run.lock", "a+b")  # noqa: SIM115
+            try:
+                fcntl.lockf(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, campaign)
+            except OSError:
+                raise JournalError(_SECOND_WORKER) from None
+            _HELD.add((self.path, campaign))
+            self._held.add(campaign)
+
+    def unlock_worker(self, campaign: int) -> None:
+        import fcntl
+
+        with _HELD_LOCK:
+            if campaign not in self._held:
+                return
+            assert self._lock_file is not None
+            fcntl.lockf(self._lock_file, fcntl.LOCK_UN, 1, campaign)
+            self._held.discard(campaign)
+            _HELD.discard((self.path, campaign))
+
+    def next_slot(self, campaign: int, interval: float) -> float:
+        import time
+
+        now = time.time()
+        (slot,) = self._x(
+            "UPDATE campaigns SET next_slot = max(next_slot, ?) + ? WHERE id = ?"
+            " RETURNING next_slot",
+            (now, interval, campaign),
+        ).fetchone()
+        return max(0.0, float(slot) - interval - now)
+
+    def claim(self, campaign: int, worker: str, limit: int, lease_until: int) -> list[Claimed]:
+        rows = self._x(
+            f"UPDATE messages SET outcome = {Outcome.SENDING}, worker = ?, lease_until = ?"
+            " WHERE id IN (SELECT id FROM messages"
+            f"  WHERE campaign = ? AND outcome = {Outcome.PENDING} ORDER BY id LIMIT ?)"
+            " RETURNING id, destination, text, sender, date, ttl",
+            (worker, lease_until, campaign, limit),
+        ).fetchall()
+        rows.sort()
+        return [Claimed(*row) for row in rows]
+
+    def renew(self, campaign: int, worker: str, lease_until: int) -> None:
+        self._x(
+            "UPDATE messages SET lease_until = ?"
+            f" WHERE campaign = ? AND outcome = {Outcome.SENDING} AND worker = ?",
+            (lease_until, campaign, worker),
+        )
+
+    def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
+        self._x("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "UPDATE messages SET outcome = ?, gateway_id = ?, state = ?, reason = ?,"
+                " lease_until = NULL, sent_at = ?, changed_at = ?"
+                f" WHERE id = ? AND worker = ? AND outcome IN ({Outcome.SENDING},"
+                f" {Outcome.UNKNOWN})",
+                [
+                    (s.outcome, s.gateway_id, s.state, s.reason, now, now, s.id, worker)
+                    for s in settled
+                ],
+            )
+            self._x("COMMIT")
+        except BaseException:
+            self._x("ROLLBACK")
+            raise
+
+    def release(self, worker: str, ids: Sequence[int]) -> None:
+        self._x("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL,"
+                " lease_until = NULL WHERE id = ? AND worker = ?"
+                f" AND outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN})",
+                [(i, worker) for i in ids],
+            )
+            self._x("COMMIT")
+        except BaseException:
+            self._x("ROLLBACK")
+            raise
+
+    def expire(self, campaign: int, now: int, reason: str) -> int:
+        return self._x(
+            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = ?, changed_at = ?"
+            f" WHERE campaign = ? AND outcome = {Outcome.SENDING} AND lease_until < ?",
+            (reason, now, campaign, now),
+        ).rowcount
+
+    def abandon(self, campaign: int, worker: str | None, now: int, reason: str) -> int:
+        return self._x(
+            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = ?, changed_at = ?"
+            f" WHERE campaign = ? AND outcome = {Outcome.SENDING}"
+            " AND (? IS NULL OR worker = ?)",
+            (reason, now, campaign, worker, worker),
+        ).rowcount
+
+    def remaining(self, campaign: int) -> tuple[int, int]:
+        pending = self._x(
+            f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.PENDING}",
+            (campaign,),
+        ).fetchone()[0]
+        sending = self._x(
+            f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.SENDING}",
+            (campaign,),
+        ).fetchone()[0]
+        return int(pending), int(sending)
+
+    # tracking ----------------------------------------------------------------------------------
+
+    def due(self, campaign: int, checked_before: int, limit: int, now: int) -> list[Tracked]:
+        rows = self._x(
+            "UPDATE messages SET checked_at = ? WHERE id IN (SELECT id FROM messages"
+            f"  WHERE campaign = ? AND outcome = {Outcome.ACCEPTED}"
+            "  AND (checked_at IS NULL OR checked_at <= ?) ORDER BY checked_at, id LIMIT ?)"
+            " RETURNING id, gateway_id, state",
+            (now, campaign, checked_before, limit),
+        ).fetchall()
+        rows.sort()
+        return [Tracked(*row) for row in rows]
+
+    def record_states(self, changes: Sequence[tuple[int, int, int]], now: int) -> None:
+        """``changes``: (message id, new state, new outcome)."""
+        self._x("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "UPDATE messages SET state = ?, outcome = ?, changed_at = ? WHERE id = ?",
+                [(state, outcome, now, i) for i, state, outcome in changes],
+            )
+            self._db.executemany(
+                "INSERT INTO events (message, at, state) VALUES (?, ?, ?)",
+                [(i, now, state) for i, state, _ in changes],
+            )
+            self._x("COMMIT")
+        except BaseException:
+            self._x("ROLLBACK")
+            raise
+
+    def tracking_left(self, campaign: int) -> int:
+        return int(
+            self._x(
+                "SELECT count(*) FROM messages"
+                f" WHERE campaign = ? AND outcome = {Outcome.ACCEPTED}",
+                (campaign,),
+            ).fetchone()[0]
+        )
+
+    # reporting ---------------------------------------------------------------------------------
+
+    def counts(self, campaign: int) -> list[tuple[int, int | None, int, int]]:
+        return [
+            (int(o), s, int(n), int(p or 0))
+            for o, s, n, p in self._x(
+                "SELECT outcome, state, count(*), sum(parts) FROM messages WHERE campaign = ?"
+                " GROUP BY outcome, state",
+                (campaign,),
+            )
+        ]
+
+    def sent_since(self, campaign: int, since: int) -> int:
+        return int(
+            self._x(
+                "SELECT count(*) FROM messages WHERE campaign = ? AND sent_at >= ?",
+                (campaign, since),
+            ).fetchone()[0]
+        )
+
+    def export(self, campaign: int) -> Iterator[ExportRow]:
+        cursor = self._db.cursor()
+        cursor.execute(
+            "SELECT key, line, destination, outcome, gateway_id, state, parts, reason, sent_at,"
+            " changed_at FROM messages WHERE campaign = ? ORDER BY id",
+            (campaign,),
+        )
+        for row in cursor:
+            yield ExportRow(*row)
+
+    def events(self, campaign: int) -> Iterator[tuple[str, int, int]]:
+        cursor = self._db.cursor()
+        cursor.execute(
+            "SELECT m.key, e.at, e.state FROM events e JOIN messages m ON m.id = e.message"
+            " WHERE m.campaign = ? ORDER BY e.rowid",
+            (campaign,),
+        )
+        for key, at, state in cursor:
+            yield str(key), int(at), int(state)
+
+    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int:
+        if resend:
+            sql = (
+                f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL,"
+                " lease_until = NULL, reason = ?, changed_at = ?"
+                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}"
+            )
+        else:
+            sql = (
+                "UPDATE messages SET reason = ?, changed_at = ?"
+                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}"
+            )
+        return self._x(sql, (reason, now, campaign)).rowcount
+
+
+_SECOND_WORKER: Final = (
+    "another worker is already running this campaign on this SQLite journal: a SQLite journal"
+    " serves one worker process per campaign (use a postgresql:// journal for several)"
+)

@@ -1,0 +1,146 @@
+"""The one small interface both journal backends implement, and the URL that picks one.
+
+Every method is one short transaction, committed before it returns: a claim is durable before
+the request that it guards is written. Times are milliseconds since the epoch (an integer is
+smaller on disk than a float); the PostgreSQL backend reads the rate-limit clock from the server,
+so workers on several machines share one clock for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+from ._rules import JournalError
+
+
+class NewRow(NamedTuple):
+    """A loaded row, ready to be inserted."""
+
+    key: str
+    line: int
+    destination: str
+    text: str
+    sender: str | None
+    date: str | None
+    ttl: int | None
+    parts: int
+    outcome: int
+    reason: str | None
+
+
+class Claimed(NamedTuple):
+    """A message a worker has claimed: committed as ``sending`` with its lease."""
+
+    id: int
+    destination: str
+    text: str
+    sender: str | None
+    date: str | None
+    ttl: int | None
+
+
+class Settled(NamedTuple):
+    """The outcome of one claimed message, to be committed after the answer."""
+
+    id: int
+    outcome: int
+    gateway_id: str | None
+    state: int | None
+    reason: str | None
+
+
+class Tracked(NamedTuple):
+    id: int
+    gateway_id: str
+    state: int | None
+
+
+class ExportRow(NamedTuple):
+    key: str
+    line: int
+    destination: str
+    outcome: int
+    gateway_id: str | None
+    state: int | None
+    parts: int
+    reason: str | None
+    sent_at: int | None
+    changed_at: int | None
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    id: int
+    name: str
+    created_at: int
+    rate_limit: float | None
+
+
+class Store(Protocol):
+    """A journal backend: SQL only; the rules live in :mod:`._rules`."""
+
+    kind: str
+
+    def close(self) -> None: ...
+
+    # campaigns
+    def create_campaign(self, name: str, now: int) -> CampaignRow: ...
+    def campaign(self, name: str) -> CampaignRow | None: ...
+    def campaigns(self) -> list[CampaignRow]: ...
+    def set_rate_limit(self, campaign: int, rate: float | None) -> None: ...
+
+    # loading: one transaction per load
+    def begin_load(self, campaign: int) -> int: ...
+    def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> None: ...
+    def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]: ...
+    def end_load(self, *, commit: bool) -> None: ...
+
+    # running
+    def lock_worker(self, campaign: int, worker: str) -> None: ...
+    def unlock_worker(self, campaign: int) -> None: ...
+    def next_slot(self, campaign: int, interval: float) -> float: ...
+    def claim(self, campaign: int, worker: str, limit: int, lease_until: int) -> list[Claimed]: ...
+    def renew(self, campaign: int, worker: str, lease_until: int) -> None: ...
+    def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None: ...
+    def release(self, worker: str, ids: Sequence[int]) -> None: ...
+    def expire(self, campaign: int, now: int, reason: str) -> int: ...
+    def abandon(self, campaign: int, worker: str | None, now: int, reason: str) -> int: ...
+    def remaining(self, campaign: int) -> tuple[int, int]: ...
+
+    # tracking
+    def due(self, campaign: int, checked_before: int, limit: int, now: int) -> list[Tracked]: ...
+    def record_states(self, changes: Sequence[tuple[int, int, int]], now: int) -> None: ...
+    def tracking_left(self, campaign: int) -> int: ...
+
+    # reporting and resolving
+    def counts(self, campaign: int) -> list[tuple[int, int | None, int, int]]: ...
+    def sent_since(self, campaign: int, since: int) -> int: ...
+    def export(self, campaign: int) -> Iterator[ExportRow]: ...
+    def events(self, campaign: int) -> Iterator[tuple[str, int, int]]: ...
+    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int: ...
+
+
+def open_store(url: str) -> Store:
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, a plain path, or
+    ``postgresql://user@host:port/db`` (needs the ``[postgres]`` extra)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from ._postgres import PostgresStore
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise JournalError(
+                "a PostgreSQL journal needs psycopg: pip install 'mysms-async[postgres]'"
+            ) from error
+        return PostgresStore(url)
+    if "://" in url and not url.startswith("sqlite://"):
+        raise JournalError(
+            f"journal URL {url.split('://')[0]}://... is not supported: use sqlite:///FILE or"
+            " postgresql://user@host:port/db"
+        )
+    from ._sqlite import SQLiteStore
+
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    if not path:
+        raise JournalError("journal URL sqlite:/// names no file")
+    return SQLiteStore(path)

@@ -1,0 +1,87 @@
+"""Tracking delivery: poll the state of accepted messages until each is final or time is up.
+
+A round claims accepted messages in batches, stamping each with the time it was checked in the
+same statement (with ``SKIP LOCKED`` on PostgreSQL), and asks the gateway about the batch in POST
+requests. A message checked since this round began is not due again in it, whichever tracker
+checked it, so several trackers share the work without asking about one id twice in a round.
+Only changes are written, each with its time, to the ``events`` table. Everything lives in the
+journal, so a tracker can be stopped at any moment and another started later.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import anyio
+
+from .._client import MySMSClient
+from .._exceptions import AuthError, MySMSError
+from ._rules import outcome_of_state
+from ._run import now_ms
+from ._store import Store
+
+
+@dataclass
+class TrackSummary:
+    """What a tracker did: rounds, ids asked about, changes written, and what is still open."""
+
+    rounds: int = 0
+    checked: int = 0
+    changes: int = 0
+    left: int = 0
+    timed_out: bool = False
+
+
+async def track(
+    store: Store,
+    campaign: int,
+    client: MySMSClient,
+    *,
+    until_final: bool,
+    timeout: float | None,  # noqa: ASYNC109 - stops tracking, not a cancel
+    interval: float,
+    batch_size: int,
+) -> TrackSummary:
+    summary = TrackSummary()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        round_start = now_ms()
+        while True:
+            due = store.due(campaign, round_start - 1, batch_size, now_ms())
+            if not due:
+                break
+            try:
+                answers = await client.status_many([row.gateway_id for row in due])
+            except AuthError:
+                raise
+            except MySMSError:
+                continue  # checked_at was stamped: asked again next round
+            summary.checked += len(due)
+            changes = []
+            for row, answer in zip(due, answers, strict=True):
+                if answer.error is not None or answer.state is None:
+                    continue
+                state = int(answer.state)
+                if state != row.state:
+                    changes.append((row.id, state, int(outcome_of_state(state))))
+            if changes:
+                store.record_states(changes, now_ms())
+                summary.changes += len(changes)
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        summary.rounds += 1
+        summary.left = store.tracking_left(campaign)
+        if not until_final:
+            return summary
+        pending, sending = store.remaining(campaign)
+        if summary.left == 0 and pending == 0 and sending == 0:
+            return summary
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                summary.timed_out = True
+                return summary
+            await anyio.sleep(min(interval, remaining))
+        else:
+            await anyio.sleep(interval)
