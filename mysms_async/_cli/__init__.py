@@ -45,6 +45,7 @@ from ._args import build_parser
 from ._bulk import cmd_bulk
 from ._commands import cmd_balance, cmd_send, cmd_status, cmd_wait
 from ._constants import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from ._campaign import cmd_campaign
 from ._emulator import cmd_emulator
 from ._output import Output, UsageError, require_rich
 from ._session import Session
@@ -58,6 +59,7 @@ _COMMANDS: Final[dict[str, Callable[[Session], int]]] = {
     "wait": cmd_wait,
     "balance": cmd_balance,
     "emulator": cmd_emulator,
+    "campaign": cmd_campaign,
 }
 
 

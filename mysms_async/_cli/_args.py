@@ -12,6 +12,7 @@ from .. import __version__
 from .. import _constants as C
 from .._config import ENV_PASSWORD, ENV_SENDER, ENV_USERNAME
 from ..testing._records import DEFAULT_PRICE_PER_PART, DEMO_BALANCE
+from ._campaign import add_campaign_parser
 from ._constants import (
     DEFAULT_MAX_PARTS,
     DEFAULT_WAIT_INTERVAL,
@@ -293,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="no access log (warnings and errors only)",
     )
+    add_campaign_parser(commands, _add_global_options)
     return parser
 
 
