@@ -1,52 +1,58 @@
-"""The bulk engine's speed goals, measured against a local fake gateway in its own process.
+"""The client's speed goals (issue 10), measured against a local fake gateway in its own process.
 
-    .venv/bin/python benchmarks/run.py            # full run, about 2.5 minutes on 2 cores
-    .venv/bin/python benchmarks/run.py --quick    # smoke run, under a minute
+    .venv/bin/python benchmarks/run.py            # full run, about 4 minutes on 2 cores
+    .venv/bin/python benchmarks/run.py --quick    # smoke run, about a minute
+    .venv/bin/python benchmarks/run.py --only 'b100 x4$' --no-memory   # rerun some rows
 
-Each goal is a ratio of two measurements taken in the same run, the median over several
-repetitions; the client's CPU is ``time.process_time()`` of this process (the gateway runs in
-another). The harness reports; it exits 0 whether goals pass or miss, non-zero only on a crash.
-See ``benchmarks/README.md`` for what each row measures and why.
+Each goal is a ratio of two measurements taken back to back in the same run, the median over
+several repetitions; the client's CPU is ``time.process_time()`` of this process (the gateway
+runs in another). A row whose feature the client does not have yet (the aiohttp backend,
+``stream_send``, ``benchmarks/per_message.py``) reads "n/a (feature not present)", and a case that
+raises is reported, not fatal: the harness runs at every commit. It exits 0 whether goals pass
+or miss, non-zero only on a crash of its own. See ``benchmarks/README.md`` for what each row
+measures and why.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import importlib.metadata
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import time
-import timeit
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import aiohttp
 import anyio
 import httpx
 import msgspec
-import xmltodict
 
+import mysms_async
 from mysms_async import Message, MySMSClient
-from mysms_async._config import make_credentials
-from mysms_async._decoders import decode_batch
-from mysms_async._request import RequestBuilder, WireMessage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # siblings, when run as a script
-import fake_server
+from features import FeatureMissing, backend_options, check_backend
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.json"
+PER_MESSAGE = HERE / "per_message.py"
 USERNAME, PASSWORD, SENDER = "bench", "bench-password", "MySMS"
 DESTINATION = "79112223333"
 LATENCY = 0.05
 LATENCY_IN_FLIGHT = (1, 4, 16, 32)
+BACKENDS = ("httpx", "aiohttp")
+NOT_PRESENT = "n/a (feature not present"
 
 
 @dataclass(frozen=True)
@@ -56,14 +62,15 @@ class Profile:
     repeats: int
     batch100_messages: int
     batch1000_messages: int
+    single_sends: int
     get_messages: int
     latency_rounds: int
     memory_messages: int
     memory_warmup: int
 
 
-FULL = Profile(5, 40_000, 200_000, 2_000, 20, 1_000_000, 20_000)
-QUICK = Profile(3, 6_000, 20_000, 400, 6, 200_000, 20_000)
+FULL = Profile(5, 40_000, 200_000, 2_000, 2_000, 20, 1_000_000, 20_000)
+QUICK = Profile(3, 6_000, 20_000, 300, 400, 6, 200_000, 20_000)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,6 +85,10 @@ class Gateway:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/rest/sms/"
+
+    @property
+    def send_url(self) -> str:
+        return self.base_url + "send/json"
 
     def cpu_seconds(self) -> float:
         """User + system CPU the gateway process has used so far (from /proc)."""
@@ -113,6 +124,7 @@ class Sample:
     cpu: float
     server_cpu: float
     gc_seconds: float
+    load: float
     failed: int = 0
     first_failure: str = ""
 
@@ -127,6 +139,10 @@ class Sample:
     @property
     def cpu_us_per_request(self) -> float:
         return self.cpu / self.requests * 1e6
+
+    @property
+    def wall_us_per_request(self) -> float:
+        return self.wall / self.requests * 1e6
 
     @property
     def server_share(self) -> float:
@@ -164,7 +180,8 @@ class Case:
 
     ``inputs`` builds the messages (outside the timed region, and afresh for each sample, so that
     no case's inputs sit in the heap while another is measured: the garbage collector's full
-    passes would walk them), ``send`` does the whole job once, ``ok`` checks one outcome after.
+    passes would walk them), ``send`` does the whole job once and returns one outcome per
+    message, ``ok`` checks one outcome after.
     """
 
     name: str
@@ -174,11 +191,13 @@ class Case:
     inputs: Callable[[], list[Any]]
     send: Callable[[list[Any]], Awaitable[Sequence[Any]]]
     ok: Callable[[Any], bool]
+    check: Callable[[], None] | None = None  # after the warm-up: is the feature really there?
 
 
 async def measure(case: Case) -> Sample:
     inputs = case.inputs()
     gc.collect()
+    load = os.getloadavg()[0]
     server_before = case.server.cpu_seconds()
     with GCClock() as collector:
         cpu_before, wall_before = time.process_time(), time.perf_counter()
@@ -191,41 +210,84 @@ async def measure(case: Case) -> Sample:
     first = repr(getattr(failed[0], "error", failed[0]))[:300] if failed else ""
     requests = -(-case.messages // case.batch)
     return Sample(
-        case.messages, requests, wall, cpu, server_cpu, collector.total, len(failed), first
+        case.messages,
+        requests,
+        wall,
+        cpu,
+        server_cpu,
+        collector.total,
+        load,
+        len(failed),
+        first,
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# The two senders: the client, and raw httpx + msgspec by hand
+# The client, as a user builds it
 
 
 def make_client(
     server: Gateway,
     *,
+    backend: str = "httpx",
     batch: int = 100,
     in_flight: int = 4,
     wire_format: Literal["json", "xml"] = "json",
     http_method: Literal["POST", "GET"] = "POST",
 ) -> MySMSClient:
-    """The client as a user builds it."""
-    return MySMSClient(
-        USERNAME,
-        PASSWORD,
-        sender=SENDER,
-        base_url=server.base_url,
-        batch_size=batch,
-        max_concurrency=in_flight,
-        max_retries=0,
-        wire_format=wire_format,
-        http_method=http_method,
-    )
+    """The client as a user builds it; ``FeatureMissing`` if it cannot take ``backend``."""
+    options = backend_options(backend)
+    try:
+        return MySMSClient(
+            USERNAME,
+            PASSWORD,
+            sender=SENDER,
+            base_url=server.base_url,
+            batch_size=batch,
+            max_concurrency=in_flight,
+            max_retries=0,
+            wire_format=wire_format,
+            http_method=http_method,
+            **options,
+        )
+    except Exception as error:
+        if backend != "httpx":
+            raise FeatureMissing(f"MySMSClient(backend={backend!r}): {error}") from error
+        raise
 
 
 def client_messages(count: int) -> list[Message]:
     return [Message(DESTINATION, "Hello, world " + str(i)) for i in range(count)]
 
 
-def client_case(name: str, client: MySMSClient, server: Gateway, count: int) -> Case:
+def _result_ok(result: Any) -> bool:
+    return bool(result.ok)
+
+
+async def collect_stream(client: MySMSClient, messages: list[Message]) -> list[Any]:
+    """``stream_send`` as its users write it: results read as they come, in input order."""
+    stream_send = getattr(client, "stream_send", None)
+    if stream_send is None:
+        raise FeatureMissing("client.stream_send()")
+    async with stream_send(messages) as results:
+        return [result async for result in results]
+
+
+async def collect_iter(client: MySMSClient, messages: list[Message]) -> list[Any]:
+    return [result async for result in client.iter_send(messages)]
+
+
+Api = Literal["send_many", "iter_send", "stream_send"]
+
+
+def _checker(client: MySMSClient) -> Callable[[], None]:
+    backend = getattr(client._settings, "backend", "httpx")
+    return lambda: check_backend(client, backend)
+
+
+def client_case(
+    name: str, client: MySMSClient, server: Gateway, count: int, api: Api = "send_many"
+) -> Case:
     settings = client._settings
     batch = 1 if settings.http_method == "GET" else settings.batch_size
 
@@ -233,9 +295,29 @@ def client_case(name: str, client: MySMSClient, server: Gateway, count: int) -> 
         return client_messages(count)
 
     async def send(messages: list[Any]) -> Sequence[Any]:
+        if api == "stream_send":
+            return await collect_stream(client, messages)
+        if api == "iter_send":
+            return await collect_iter(client, messages)
         return await client.send_many(messages)
 
-    return Case(name, count, batch, server, inputs, send, lambda r: r.ok)
+    return Case(name, count, batch, server, inputs, send, _result_ok, _checker(client))
+
+
+def single_send_case(name: str, client: MySMSClient, server: Gateway, count: int) -> Case:
+    """One ``send`` at a time, each awaited before the next: a web handler sending one code."""
+
+    def inputs() -> list[Any]:
+        return ["Your code " + str(100_000 + i) for i in range(count)]
+
+    async def send(texts: list[Any]) -> Sequence[Any]:
+        return [await client.send(DESTINATION, text) for text in texts]
+
+    return Case(name, count, 1, server, inputs, send, _result_ok, _checker(client))
+
+
+# ---------------------------------------------------------------------------------------------
+# The raw loops: what a careful user writes by hand with msgspec and httpx or aiohttp
 
 
 class RawMessage(msgspec.Struct, frozen=True):
@@ -264,8 +346,23 @@ _RAW_AUTH = {"username": USERNAME, "password": PASSWORD}
 _RAW_HEADERS = {"content-type": "application/json; charset=utf-8"}
 
 
-class RawSender:
-    """What a careful hand-written loop does: msgspec bodies, httpx posts, N in flight."""
+def raw_body(batch: Sequence[RawMessage]) -> bytes:
+    return _raw_encoder.encode({"auth": _RAW_AUTH, "data": batch})
+
+
+def raw_entries(content: bytes, expected: int) -> list[RawEntry]:
+    answer = _raw_decoder.decode(content)
+    if answer.state != 0 or len(answer.data) != expected:
+        raise RuntimeError(f"unexpected answer: state {answer.state}")
+    return answer.data
+
+
+def raw_messages(count: int) -> list[RawMessage]:
+    return [RawMessage(SENDER, DESTINATION, "Hello, world " + str(i)) for i in range(count)]
+
+
+class RawHttpxSender:
+    """msgspec bodies, ``httpx.AsyncClient.post``, N in flight through a semaphore."""
 
     def __init__(self, http: httpx.AsyncClient, url: str, batch: int, in_flight: int) -> None:
         self._http = http
@@ -292,89 +389,221 @@ class RawSender:
         return [entry for answer in answers for entry in answer]
 
     async def _post(self, batch: list[RawMessage]) -> list[RawEntry]:
-        body = _raw_encoder.encode({"auth": _RAW_AUTH, "data": batch})
-        response = await self._http.post(self._url, content=body, headers=_RAW_HEADERS)
+        response = await self._http.post(self._url, content=raw_body(batch), headers=_RAW_HEADERS)
         response.raise_for_status()
-        answer = _raw_decoder.decode(response.content)
-        if answer.state != 0 or len(answer.data) != len(batch):
-            raise RuntimeError(f"unexpected answer: state {answer.state}")
-        return answer.data
+        return raw_entries(response.content, len(batch))
 
 
-def raw_http_client(in_flight: int) -> httpx.AsyncClient:
+class RawAiohttpSender:
+    """The leaner baseline: msgspec bodies, one ``aiohttp.ClientSession``, a plain pool of N
+    long-lived workers pulling the next batch, answers kept in input order."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, batch: int, in_flight: int
+    ) -> None:
+        self._session = session
+        self._url = url
+        self._batch = batch
+        self._in_flight = in_flight
+
+    async def send(self, messages: list[RawMessage]) -> list[RawEntry]:
+        size = self._batch
+        batches = [messages[i : i + size] for i in range(0, len(messages), size)]
+        answers: list[list[RawEntry]] = [[] for _ in batches]
+        indices = iter(range(len(batches)))
+
+        async def worker() -> None:
+            for index in indices:
+                answers[index] = await self.post(batches[index])
+
+        await asyncio.gather(*(worker() for _ in range(self._in_flight)))
+        return [entry for answer in answers for entry in answer]
+
+    async def post(self, batch: Sequence[RawMessage]) -> list[RawEntry]:
+        async with self._session.post(
+            self._url, data=raw_body(batch), headers=_RAW_HEADERS
+        ) as response:
+            response.raise_for_status()
+            content = await response.read()
+        return raw_entries(content, len(batch))
+
+
+def raw_httpx_client(in_flight: int) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     return httpx.AsyncClient(limits=limits, timeout=10.0)
 
 
-def raw_case(name: str, sender: RawSender, server: Gateway, count: int, batch: int) -> Case:
+def raw_aiohttp_session(in_flight: int) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10.0))
+
+
+def raw_case(
+    name: str,
+    sender: RawHttpxSender | RawAiohttpSender,
+    server: Gateway,
+    count: int,
+    batch: int,
+) -> Case:
     def inputs() -> list[Any]:
-        return [RawMessage(SENDER, DESTINATION, "Hello, world " + str(i)) for i in range(count)]
+        return raw_messages(count)
 
     return Case(name, count, batch, server, inputs, sender.send, lambda e: e.ok)
 
 
+def raw_single_case(name: str, sender: RawAiohttpSender, server: Gateway, count: int) -> Case:
+    """One message per request, one request at a time, through the raw aiohttp session."""
+
+    def inputs() -> list[Any]:
+        texts = ("Your code " + str(100_000 + i) for i in range(count))
+        return [RawMessage(SENDER, DESTINATION, text) for text in texts]
+
+    async def send(messages: list[Any]) -> Sequence[Any]:
+        return [(await sender.post((message,)))[0] for message in messages]
+
+    return Case(name, count, 1, server, inputs, send, lambda e: e.ok)
+
+
 # ---------------------------------------------------------------------------------------------
-# The cases, run in rounds
+# The cases
+
+
+@dataclass
+class Plan:
+    """The cases to run, and those that could not be built (name -> why)."""
+
+    cases: list[Case] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)
 
 
 async def build_cases(
-    stack: contextlib.AsyncExitStack, fast: Gateway, slow: Gateway, profile: Profile
-) -> list[Case]:
-    """Every configuration the goals compare; clients stay open (and warm)
-    across repetitions."""
+    stack: contextlib.AsyncExitStack,
+    fast: Gateway,
+    slow: Gateway,
+    profile: Profile,
+    wanted: Callable[[str], bool],
+) -> Plan:
+    """Every configuration the goals compare, pairs next to each other; clients stay open
+    (and warm) across repetitions."""
+    plan = Plan()
 
-    async def client(name: str, server: Gateway, count: int, **options: Any) -> Case:
-        opened = await stack.enter_async_context(make_client(server, **options))
-        return client_case(name, opened, server, count)
+    async def client(
+        name: str, server: Gateway, count: int, api: Api = "send_many", **options: Any
+    ) -> None:
+        if not wanted(name):
+            return
+        try:
+            if api == "stream_send" and not hasattr(MySMSClient, "stream_send"):
+                raise FeatureMissing("client.stream_send()")
+            opened = await stack.enter_async_context(make_client(server, **options))
+        except FeatureMissing as missing:
+            plan.missing[name] = f"{NOT_PRESENT}: {missing})"
+            return
+        plan.cases.append(client_case(name, opened, server, count, api))
+
+    async def single(name: str, backend: str) -> None:
+        if not wanted(name):
+            return
+        try:
+            opened = await stack.enter_async_context(make_client(fast, backend=backend))
+        except FeatureMissing as missing:
+            plan.missing[name] = f"{NOT_PRESENT}: {missing})"
+            return
+        plan.cases.append(single_send_case(name, opened, fast, profile.single_sends))
+
+    def raw(name: str, sender: RawHttpxSender | RawAiohttpSender, count: int, batch: int) -> None:
+        if wanted(name):
+            plan.cases.append(raw_case(name, sender, fast, count, batch))
 
     n100, n1000 = profile.batch100_messages, profile.batch1000_messages
-    raw = await stack.enter_async_context(raw_http_client(4))
-    url = fast.base_url + "send/json"
-    cases = [
-        await client("client b100 x4", fast, n100),
-        raw_case("raw b100 x4", RawSender(raw, url, 100, 4), fast, n100, 100),
-        await client("client b1000 x4", fast, n1000, batch=1000),
-        raw_case("raw b1000 x4", RawSender(raw, url, 1000, 4), fast, n1000, 1000),
-        await client("client GET x4", fast, profile.get_messages, http_method="GET"),
-        await client("client xml b100 x4", fast, n100, wire_format="xml"),
-        await client("client b100 x16", fast, n100, in_flight=16),
-    ]
-    for n in LATENCY_IN_FLIGHT:
-        count = 100 * n * profile.latency_rounds
-        cases.append(await client(f"client b100 x{n} @50ms", slow, count, in_flight=n))
-    return cases
+    url = fast.send_url
+    raw_httpx = await stack.enter_async_context(raw_httpx_client(4))
+    raw_aiohttp = await stack.enter_async_context(raw_aiohttp_session(4))
+
+    # P1a, P1a', P1b, P1c: bulk against the raw loops, fast gateway
+    for batch, count in ((100, n100), (1000, n1000)):
+        raw(f"raw aiohttp b{batch} x4", RawAiohttpSender(raw_aiohttp, url, batch, 4), count, batch)
+        await client(f"send_many aiohttp b{batch} x4", fast, count, backend="aiohttp", batch=batch)
+        await client(f"send_many httpx b{batch} x4", fast, count, batch=batch)
+        raw(f"raw httpx b{batch} x4", RawHttpxSender(raw_httpx, url, batch, 4), count, batch)
+
+    # P7: one send at a time
+    if wanted("raw aiohttp send x1"):
+        one = RawAiohttpSender(raw_aiohttp, url, 1, 1)
+        plan.cases.append(raw_single_case("raw aiohttp send x1", one, fast, profile.single_sends))
+    await single("send aiohttp x1", "aiohttp")
+    await single("send httpx x1", "httpx")
+
+    # Issue 3's rows, kept to catch regressions (httpx backend)
+    await client("send_many httpx GET x4", fast, profile.get_messages, http_method="GET")
+    await client("send_many httpx xml b100 x4", fast, n100, wire_format="xml")
+    await client("send_many httpx b100 x16", fast, n100, in_flight=16)
+
+    # P3 and P8: 50 ms round trips
+    for backend in BACKENDS:
+        for n in LATENCY_IN_FLIGHT:
+            count = 100 * n * profile.latency_rounds
+            name = f"send_many {backend} b100 x{n} @50ms"
+            await client(name, slow, count, backend=backend, in_flight=n)
+        count = 100 * 16 * profile.latency_rounds
+        for api in ("stream_send", "iter_send"):
+            name = f"{api} {backend} b100 x16 @50ms"
+            await client(name, slow, count, api, backend=backend, in_flight=16)
+    return plan
 
 
-async def warm_up(cases: Sequence[Case]) -> None:
-    """One unmeasured pass: connections open, code paths and caches warm."""
-    for case in cases:
-        await case.send(case.inputs())
+async def warm_up(plan: Plan) -> None:
+    """One unmeasured pass: connections open, code paths and caches warm. A case that fails
+    here is reported and dropped (a half-built feature must not stop the other rows)."""
+    for case in list(plan.cases):
+        try:
+            await case.send(case.inputs())
+            if case.check is not None:
+                case.check()
+        except FeatureMissing as missing:
+            plan.missing[case.name] = f"{NOT_PRESENT}: {missing})"
+            plan.cases.remove(case)
+        except Exception as error:
+            plan.missing[case.name] = f"n/a (error: {type(error).__name__}: {error})"[:300]
+            plan.cases.remove(case)
 
 
-async def run_rounds(cases: Sequence[Case], repeats: int) -> dict[str, list[Sample]]:
-    samples: dict[str, list[Sample]] = {case.name: [] for case in cases}
+async def run_rounds(plan: Plan, repeats: int) -> dict[str, list[Sample]]:
+    samples: dict[str, list[Sample]] = {case.name: [] for case in plan.cases}
+    broken: set[str] = set()
     for repeat in range(repeats):
-        print(f"  repetition {repeat + 1}/{repeats}", file=sys.stderr, flush=True)
+        print(
+            f"  repetition {repeat + 1}/{repeats}, load {os.getloadavg()[0]:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
         # Alternate the order, so that a drift in the machine's speed does not favour one side.
-        for case in cases if repeat % 2 == 0 else reversed(cases):
-            samples[case.name].append(await measure(case))
-    return samples
+        for case in plan.cases if repeat % 2 == 0 else reversed(plan.cases):
+            if case.name in broken:
+                continue
+            try:
+                samples[case.name].append(await measure(case))
+            except Exception as error:
+                broken.add(case.name)
+                plan.missing[case.name] = f"n/a (error: {type(error).__name__}: {error})"[:300]
+    return {name: runs for name, runs in samples.items() if name not in broken}
 
 
 async def measure_throughput(
-    fast: Gateway, slow: Gateway, profile: Profile
-) -> dict[str, list[Sample]]:
+    fast: Gateway, slow: Gateway, profile: Profile, wanted: Callable[[str], bool]
+) -> tuple[dict[str, list[Sample]], dict[str, str]]:
     async with contextlib.AsyncExitStack() as stack:
-        cases = await build_cases(stack, fast, slow, profile)
-        await warm_up(cases)
-        return await run_rounds(cases, profile.repeats)
+        plan = await build_cases(stack, fast, slow, profile, wanted)
+        await warm_up(plan)
+        return await run_rounds(plan, profile.repeats), plan.missing
 
 
 # ---------------------------------------------------------------------------------------------
-# Memory (fresh processes) and the XML micro-measurements
+# Memory (fresh processes) and P1d (H3's per-message measurement, its own script)
 
 
-def measure_memory(fast: Gateway, profile: Profile) -> list[dict[str, float]]:
+def measure_memory(fast: Gateway, profile: Profile, backend: str) -> list[dict[str, Any]] | str:
+    """Fresh-process probes of one backend, or why there are none."""
     runs = []
     for _ in range(profile.repeats):
         command = [
@@ -386,52 +615,45 @@ def measure_memory(fast: Gateway, profile: Profile) -> list[dict[str, float]]:
             str(profile.memory_messages),
             "--warmup",
             str(profile.memory_warmup),
+            "--backend",
+            backend,
         ]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        runs.append(json.loads(output))
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            return f"n/a (probe failed: {lines[-1] if lines else done.returncode})"[:300]
+        run = json.loads(done.stdout)
+        if "missing" in run:
+            return f"{NOT_PRESENT}: {run['missing']})"
+        runs.append(run)
     return runs
 
 
-def best_per_call(function: Callable[[], object]) -> float:
-    """Seconds per call: the best of five timings, each long enough to be steady."""
-    timer = timeit.Timer(function)
-    number, _ = timer.autorange()
-    return min(timer.repeat(repeat=5, number=number)) / number
+_US_PER_MSG = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*us/msg")
 
 
-def _wires(count: int) -> list[WireMessage]:
-    return [
-        WireMessage(source=SENDER, destination=DESTINATION, text="Hello, world " + str(i))
-        for i in range(count)
-    ]
+def measure_per_message() -> dict[str, Any] | str:
+    """Run H3's ``per_message.py`` (P1d) and take its headline number, or say why not.
 
-
-def _unparse_input(wires: Sequence[WireMessage]) -> dict[str, Any]:
-    messages = [msgspec.to_builtins(wire) for wire in wires]
-    auth = {"username": USERNAME, "password": PASSWORD}
-    return {"sendSMS": {"auth": auth, "data": {"message": messages}}}
-
-
-def measure_xml_micro(entries: int = 100) -> dict[str, float]:
-    """Microseconds per entry (per message) for the XML pieces and their JSON counterparts."""
-    xml_answer = fake_server.batch_xml(b"sendSMS", entries)
-    json_answer = fake_server.batch_json(entries)
-    credentials = make_credentials(USERNAME, PASSWORD)
-    xml_builder = RequestBuilder(credentials, "xml", "POST")
-    json_builder = RequestBuilder(credentials, "json", "POST")
-    wires = _wires(entries)
-    document = _unparse_input(wires)
-    timings = {
-        "xmltodict.parse": lambda: xmltodict.parse(
-            xml_answer, force_list=("message",), disable_entities=True
-        ),
-        "client decode_batch xml": lambda: decode_batch(xml_answer, "xml"),
-        "client decode_batch json (msgspec)": lambda: decode_batch(json_answer, "json"),
-        "xmltodict.unparse": lambda: xmltodict.unparse(document).encode(),
-        "client builder xml": lambda: xml_builder.send(wires),
-        "client builder json": lambda: json_builder.send(wires),
-    }
-    return {name: best_per_call(f) / entries * 1e6 for name, f in timings.items()}
+    It is asked for ``--json`` first (a JSON object on its last line with ``us_per_msg``); failing
+    that, the last ``<number> us/msg`` in its plain output is the headline.
+    """
+    if not PER_MESSAGE.exists():
+        return f"{NOT_PRESENT}: benchmarks/per_message.py)"
+    for extra in (["--json"], []):
+        done = subprocess.run(
+            [sys.executable, str(PER_MESSAGE), *extra], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            continue
+        lines = done.stdout.strip().splitlines()
+        with contextlib.suppress(ValueError, IndexError, KeyError, TypeError):
+            parsed = json.loads(lines[-1])
+            return {"us_per_msg": float(parsed["us_per_msg"]), "output": parsed}
+        found = _US_PER_MSG.findall(done.stdout)
+        if found:
+            return {"us_per_msg": float(found[-1]), "output": done.stdout[-2000:]}
+    return "n/a (per_message.py gave no 'us/msg' number)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,29 +662,25 @@ def measure_xml_micro(entries: int = 100) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Goal:
-    number: int
+    key: str
     label: str
     goal: str
     values: list[float]
     limit: float
     at_most: bool = False
     unit: str = "x"
+    missing: str = ""  # why there are no values
+    info: bool = False  # shown for context, not one of issue 10's goals
 
     @property
     def median(self) -> float:
         return statistics.median(self.values)
 
     @property
-    def passed(self) -> bool:
+    def passed(self) -> bool | None:
+        if not self.values:
+            return None
         return self.median <= self.limit if self.at_most else self.median >= self.limit
-
-
-def _ratios(
-    samples: dict[str, list[Sample]], top: str, bottom: str, metric: Callable[[Sample], float]
-) -> list[float]:
-    """Per-repetition ratios ``metric(top) / metric(bottom)`` (both measured back to back)."""
-    pairs = zip(samples[top], samples[bottom], strict=True)
-    return [metric(a) / metric(b) for a, b in pairs]
 
 
 def _rate(sample: Sample) -> float:
@@ -477,64 +695,212 @@ def _limit_text(limit: float) -> str:
     return f"{limit:.2f}" if limit < 10 else f"{limit:g}"
 
 
-def at_least(number: int, label: str, limit: float, values: list[float]) -> Goal:
-    return Goal(number, label, f">= {_limit_text(limit)}x", values, limit)
+class GoalBook:
+    """Builds goal rows from the samples, with the reason when a side was not measured."""
+
+    def __init__(self, samples: dict[str, list[Sample]], missing: dict[str, str]) -> None:
+        self.samples = samples
+        self.missing = missing
+        self.rows: list[Goal] = []
+
+    def _why_missing(self, *names: str) -> str:
+        for name in names:
+            if name not in self.samples:
+                return self.missing.get(name, "n/a (not run)")
+        return ""
+
+    def add(
+        self,
+        key: str,
+        label: str,
+        limit: float,
+        values: list[float],
+        *,
+        at_most: bool,
+        unit: str = "x",
+        missing: str = "",
+        info: bool = False,
+    ) -> None:
+        text = f"{'<=' if at_most else '>='} {_limit_text(limit)}{unit}"
+        self.rows.append(Goal(key, label, text, values, limit, at_most, unit, missing, info))
+
+    def ratio(
+        self,
+        key: str,
+        label: str,
+        top: str,
+        bottom: str,
+        metric: Callable[[Sample], float],
+        limit: float,
+        *,
+        at_most: bool,
+        info: bool = False,
+    ) -> None:
+        """Per-repetition ratios ``metric(top) / metric(bottom)``, measured back to back."""
+        missing = self._why_missing(top, bottom)
+        values: list[float] = []
+        if not missing:
+            pairs = zip(self.samples[top], self.samples[bottom], strict=True)
+            values = [metric(a) / metric(b) for a, b in pairs]
+        self.add(key, label, limit, values, at_most=at_most, missing=missing, info=info)
+
+    def of_limit(self, key: str, name: str, in_flight: int, *, info: bool = False) -> None:
+        """Throughput over the limit ``batch x in_flight / latency``."""
+        missing = self._why_missing(name)
+        limit = 100 * in_flight / LATENCY
+        values = [] if missing else [s.rate / limit for s in self.samples[name]]
+        label = f"msgs/s vs limit {limit:,.0f}/s, {name}"
+        self.add(key, label, 0.90, values, at_most=False, missing=missing, info=info)
 
 
-def at_most(number: int, label: str, limit: float, values: list[float], unit: str = "x") -> Goal:
-    text = f"<= {_limit_text(limit)}{unit}"
-    return Goal(number, label, text, values, limit, at_most=True, unit=unit)
-
-
-def _latency_ratios(samples: dict[str, list[Sample]], name: str, in_flight: int) -> list[float]:
-    """Throughput over the limit ``batch x in_flight / latency``."""
-    limit = 100 * in_flight / LATENCY
-    return [s.rate / limit for s in samples[name]]
-
-
-def goals(samples: dict[str, list[Sample]], memory: list[dict[str, float]]) -> list[Goal]:
-    def ratios(top: str, bottom: str, metric: Callable[[Sample], float]) -> list[float]:
-        return _ratios(samples, top, bottom, metric)
-
-    rows = []
-    for b in (100, 1000):
-        client, raw = f"client b{b} x4", f"raw b{b} x4"
-        rows.append(
-            at_most(1, f"CPU/msg, send_many vs raw, b{b} x4", 1.10, ratios(client, raw, _cpu))
+def goals(
+    samples: dict[str, list[Sample]],
+    missing: dict[str, str],
+    memory: dict[str, list[dict[str, Any]] | str],
+    per_message: dict[str, Any] | str,
+) -> list[Goal]:
+    book = GoalBook(samples, missing)
+    book.ratio(
+        "P1a",
+        "CPU/msg, send_many aiohttp vs raw aiohttp, b100 x4",
+        "send_many aiohttp b100 x4",
+        "raw aiohttp b100 x4",
+        _cpu,
+        1.5,
+        at_most=True,
+    )
+    book.ratio(
+        "P1a'",
+        "CPU/msg, send_many aiohttp vs raw aiohttp, b1000 x4",
+        "send_many aiohttp b1000 x4",
+        "raw aiohttp b1000 x4",
+        _cpu,
+        2.0,
+        at_most=True,
+    )
+    book.ratio(
+        "P1b",
+        "msgs/s, send_many aiohttp vs send_many httpx, b100 x4",
+        "send_many aiohttp b100 x4",
+        "send_many httpx b100 x4",
+        _rate,
+        3.0,
+        at_most=False,
+    )
+    if isinstance(per_message, str):
+        book.add(
+            "P1d",
+            "library work per message, no I/O (per_message.py)",
+            0.5,
+            [],
+            at_most=True,
+            unit=" us",
+            missing=per_message,
         )
-        rows.append(
-            at_least(1, f"msg/s, send_many vs raw, b{b} x4", 0.90, ratios(client, raw, _rate))
+    else:
+        book.add(
+            "P1d",
+            "library work per message, no I/O (per_message.py)",
+            0.5,
+            [per_message["us_per_msg"]],
+            at_most=True,
+            unit=" us",
         )
-    rows.append(
-        at_least(
-            2,
-            "msg/s, POST b100 vs one GET per message, x4",
-            50,
-            ratios("client b100 x4", "client GET x4", _rate),
-        )
+    book.ratio(
+        "P1c",
+        "CPU/msg, send_many httpx vs raw httpx, b1000 x4",
+        "send_many httpx b1000 x4",
+        "raw httpx b1000 x4",
+        _cpu,
+        1.5,
+        at_most=True,
     )
     for n in LATENCY_IN_FLIGHT:
-        values = _latency_ratios(samples, f"client b100 x{n} @50ms", n)
-        rows.append(at_least(3, f"msg/s vs limit {2000 * n:,}/s, b100 x{n} @50ms", 0.90, values))
-    growth = [run["growth_mb"] for run in memory]
-    rows.append(at_most(4, "peak RSS growth, iter_send", 10, growth, unit=" MB"))
-    rows.append(
-        at_least(
-            5,
-            "msg/s, XML vs JSON send_many, b100 x4",
-            0.50,
-            ratios("client xml b100 x4", "client b100 x4", _rate),
-        )
+        book.of_limit("P3", f"send_many aiohttp b100 x{n} @50ms", n)
+    book.ratio(
+        "P7",
+        "CPU/request, send (aiohttp) vs raw aiohttp request, 1 in flight",
+        "send aiohttp x1",
+        "raw aiohttp send x1",
+        _cpu,
+        1.3,
+        at_most=True,
     )
-    rows.append(
-        at_least(
-            6,
-            "msg/s, 16 vs 4 in flight, b100",
-            0.90,
-            ratios("client b100 x16", "client b100 x4", _rate),
-        )
+    for backend in ("aiohttp", "httpx"):
+        for api in ("stream_send", "iter_send"):
+            book.ratio(
+                "P8",
+                f"msgs/s, {api} vs send_many, {backend} @50ms x16",
+                f"{api} {backend} b100 x16 @50ms",
+                f"send_many {backend} b100 x16 @50ms",
+                _rate,
+                0.95,
+                at_most=False,
+                info=not (backend == "aiohttp" and api == "stream_send"),
+            )
+    for backend in ("aiohttp", "httpx"):
+        probes = memory.get(backend, "n/a (not run)")
+        label = f"peak RSS growth, streamed messages, {backend}"
+        if isinstance(probes, str):
+            book.add("P4", label, 10, [], at_most=True, unit=" MB", missing=probes)
+        else:
+            label = f"peak RSS growth, {probes[0]['api']} of {probes[0]['messages']:,}, {backend}"
+            values = [run["growth_mb"] for run in probes]
+            book.add("P4", label, 10, values, at_most=True, unit=" MB")
+    # For context: where the httpx backend stands, and issue 3's rows kept against regressions.
+    book.ratio(
+        "info",
+        "CPU/msg, send_many httpx vs raw httpx, b100 x4",
+        "send_many httpx b100 x4",
+        "raw httpx b100 x4",
+        _cpu,
+        1.5,
+        at_most=True,
+        info=True,
     )
-    return rows
+    book.ratio(
+        "info",
+        "CPU/request, send (httpx) vs raw aiohttp request, 1 in flight",
+        "send httpx x1",
+        "raw aiohttp send x1",
+        _cpu,
+        1.3,
+        at_most=True,
+        info=True,
+    )
+    for n in LATENCY_IN_FLIGHT:
+        book.of_limit("info", f"send_many httpx b100 x{n} @50ms", n, info=True)
+    book.ratio(
+        "3/2",
+        "msgs/s, POST b100 vs one GET per message, httpx x4",
+        "send_many httpx b100 x4",
+        "send_many httpx GET x4",
+        _rate,
+        50,
+        at_most=False,
+        info=True,
+    )
+    book.ratio(
+        "3/5",
+        "msgs/s, XML vs JSON send_many, httpx b100 x4",
+        "send_many httpx xml b100 x4",
+        "send_many httpx b100 x4",
+        _rate,
+        0.5,
+        at_most=False,
+        info=True,
+    )
+    book.ratio(
+        "3/6",
+        "msgs/s, 16 vs 4 in flight, httpx b100",
+        "send_many httpx b100 x16",
+        "send_many httpx b100 x4",
+        _rate,
+        0.9,
+        at_most=False,
+        info=True,
+    )
+    return book.rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -548,13 +914,28 @@ def machine() -> list[str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    packages = ("httpx", "httpcore", "h11", "anyio", "sniffio", "msgspec", "xmltodict")
+    packages = (
+        "httpx",
+        "httpcore",
+        "h11",
+        "aiohttp",
+        "multidict",
+        "yarl",
+        "anyio",
+        "sniffio",
+        "msgspec",
+    )
     versions = ", ".join(f"{name} {_version(name)}" for name in packages)
+    commit = subprocess.run(
+        ["git", "-C", str(HERE), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    ).stdout.strip()
     lines = [
         f"CPU: {cpu}, {os.cpu_count()} cores",
         f"Python {platform.python_version()} ({platform.python_implementation()}),"
         f" {platform.system()} {platform.release()}",
-        f"mysms-async {_version('mysms-async')}; {versions}",
+        f"mysms-async {_version('mysms-async')} from {Path(mysms_async.__file__).parent},"
+        f" git HEAD {commit[:70]}",
+        versions,
     ]
     if _version("sniffio") == "not installed":
         lines.append("WARNING: sniffio is missing: httpcore retries its import on every lock")
@@ -572,20 +953,25 @@ def _median(samples: Sequence[Sample], metric: Callable[[Sample], float]) -> flo
     return statistics.median(metric(s) for s in samples)
 
 
-def detail_table(samples: dict[str, list[Sample]]) -> list[str]:
+def detail_table(samples: dict[str, list[Sample]], missing: dict[str, str]) -> list[str]:
     lines = [
-        "| configuration | messages | msg/s | client CPU us/msg | of which GC"
-        " | client CPU us/request | gateway CPU share |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| configuration | messages | msgs/s | client CPU us/msg | of which GC"
+        " | client CPU us/request | wall us/request | gateway CPU share | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, runs in samples.items():
+        loads = [s.load for s in runs]
         lines.append(
             f"| {name} | {runs[0].messages:,} | {_median(runs, _rate):,.0f}"
             f" | {_median(runs, _cpu):.2f}"
             f" | {_median(runs, lambda s: s.gc_us_per_message):.2f}"
             f" | {_median(runs, lambda s: s.cpu_us_per_request):,.0f}"
-            f" | {_median(runs, lambda s: s.server_share):.0%} |"
+            f" | {_median(runs, lambda s: s.wall_us_per_request):,.0f}"
+            f" | {_median(runs, lambda s: s.server_share):.0%}"
+            f" | {min(loads):.2f}-{max(loads):.2f} |"
         )
+    for name, why in missing.items():
+        lines.append(f"| {name} | {why} | | | | | | | |")
     return lines
 
 
@@ -599,51 +985,46 @@ def failure_lines(samples: dict[str, list[Sample]]) -> list[str]:
     ] or ["- none: every message of every sample was accepted"]
 
 
+def _result_text(row: Goal) -> str:
+    if row.passed is None:
+        return "n/a"
+    if row.info:
+        return "(info) " + ("within" if row.passed else "outside")
+    return "met" if row.passed else "MISSED"
+
+
 def goal_table(rows: Sequence[Goal]) -> list[str]:
     lines = ["| # | measure | goal | median | range | result |", "|---|---|---|---:|---|---|"]
     for row in rows:
+        if not row.values:
+            lines.append(f"| {row.key} | {row.label} | {row.goal} | {row.missing} | | n/a |")
+            continue
         low, high = min(row.values), max(row.values)
         lines.append(
-            f"| {row.number} | {row.label} | {row.goal} | {row.median:.2f}{row.unit}"
-            f" | {low:.2f}-{high:.2f} | {'PASS' if row.passed else 'MISS'} |"
+            f"| {row.key} | {row.label} | {row.goal} | {row.median:.2f}{row.unit}"
+            f" | {low:.2f}-{high:.2f} | {_result_text(row)} |"
         )
     return lines
 
 
-def micro_table(micro: dict[str, float]) -> list[str]:
-    lines = ["| operation (100 entries) | us per entry | vs msgspec/JSON |", "|---|---:|---:|"]
-    decode = micro["client decode_batch json (msgspec)"]
-    build = micro["client builder json"]
-    for name, value in micro.items():
-        base = build if ("builder" in name or "unparse" in name) else decode
-        lines.append(f"| {name} | {value:.3f} | {value / base:.1f}x |")
-    parse = micro["xmltodict.parse"] / decode
-    unparse = micro["xmltodict.unparse"] / micro["client builder xml"]
-    lines.append("")
-    lines.append(f"xmltodict.parse costs {parse:.0f}x msgspec's JSON decode per entry;")
-    lines.append(f"xmltodict.unparse costs {unparse:.0f}x the client's XML builder per message.")
+def memory_lines(memory: dict[str, list[dict[str, Any]] | str]) -> list[str]:
+    lines = []
+    for backend, probes in memory.items():
+        if isinstance(probes, str):
+            lines.append(f"- {backend}: {probes}")
+            continue
+        lines.extend(
+            f"- {backend}, {run['api']}, {run['messages']:,.0f} messages in {run['seconds']:.1f} s:"
+            f" peak RSS {run['peak_before_mb']:.1f} -> {run['peak_after_mb']:.1f} MB"
+            f" (+{run['growth_mb']:.2f} MB), load {run.get('load', 0.0):.2f}"
+            for run in probes
+        )
     return lines
 
 
-def memory_lines(memory: Sequence[dict[str, float]]) -> list[str]:
-    return [
-        f"- {run['messages']:,.0f} messages in {run['seconds']:.1f} s:"
-        f" peak RSS {run['peak_before_mb']:.1f} -> {run['peak_after_mb']:.1f} MB"
-        f" (+{run['growth_mb']:.2f} MB)"
-        for run in memory
-    ]
-
-
-def save(samples: dict[str, list[Sample]], memory: Any, micro: Any, rows: Sequence[Goal]) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "machine": machine(),
-        "samples": {k: [asdict(s) for s in v] for k, v in samples.items()},
-        "memory": memory,
-        "micro_us_per_entry": micro,
-        "goals": [asdict(row) | {"median": row.median, "passed": row.passed} for row in rows],
-    }
-    RESULTS.write_text(json.dumps(payload, indent=2))
+def save(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -653,6 +1034,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run (~1 minute)")
     parser.add_argument("--repeats", type=int, help="repetitions per measurement")
+    parser.add_argument(
+        "--only", help="regular expression: run only the configurations whose name it matches"
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory probes")
+    parser.add_argument("--no-per-message", action="store_true", help="skip per_message.py")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the raw samples go")
     return parser.parse_args()
 
 
@@ -661,20 +1048,34 @@ def main() -> int:
     profile = QUICK if args.quick else FULL
     if args.repeats:
         profile = Profile(**{**asdict(profile), "repeats": args.repeats})
+    only = re.compile(args.only) if args.only else None
+
+    def wanted(name: str) -> bool:
+        return only is None or only.search(name) is not None
+
     started = time.perf_counter()
-    load_before = os.getloadavg()[0]
+    load_before = os.getloadavg()
     print("\n".join(machine()))
     print(f"mode: {'quick' if args.quick else 'full'}, {profile}\n", flush=True)
+    memory: dict[str, list[dict[str, Any]] | str] = {}
     with gateway(0.0) as fast, gateway(LATENCY) as slow:
         print("throughput rounds ...", file=sys.stderr, flush=True)
-        samples = anyio.run(measure_throughput, fast, slow, profile)
-        print("memory probes ...", file=sys.stderr, flush=True)
-        memory = measure_memory(fast, profile)
-    micro = measure_xml_micro()
-    rows = goals(samples, memory)
+        samples, missing = asyncio.run(measure_throughput(fast, slow, profile, wanted))
+        if not args.no_memory:
+            for backend in BACKENDS:
+                print(f"memory probes, {backend} ...", file=sys.stderr, flush=True)
+                memory[backend] = measure_memory(fast, profile, backend)
+    per_message: dict[str, Any] | str = "n/a (not run)"
+    if not args.no_per_message:
+        print("per_message.py ...", file=sys.stderr, flush=True)
+        per_message = measure_per_message()
+    rows = goals(samples, missing, memory, per_message)
+    load_after = os.getloadavg()
+    scored = [row for row in rows if not row.info]
     report = [
-        "Configurations (medians; 'xN' = requests in flight):",
-        *detail_table(samples),
+        "Configurations (medians; 'xN' = requests in flight; load = 1-minute load average"
+        " at each sample's start):",
+        *detail_table(samples, missing),
         "",
         "Goals (each a ratio measured in this run; median and range over repetitions):",
         *goal_table(rows),
@@ -685,16 +1086,30 @@ def main() -> int:
         "Memory probes (fresh process each, after a warm-up):",
         *memory_lines(memory),
         "",
-        "XML vs JSON pieces, informative (best of 5):",
-        *micro_table(micro),
-        "",
-        f"Load average (1 min) {load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end:"
-        " other processes on this machine share its cores and skew wall-clock rows.",
-        f"{sum(r.passed for r in rows)} of {len(rows)} goals met;"
-        f" total time {time.perf_counter() - started:.0f} s; raw numbers in {RESULTS}",
+        f"Load average (1/5/15 min) {'/'.join(f'{x:.2f}' for x in load_before)} at start,"
+        f" {'/'.join(f'{x:.2f}' for x in load_after)} at end: other processes on this machine"
+        " share its 2 cores and skew wall-clock rows.",
+        f"{sum(bool(r.passed) for r in scored)} of {len(scored)} goals met,"
+        f" {sum(r.passed is None for r in scored)} not measured;"
+        f" total time {time.perf_counter() - started:.0f} s; raw numbers in {args.out}",
     ]
     print("\n".join(report))
-    save(samples, memory, micro, rows)
+    save(
+        args.out,
+        {
+            "machine": machine(),
+            "load_before": load_before,
+            "load_after": load_after,
+            "samples": {k: [asdict(s) for s in v] for k, v in samples.items()},
+            "missing": missing,
+            "memory": memory,
+            "per_message": per_message,
+            "goals": [
+                asdict(row) | {"median": row.median if row.values else None, "passed": row.passed}
+                for row in rows
+            ],
+        },
+    )
     return 0
 
 
