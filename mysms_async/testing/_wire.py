@@ -4,7 +4,9 @@ This module deliberately shares nothing with the client's request builder or dec
 each side checks the other. It is strict where the client could be wrong: a wrong content type, a
 body that does not parse, a wrong root element, a missing ``auth``, an unknown or repeated field,
 a value that is not a string, all answer HTTP 400 with the reason in a plain-text body, so a
-client bug shows as a failed test rather than as a quietly tolerant fake.
+client bug shows as a failed test rather than as a quietly tolerant fake. (A GET without ``u`` or
+``p`` is not among them: the gateway answers it -1, and so does the emulator. The gateway's
+``strict=False`` lets unknown query parameters and a wrong content type through.)
 """
 
 from __future__ import annotations
@@ -82,18 +84,29 @@ def parse_query(raw: bytes) -> tuple[tuple[str, str], ...]:
         raise BadRequest(f"malformed query string: {exc}") from None
 
 
-def parse_get(endpoint: Endpoint, query: tuple[tuple[str, str], ...]) -> ParsedRequest:
-    """Read a GET request's parameters: ``u p`` always, then one message or one id."""
+def parse_get(
+    endpoint: Endpoint, query: tuple[tuple[str, str], ...], *, strict: bool = True
+) -> ParsedRequest:
+    """Read a GET request's parameters: ``u p`` always, then one message or one id.
+
+    A missing ``u`` or ``p`` is read as empty: the real gateway answers that with request state
+    -1, like a wrong password, not with an HTTP error. ``strict`` refuses unknown and repeated
+    parameters; without it they are ignored (the first of a repeated one wins).
+    """
     allowed = _GET_PARAMS[endpoint]
     params: dict[str, str] = {}
     for key, value in query:
         if key not in allowed:
-            raise BadRequest(f"unknown query parameter {key!r} for {endpoint}")
+            if strict:
+                raise BadRequest(f"unknown query parameter {key!r} for {endpoint}")
+            continue
         if key in params:
-            raise BadRequest(f"query parameter {key!r} given twice")
+            if strict:
+                raise BadRequest(f"query parameter {key!r} given twice")
+            continue
         params[key] = value
-    if "u" not in params or "p" not in params:
-        raise BadRequest("missing credentials: the query needs u and p")
+    params.setdefault("u", "")
+    params.setdefault("p", "")
     if endpoint == "send":
         message = MessageFields(
             source=params.get("s"),

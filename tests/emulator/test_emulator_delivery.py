@@ -138,7 +138,8 @@ async def test_fail_share_extremes() -> None:
 async def test_messages_are_snapshots_with_every_field(
     http: httpx.AsyncClient, gateway: FakeGateway
 ) -> None:
-    message_id = await send_one(http, "Привет", date="01.12.2026 09:00:00", ttl="60")
+    # A date already past: the message is due at once.
+    message_id = await send_one(http, "Привет", date="01.11.2026 09:00:00", ttl="60")
     snapshot = gateway.messages[message_id]
     gateway.advance()
     assert snapshot.state == 2
@@ -148,7 +149,7 @@ async def test_messages_are_snapshots_with_every_field(
         "MySMS",
         "79112223333",
     )
-    assert (snapshot.text, snapshot.date, snapshot.ttl) == ("Привет", "01.12.2026 09:00:00", "60")
+    assert (snapshot.text, snapshot.date, snapshot.ttl) == ("Привет", "01.11.2026 09:00:00", "60")
     assert (snapshot.parts, snapshot.encoding) == (1, "UCS-2")
     with pytest.raises(KeyError):
         gateway.message("unknown")

@@ -190,8 +190,6 @@ async def test_xml_auth_fields_in_any_order(http: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("path", "params", "reason"),
     [
-        ("send/json", {"p": DEMO_PASSWORD, "s": DEMO_SENDER, "d": DEST, "t": "x"}, "u and p"),
-        ("send/json", {"u": DEMO_USERNAME, "s": DEMO_SENDER, "d": DEST, "t": "x"}, "u and p"),
         ("send/json", {"u": DEMO_USERNAME, "p": DEMO_PASSWORD, "text": "x"}, "'text'"),
         ("status/xml", {"u": DEMO_USERNAME, "p": DEMO_PASSWORD}, "id"),
         ("status/json", {"u": DEMO_USERNAME, "p": DEMO_PASSWORD, "id": "x", "d": DEST}, "'d'"),
