@@ -6,6 +6,18 @@ httpcore's pool walks every connection it holds on each request and on each resp
 grows with the pool: at 16 connections a request cost the client 1.6 ms of CPU against 0.9 ms at
 4 (see ``benchmarks/README.md``). The client already bounds the requests in flight itself, so
 it hands each one a slot of its own: no walk is ever longer than one connection.
+
+A slot is given back only when its request ended cleanly. A plain asyncio ``task.cancel()`` (what
+``asyncio.wait_for`` and ``asyncio.timeout`` do) is not stopped by the anyio shield inside
+httpcore, so it can cut httpcore's response-close path halfway and leave the connection ACTIVE
+for good; handed out again, that slot would fail every later request with ``PoolTimeout``. So a
+slot whose request was cancelled or whose stream failed to close is retired (closed before the
+next request starts) and a fresh one takes its place: the pool never loses capacity.
+
+A slot is also retired when its connection holds bytes past a complete answer (a proxy that sends
+one answer twice): the next request on it would read that stale copy as its own answer. The
+answer just read is then suspect too, so its stream raises ``httpx.RemoteProtocolError``, which
+the exchange reports as "may have arrived".
 """
 
 from __future__ import annotations
@@ -18,29 +30,55 @@ import httpx
 
 _ONE_CONNECTION = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
+_Slot = httpx.AsyncHTTPTransport
+
+
+def _has_leftover(slot: _Slot) -> bool:
+    """Bytes already received past the end of the answer (h11's ``trailing_data``)."""
+    for connection in slot._pool.connections:
+        inner = getattr(connection, "_connection", None)
+        h11_state = getattr(inner, "_h11_state", None)
+        if h11_state is not None and h11_state.trailing_data[0]:
+            return True
+    return False
+
 
 class _SlotReturningStream(httpx.AsyncByteStream):
-    """The response body; closing it hands the slot back (a slot serves one response at once)."""
+    """The response body; closing it hands the slot back, or retires it if it is suspect."""
 
     def __init__(self, stream: httpx.AsyncByteStream, pool: SlotPool, slot: _Slot) -> None:
         self._stream = stream
         self._pool = pool
         self._slot: _Slot | None = slot
+        self._suspect = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except BaseException:
+            self._suspect = True
+            raise
+        if self._slot is not None and _has_leftover(self._slot):
+            self._suspect = True
+            raise httpx.RemoteProtocolError(
+                "more bytes followed a complete answer on this connection (an answer sent"
+                " twice?); the answer is not trusted and the connection is discarded"
+            )
 
     async def aclose(self) -> None:
         try:
             await self._stream.aclose()
+        except BaseException:
+            self._suspect = True
+            raise
         finally:
-            if self._slot is not None:
-                self._pool._give_back(self._slot)
-                self._slot = None
-
-
-_Slot = httpx.AsyncHTTPTransport
+            slot, self._slot = self._slot, None
+            if slot is not None:
+                if self._suspect:
+                    self._pool._retire(slot)
+                else:
+                    self._pool._give_back(slot)
 
 
 class SlotPool(httpx.AsyncBaseTransport):
@@ -50,12 +88,16 @@ class SlotPool(httpx.AsyncBaseTransport):
     shares the client's ``httpx`` pool in some unforeseen way is slowed, never refused.
     """
 
-    def __init__(self, slots: int, *, verify: ssl.SSLContext | bool = True) -> None:
+    def __init__(
+        self, slots: int, *, verify: ssl.SSLContext | bool = True, proxy: str | None = None
+    ) -> None:
         self._slots = slots
         self._verify = verify
+        self._proxy = proxy
         self._ssl_context: ssl.SSLContext | None = None
         self._all: list[_Slot] = []
         self._free: list[_Slot] = []
+        self._retired: list[_Slot] = []
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -69,25 +111,47 @@ class SlotPool(httpx.AsyncBaseTransport):
 
     @property
     def connections(self) -> list[Any]:
-        """Every open connection of every slot (for tests and diagnostics)."""
-        return [c for slot in self._all for c in slot._pool.connections]
+        """Every open connection of every slot, retired ones included (tests, diagnostics)."""
+        return [c for slot in (*self._all, *self._retired) for c in slot._pool.connections]
 
     def _take(self) -> _Slot:
         if self._free:
             return self._free.pop()
-        slot = httpx.AsyncHTTPTransport(verify=self.ssl_context, limits=_ONE_CONNECTION)
+        slot = httpx.AsyncHTTPTransport(
+            verify=self.ssl_context, limits=_ONE_CONNECTION, proxy=self._proxy
+        )
         self._all.append(slot)
         return slot
 
     def _give_back(self, slot: _Slot) -> None:
         self._free.append(slot)
 
+    def _retire(self, slot: _Slot) -> None:
+        """Never hand this slot out again; it is closed before the next request starts."""
+        if slot in self._all:
+            self._all.remove(slot)
+            self._retired.append(slot)
+
+    async def _close_retired(self) -> None:
+        while self._retired:
+            slot = self._retired[-1]
+            await slot.aclose()
+            if self._retired and self._retired[-1] is slot:
+                self._retired.pop()
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._retired:
+            await self._close_retired()
         slot = self._take()
         try:
             response = await slot.handle_async_request(request)
-        except BaseException:
+        except Exception:
+            # httpcore closed or kept the connection cleanly: the slot is sound.
             self._give_back(slot)
+            raise
+        except BaseException:
+            # Cancelled somewhere inside httpcore: its connection's state cannot be trusted.
+            self._retire(slot)
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
         return httpx.Response(
@@ -98,6 +162,8 @@ class SlotPool(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        for slot in self._all:
-            await slot.aclose()
+        slots, self._all = [*self._all, *self._retired], []
+        self._retired = []
         self._free.clear()
+        for slot in slots:
+            await slot.aclose()

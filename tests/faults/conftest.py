@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fault_cases import make_gateway
+from fault_cases import BACKENDS, make_gateway
 
 from mysms_async.testing import FakeGateway
 
@@ -15,6 +15,13 @@ def _served_session() -> Iterator[tuple[FakeGateway, str]]:
     gateway = make_gateway()
     with gateway.serve() as base_url:
         yield gateway, base_url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each engine in turn: the loopback tests are where aiohttp and httpx differ."""
+    name: str = request.param
+    return name
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ async def test_fault_over_a_socket(
     fmt: Fmt,
     method: Method,
     case: Case,
+    backend: str,
     served: tuple[FakeGateway, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -69,6 +70,7 @@ async def test_fault_over_a_socket(
     options = dict(case.client)
     if "timeout" in options:
         options["timeout"] = SOCKET_SHORT_TIMEOUT
+    options["backend"] = backend
     async with make_client(gateway, fmt, method, base_url=base_url, **options) as client:
         outcome = await run_case(gateway, client, op, fmt, method, case, over_socket=True)
     assert_no_secret("\n".join(outcome.rendered), "an error, a result or the client")
@@ -84,14 +86,14 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
 async def test_a_refused_connect_is_retried_even_for_a_send(
-    method: Method, caplog: pytest.LogCaptureFixture
+    method: Method, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Nothing listens: the request provably never left, so even a send is retried, and the
     final error is a plain ``TransportError``, not ``DeliveryUnknownError``."""
     debug_everything(caplog)
     base_url = f"http://127.0.0.1:{_closed_port()}/rest/sms/"
     gateway = FakeGateway()  # unused: make_client needs one only for in-process clients
-    async with make_client(gateway, "json", method, base_url=base_url) as client:
+    async with make_client(gateway, "json", method, base_url=base_url, backend=backend) as client:
         with anyio.fail_after(5):
             with pytest.raises(TransportError) as caught:
                 await client.send(DESTINATION, "nobody home")

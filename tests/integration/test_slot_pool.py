@@ -16,7 +16,7 @@ async def test_connections_never_exceed_requests_in_flight_and_are_reused() -> N
         client = gateway.client(
             base_url=base_url, http_client=None, max_concurrency=3, batch_size=2
         )
-        pool = client._transport._client._transport
+        pool = client._transport.exchange.client._transport  # type: ignore[union-attr]
         assert isinstance(pool, SlotPool)
         async with client:
             results = await client.send_many([Message("79112223333", f"m{i}") for i in range(30)])
@@ -33,7 +33,7 @@ async def test_more_concurrent_callers_than_slots_wait_their_turn() -> None:
     gateway.inject(Latency(0.02), times=None)
     with gateway.serve() as base_url:
         async with gateway.client(base_url=base_url, http_client=None, max_concurrency=2) as c:
-            pool = c._transport._client._transport
+            pool = c._transport.exchange.client._transport  # type: ignore[union-attr]
             async with anyio.create_task_group() as group:
                 for _ in range(10):
                     group.start_soon(c.balance)

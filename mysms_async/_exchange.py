@@ -1,0 +1,123 @@
+"""The exchange: the only layer that knows an HTTP library.
+
+An exchange takes one prepared request and returns the answer's status, ``Retry-After`` and
+body (read through :class:`._inflate.CappedBody`), or raises one of two errors that say how far
+the request got: :class:`NotSent` (it provably never left: a refused or timed-out connect) or
+:class:`MayHaveArrived` (anything after the first byte may have been written). An answer whose
+body cannot be read raises ``ResponseError``. Everything that decides (retries, caps, the
+outcome of a send, redaction, logging, the rate limit) sits above, in ``_transport.py``, and is
+the same for every engine, so that a new engine cannot weaken a guarantee by being new.
+
+Two engines: httpx (``_exchange_httpx.py``, the default, asyncio and trio, honours a caller's
+``http_client=`` or ``transport=``) and aiohttp (``_exchange_aiohttp.py``, the ``[aiohttp]``
+extra, asyncio only, about a third of httpx's CPU per request). ``backend="auto"`` picks aiohttp
+when it is installed, no httpx object was given, and the running loop is asyncio; under trio it
+is httpx. This module also holds what both engines share: the choice, and the proxy read from
+the environment.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ._config import Backend
+from ._exceptions import ValidationError
+from ._request import PreparedRequest
+
+BACKENDS: tuple[Backend, ...] = ("httpx", "aiohttp", "auto")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What came back: a body only for a 200 (an error page changes no outcome)."""
+
+    status_code: int
+    body: bytes
+    retry_after: str | None = None
+
+
+class NotSent(Exception):
+    """The request provably never left this process: safe to retry, even a send."""
+
+    def __init__(self, what: str, detail: str | None = None) -> None:
+        self.what = what
+        self.detail = detail
+        super().__init__(what)
+
+
+class MayHaveArrived(Exception):
+    """The request may have reached the gateway; ``transient`` if trying again could help."""
+
+    def __init__(self, what: str, detail: str | None = None, *, transient: bool = True) -> None:
+        self.what = what
+        self.detail = detail
+        self.transient = transient
+        super().__init__(what)
+
+
+class Exchange(Protocol):
+    """One engine: a round trip per call, bounded by the attempt's timeout; ``aclose`` frees all."""
+
+    async def round_trip(self, prepared: PreparedRequest) -> Reply: ...
+
+    async def aclose(self) -> None: ...
+
+
+def aiohttp_installed() -> bool:
+    return importlib.util.find_spec("aiohttp") is not None
+
+
+def check_backend(backend: object, *, httpx_given: bool) -> Backend:
+    """Refuse, before any I/O, a backend that cannot run as configured."""
+    if backend not in BACKENDS:
+        raise ValidationError("backend", "must be one of httpx, aiohttp, auto", backend)
+    if backend == "aiohttp":
+        if httpx_given:
+            raise ValidationError(
+                "backend",
+                "aiohttp cannot use http_client= or transport= (httpx objects); use"
+                " backend='httpx' with them",
+            )
+        if not aiohttp_installed():
+            raise ValidationError(
+                "backend", "aiohttp is not installed: pip install 'mysms-async[aiohttp]'"
+            )
+    return backend
+
+
+def resolve_backend(
+    backend: Backend, library: str, *, httpx_given: bool
+) -> Literal["httpx", "aiohttp"]:
+    """The engine for the running async library (``sniffio`` name), decided at first use."""
+    if backend == "httpx":
+        return "httpx"
+    if library != "asyncio":
+        if backend == "aiohttp":
+            raise ValidationError(
+                "backend",
+                f"aiohttp runs only under asyncio, not {library}; use backend='httpx' (or"
+                " 'auto') there",
+            )
+        return "httpx"
+    if backend == "aiohttp" or (not httpx_given and aiohttp_installed()):
+        return "aiohttp"
+    return "httpx"
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy ``HTTP(S)_PROXY`` / ``ALL_PROXY`` name for ``url``, unless ``NO_PROXY`` spares
+    its host: what httpx's ``trust_env`` and curl do, read once per client, not per request."""
+    scheme, _, rest = url.partition("://")
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(scheme.lower()) or proxies.get("all")
+    if not proxy:
+        return None
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    bypass: Callable[[str, dict[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if bypass(host, proxies):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"

@@ -1,0 +1,146 @@
+"""The httpx exchange: the default engine, for asyncio and trio, and a caller's own httpx objects.
+
+httpx's errors end here: each becomes :class:`NotSent` or :class:`MayHaveArrived` with its type
+and redacted message as ``detail``, never chained (their ``request`` holds the URL, and on GET
+the URL holds the password). Every request goes out with ``follow_redirects=False`` and our own
+``Accept-Encoding``, whatever the caller's client was built with: a redirect would carry the
+password to another host, and an encoding the capped reader cannot inflate would be refused.
+"""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+
+from . import _constants as C
+from ._config import Settings
+from ._exceptions import ClientClosedError
+from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy
+from ._inflate import ACCEPT_ENCODING, CappedBody, too_large
+from ._pool import SlotPool
+from ._redact import install_log_redaction, redact_text
+from ._request import PreparedRequest
+
+install_log_redaction()
+
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_PERMANENT_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)
+_PLAIN_HEADERS = {"accept-encoding": ACCEPT_ENCODING}
+
+
+class HttpxExchange:
+    """Owns (or borrows) an ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secret: str,
+        *,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
+        self._secret = secret
+        self._base_url = settings.base_url
+        self._timeout = settings.timeout
+        self._cap = settings.max_response_bytes
+        self.owns_client = http_client is None
+        self.client = http_client or make_http_client(settings, transport)
+        self._urls: dict[str, httpx.URL] = {}
+        self._headers: dict[str | None, dict[str, str]] = {None: _PLAIN_HEADERS}
+
+    def _url(self, path: str) -> httpx.URL:
+        """Twelve endpoints at most: parse each URL once, not once per request."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._base_url + path)
+        return url
+
+    def _headers_for(self, content_type: str | None) -> dict[str, str]:
+        headers = self._headers.get(content_type)
+        if headers is None:
+            headers = self._headers[content_type] = {
+                **_PLAIN_HEADERS,
+                "content-type": content_type or "",
+            }
+        return headers
+
+    async def aclose(self) -> None:
+        if self.owns_client:
+            await self.client.aclose()
+
+    async def round_trip(self, prepared: PreparedRequest) -> Reply:
+        client = self.client
+        if client.is_closed:
+            raise ClientClosedError(
+                "the httpx.AsyncClient given to MySMSClient as http_client= is closed"
+            )
+        request = client.build_request(
+            prepared.method,
+            self._url(prepared.path),
+            params=prepared.params,
+            content=prepared.content,
+            headers=self._headers_for(prepared.content_type),
+        )
+        try:
+            with anyio.fail_after(self._timeout):
+                response = await client.send(request, stream=True, follow_redirects=False)
+                try:
+                    if response.status_code != 200:
+                        # The body of an error page is not read: nothing in it changes the outcome.
+                        return Reply(response.status_code, b"", response.headers.get("retry-after"))
+                    body = await _read_capped(response, self._cap)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise MayHaveArrived("no complete answer within the timeout") from None
+        except _PERMANENT_ERRORS as exc:
+            raise MayHaveArrived(
+                "request could not be made", self._describe(exc), transient=False
+            ) from None
+        except _NOT_SENT_ERRORS as exc:
+            raise NotSent("could not connect", self._describe(exc)) from None
+        except httpx.HTTPError as exc:
+            raise MayHaveArrived("connection failed", self._describe(exc)) from None
+        return Reply(200, body)
+
+    def _describe(self, exc: BaseException) -> str:
+        text = str(exc) or "no message"
+        return f"{type(exc).__name__}: {redact_text(text, self._secret)}"
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    """Read the raw stream and inflate it ourselves (``_inflate.CappedBody``)."""
+    if response.is_stream_consumed:
+        # An in-memory transport (httpx.MockTransport) hands over a body it already holds,
+        # already inflated by httpx: no network is involved, so only the size is checked.
+        if len(response.content) > cap:
+            raise too_large(cap)
+        return response.content
+    headers = response.headers
+    body = CappedBody(cap, headers.get("content-encoding"), headers.get("content-length"))
+    async for chunk in response.aiter_raw():
+        body.feed(chunk)
+    return body.finish()
+
+
+def make_http_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    """One connection set per client: a slot per request the client lets into flight.
+
+    httpx's pool slows down as its connections grow, so the client bounds requests in flight
+    itself and gives each a single-connection slot (``_pool.SlotPool``). Connecting gets half the
+    attempt's time, so that a hung connect fails as a connect timeout (provably not sent, so
+    safe to retry) before the attempt's deadline turns it into an unknown outcome. httpx reads
+    ``HTTP(S)_PROXY`` only for a client without a transport of its own, so the slots are given
+    the proxy the environment names (``_exchange.env_proxy``).
+    """
+    timeout = settings.timeout
+    if transport is None:
+        transport = SlotPool(settings.max_concurrency, proxy=env_proxy(settings.base_url))
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(timeout, connect=timeout / 2, pool=timeout / 2),
+        headers={"user-agent": C.USER_AGENT, "accept-encoding": ACCEPT_ENCODING},
+        follow_redirects=False,
+    )
