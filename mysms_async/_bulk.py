@@ -1,192 +1,485 @@
 """The bulk engine: batched, concurrent sends where every message gets exactly one outcome.
 
-Input is read lazily, one chunk at a time (``batch_size`` messages for POST, one for GET, since
-the document allows one message per GET). Each message is validated on its own: an invalid one
-gets a failed result and never reaches the wire, while its chunk-mates are still sent. A chunk
-whose request fails gets that error on each of its messages; only ``AuthError`` stops the run,
-since every later request would fail the same way.
+Input is read lazily, one chunk at a time (``batch_size`` messages for POST, one for GET). A
+pool of ``max_concurrency`` long-lived workers sends the chunks; a chunk is read only when a
+worker is free to take it, so at most one chunk waits read but unsent. Every message read gets
+an outcome, whatever stops the run:
 
-Two shapes of concurrency, for one reason: anyio forbids a task group or cancel scope to stay
-open across a ``yield`` of an async generator (the abandoned generator is finalised from another
-task). ``send_many`` returns only at the end, so it keeps ``max_concurrency`` requests in flight
-continuously inside one task group. ``iter_send`` yields, so it works in waves: it reads up to
-``max_concurrency`` chunks, sends them concurrently inside a task group that is closed again
-before the first result is yielded. Between two ``__anext__`` calls nothing runs, so breaking
-out of the loop early is safe: nothing more is read or sent, and no task is left behind.
+* an invalid or unbuildable message fails on its own; its chunk-mates are still sent;
+* a request that fails gives its error to its chunk's messages; the run goes on;
+* ``AuthError``, ``ClientClosedError`` and ``WrongEventLoopError`` stop the run (every later
+  request would fail the same way), and so does an error raised by the caller's input (wrapped
+  in ``InputError`` unless it is ours): nothing more is read, the requests in flight finish, and
+  the error is raised with ``.results``;
+* on cancellation, a request in flight is ``DeliveryUnknownError`` and one not yet started is
+  "not sent"; whatever the caller can no longer be handed is logged as a WARNING.
+
+Three façades over the one pipeline. ``send_many`` runs it to the end inside one task group.
+``stream_send`` is an async context manager that owns the task group (anyio forbids a task group
+open across a ``yield``), so requests stay in flight continuously while the caller consumes
+results in input order; the reading runs at most ``STREAM_WINDOW`` times ``max_concurrency``
+chunks ahead of the consumer, which bounds memory. ``iter_send`` is kept for compatibility: an
+async-generator object (a class, not a native generator, so nothing is left for a garbage
+collector to finalise under trio) that runs the pipeline in waves of ``max_concurrency`` chunks
+with the task group closed before each result is handed over.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-)
-from typing import TYPE_CHECKING, TypeVar
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
+from types import TracebackType
+from typing import Any
 
 import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from . import _constants as C
 from ._config import Seconds, to_seconds
-from ._exceptions import AuthError, MySMSError, ValidationError
+from ._exceptions import DeliveryUnknownError, InputError, MySMSError, ValidationError
 from ._models import Message, SendResult, StatusResult
-from ._request import WireMessage, validate_message_id, wire_many
+from ._operations import Chunk, Operations
+from ._request import validate_message_id
 
-if TYPE_CHECKING:
-    from ._client import MySMSClient
-
-T = TypeVar("T")
-T_in = TypeVar("T_in")
+logger = logging.getLogger(C.LOGGER_NAME)
 
 #: wait_for_delivery: each pause is this much longer than the last, up to the cap.
 POLL_GROWTH = 1.5
 MAX_POLL_INTERVAL = 60.0
+#: stream_send reads at most this many times max_concurrency chunks ahead of its consumer: one
+#: slow request at the head of the line does not starve the others of work.
+STREAM_WINDOW = 2
+
+Messages = Iterable[Message] | AsyncIterable[Message]
 
 
-class _Chunk:
-    """Up to one request's worth of input, with the messages that failed validation set aside."""
+def check_iterable(name: str, value: object) -> None:
+    """A bare ``str`` or ``bytes`` is an iterable of characters, never what the caller meant."""
+    if isinstance(value, str | bytes | bytearray | memoryview):
+        raise ValidationError(name, f"must be an iterable, not a single {type(value).__name__}")
+    if not isinstance(value, Iterable | AsyncIterable):
+        raise ValidationError(name, "must be an iterable or async iterable", value)
 
-    __slots__ = ("failed", "messages", "valid", "wires")
 
-    def __init__(self, messages: list[Message]) -> None:
-        self.messages = messages
-        self.valid: list[Message] = []
-        self.wires: list[WireMessage] = []
-        self.failed: dict[int, SendResult] = {}
+def _input_error(exc: Exception) -> MySMSError:
+    if isinstance(exc, MySMSError):
+        return exc
+    error = InputError(f"reading the messages failed: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+class _Reader:
+    """The caller's messages, read one chunk at a time; an error of theirs ends the reading."""
+
+    __slots__ = ("_async", "_sync", "exhausted", "size")
+
+    def __init__(self, messages: Messages, size: int) -> None:
+        self.size = size
+        self.exhausted = False
+        self._sync: Iterator[Message] | None = None
+        self._async: AsyncIterator[Message] | None = None
+        if isinstance(messages, AsyncIterable):
+            self._async = messages.__aiter__()
+        else:
+            self._sync = iter(messages)
+
+    async def read(self) -> tuple[list[Message], MySMSError | None]:
+        """The next chunk (short at the end), and the input's error if reading failed."""
+        batch: list[Message] = []
+        try:
+            if self._sync is not None:
+                batch.extend(itertools.islice(self._sync, self.size))  # keeps what came before
+            else:
+                assert self._async is not None
+                anext_message = self._async.__anext__
+                while len(batch) < self.size:
+                    try:
+                        batch.append(await anext_message())
+                    except StopAsyncIteration:
+                        break
+        except Exception as exc:
+            self.exhausted = True
+            return batch, _input_error(exc)
+        if len(batch) < self.size:
+            self.exhausted = True
+        return batch, None
+
+
+class _Pending:
+    """One chunk read, with its outcomes once known."""
+
+    __slots__ = ("chunk", "done", "results", "started")
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.chunk = chunk
+        self.results: list[SendResult] | None = None
+        self.done = anyio.Event()
+        self.started = False
+
+    def finish(self, results: list[SendResult]) -> None:
+        self.results = results
+        self.done.set()
+
+
+class _Pipeline:
+    """One reader, ``max_concurrency`` workers, and the chunks read in input order."""
+
+    def __init__(self, ops: Operations, reader: _Reader, *, window: int | None) -> None:
+        self._ops = ops
+        self._reader = reader
+        #: Read and not yet taken by the consumer, in input order.
+        self.queue: deque[_Pending] = deque()
+        #: What stopped the run from the requests' side (``STOP_ERRORS``): workers send no more.
+        self.stop: MySMSError | None = None
+        #: What stopped the reading from the input's side: the chunks already read still go.
+        self.input_error: MySMSError | None = None
+        self.reading = False
+        self._stop_reading = False
+        self._producer: anyio.CancelScope | None = None
+        self._wake = anyio.Event()
+        self._window = None if window is None else anyio.Semaphore(window)
+
+    def start(self, group: anyio.abc.TaskGroup, *, limit: int | None = None) -> None:
+        """Start reading and sending; ``limit`` caps the chunks this run reads (a wave)."""
+        workers = self._ops.settings.max_concurrency
+        if limit is not None:
+            workers = min(workers, limit)
+        send, receive = anyio.create_memory_object_stream[_Pending](0)
+        self.reading = True
+        group.start_soon(self._produce, send, limit)
+        with receive:
+            for _ in range(workers):
+                group.start_soon(self._work, receive.clone())
+
+    def stop_reading(self) -> None:
+        self._stop_reading = True
+        if self._producer is not None:
+            self._producer.cancel()
+
+    def _notify(self) -> None:
+        self._wake.set()
+        self._wake = anyio.Event()
+
+    async def _produce(self, send: MemoryObjectSendStream[_Pending], limit: int | None) -> None:
+        reader, queue, window = self._reader, self.queue, self._window
+        count = 0
+        try:
+            with anyio.CancelScope() as self._producer, send:
+                if self._stop_reading:
+                    return
+                while self.stop is None and self.input_error is None and not reader.exhausted:
+                    if limit is not None and count == limit:
+                        break
+                    if window is not None:
+                        await window.acquire()
+                    messages, error = await reader.read()
+                    if messages:
+                        count += 1
+                        pending = _Pending(self._ops.prepare_chunk(messages))
+                        queue.append(pending)
+                        self._notify()
+                        if error is not None:  # not sent: the input failed inside this chunk
+                            pending.finish(pending.chunk.fail_all(error))
+                        elif pending.chunk.wires:
+                            await send.send(pending)
+                        else:
+                            pending.finish(pending.chunk.merge([]))
+                    elif window is not None:
+                        window.release()
+                    if error is not None:
+                        self.input_error = error
+        finally:
+            self.reading = False
+            self._notify()
+
+    async def _work(self, receive: MemoryObjectReceiveStream[_Pending]) -> None:
+        ops = self._ops
+        with receive:
+            async for pending in receive:
+                if self.stop is not None:  # read, but the run stopped: not sent
+                    pending.finish(pending.chunk.fail_all(self.stop))
+                    continue
+                pending.started = True
+                results, stop = await ops.send_chunk(pending.chunk)
+                pending.finish(results)
+                if stop is not None and self.stop is None:
+                    self.stop = stop
+
+    async def next_results(self) -> list[SendResult] | None:
+        """The next chunk's outcomes in input order, once known; None at the end."""
+        queue = self.queue
+        while not queue:
+            if not self.reading:
+                return None
+            await self._wake.wait()
+        pending = queue[0]
+        await pending.done.wait()
+        queue.popleft()
+        if self._window is not None:
+            self._window.release()
+        assert pending.results is not None
+        return pending.results
+
+    def settle(self) -> None:
+        """After cancellation: outcomes for the chunks that never finished."""
+        for pending in self.queue:
+            if pending.results is not None:
+                continue
+            chunk = pending.chunk
+            if pending.started:
+                unknown = DeliveryUnknownError(
+                    f"the run was cancelled while {len(chunk.valid)} message(s) were in flight:"
+                    " the gateway may have accepted them; not resent, to avoid a duplicate SMS",
+                    messages=chunk.valid,
+                )
+                pending.results = chunk.merge(
+                    [SendResult(m, None, None, unknown) for m in chunk.valid]
+                )
+            else:
+                pending.results = chunk.fail_all(
+                    MySMSError("not sent: the run stopped before this message's request started")
+                )
+
+    @property
+    def error(self) -> MySMSError | None:
+        """The error the run ends with, if any."""
+        return self.stop or self.input_error
+
+    def outcomes(self) -> list[SendResult]:
+        return [result for pending in self.queue for result in pending.results or ()]
+
+
+def report_unhanded(results: list[SendResult], why: str) -> None:
+    """A WARNING naming every accepted id and counting the unknown: nothing vanishes silently."""
+    accepted = [r.id for r in results if r.ok and r.id is not None]
+    unknown = sum(isinstance(r.error, DeliveryUnknownError) for r in results)
+    if not accepted and not unknown:
+        return
+    logger.warning(
+        "%s: %d outcome(s) were not handed over: %d accepted (ids: %s), %d of unknown delivery,"
+        " %d not sent or refused; they are kept in .leftover",
+        why,
+        len(results),
+        len(accepted),
+        ", ".join(accepted) or "none",
+        unknown,
+        len(results) - len(accepted) - unknown,
+    )
+
+
+class SendStream:
+    """``async with client.stream_send(messages) as results: async for result in results:``.
+
+    The context manager owns the task group, so requests stay in flight while results stream
+    out in input order. Leaving the block early stops the reading, lets the requests in flight
+    finish (so their outcomes are real, not unknown), and keeps every outcome not handed over in
+    ``leftover`` (with a WARNING listing the accepted ids). Cancelled from outside, the requests
+    in flight are ``DeliveryUnknownError`` in ``leftover``.
+    """
+
+    def __init__(self, ops: Operations, messages: Messages) -> None:
+        window = STREAM_WINDOW * ops.settings.max_concurrency
+        self._pipeline = _Pipeline(ops, _Reader(messages, ops.chunk_size), window=window)
+        self._group: anyio.abc.TaskGroup | None = None
+        self._current: list[SendResult] = []
+        self._index = 0
+        self._ended = False
+        #: Outcomes produced but not handed over, once the block is left early.
+        self.leftover: list[SendResult] = []
+
+    async def __aenter__(self) -> SendStream:
+        if self._group is not None:
+            raise RuntimeError("a SendStream can be entered once")
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        self._pipeline.start(group)
+        return self
+
+    def __aiter__(self) -> SendStream:
+        return self
+
+    async def __anext__(self) -> SendResult:
+        if self._index < len(self._current):
+            result = self._current[self._index]
+            self._index += 1
+            return result
+        if self._group is None:
+            raise RuntimeError("use stream_send() with `async with`")
+        while not self._ended:
+            results = await self._pipeline.next_results()
+            if results is None:
+                self._ended = True
+                stop = self._pipeline.error
+                if stop is not None:
+                    stop.results = []  # every outcome was handed over before it
+                    raise stop
+                break
+            if results:
+                self._current, self._index = results, 1
+                return results[0]
+        raise StopAsyncIteration
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        group, pipeline = self._group, self._pipeline
+        assert group is not None
+        pipeline.stop_reading()
+        if isinstance(exc, anyio.get_cancelled_exc_class()):
+            group.cancel_scope.cancel()
+        try:
+            # Never hand the body's exception to the task group: it would cancel the requests
+            # in flight (and wrap the exception in a group). They finish, then it propagates.
+            await group.__aexit__(None, None, None)
+        finally:
+            pipeline.settle()
+            self.leftover = self._current[self._index :] + pipeline.outcomes()
+            self._current, self._index = [], 0
+            report_unhanded(self.leftover, "stream_send left early")
+        return False
+
+
+class ResultIterator(AsyncGenerator[SendResult, None]):
+    """What ``iter_send`` returns: an async generator object, in waves of ``max_concurrency``.
+
+    Safe to break out of: between two results nothing runs. Outcomes produced but not handed
+    over when it is closed (``aclose()``, or garbage collection after a ``break``) are kept in
+    ``leftover`` and logged as a WARNING listing the accepted ids.
+    """
+
+    def __init__(self, ops: Operations, messages: Messages) -> None:
+        self._ops = ops
+        self._reader = _Reader(messages, ops.chunk_size)
+        self._buffer: list[SendResult] = []
+        self._index = 0
+        self._stop: MySMSError | None = None
+        self._closed = False
+        self.leftover: list[SendResult] = []
+
+    def __aiter__(self) -> ResultIterator:
+        return self
+
+    async def __anext__(self) -> SendResult:
+        if self._index < len(self._buffer):
+            result = self._buffer[self._index]
+            self._index += 1
+            return result
+        while not self._closed:
+            if self._stop is not None or self._reader.exhausted:
+                self._closed = True
+                stop, self._stop = self._stop, None
+                if stop is not None:
+                    stop.results = []  # every outcome was handed over before it
+                    raise stop
+                break
+            pipeline = _Pipeline(self._ops, self._reader, window=None)
+            try:
+                async with anyio.create_task_group() as group:
+                    pipeline.start(group, limit=self._ops.settings.max_concurrency)
+            finally:
+                pipeline.settle()  # cancelled: the outcomes wait here for the next call
+                self._buffer, self._index = pipeline.outcomes(), 0
+                self._stop = pipeline.error
+            if self._buffer:
+                self._index = 1
+                return self._buffer[0]
+        raise StopAsyncIteration
+
+    async def asend(self, value: None) -> SendResult:
+        return await self.__anext__()
+
+    async def athrow(
+        self,
+        typ: Any,
+        val: Any = None,
+        tb: TracebackType | None = None,
+    ) -> SendResult:
+        self._close()
+        if val is None:
+            raise typ
+        raise val
+
+    async def aclose(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._closed and not self._buffer:
+            return
+        self._closed = True
+        self.leftover = self._buffer[self._index :]
+        self._buffer, self._index = [], 0
+        report_unhanded(self.leftover, "iter_send closed early")
+
+    def __del__(self) -> None:
+        if self._index < len(self._buffer):
+            self._close()
 
 
 class BulkEngine:
-    def __init__(self, client: MySMSClient) -> None:
-        self._client = client
+    """``send_many``, ``stream_send``, ``iter_send``, ``status_many``, ``wait_for_delivery``."""
 
-    # sending ---------------------------------------------------------------------------------
+    def __init__(self, ops: Operations) -> None:
+        self._ops = ops
 
-    def _chunk_size(self) -> int:
-        settings = self._client._settings
-        return 1 if settings.http_method == "GET" else settings.batch_size
-
-    def _prepare_chunk(self, messages: list[Message]) -> _Chunk:
-        """Validate a chunk: all at once when it is plainly valid, else message by message."""
-        chunk = _Chunk(messages)
-        client = self._client
-        wires = wire_many(messages, client._sender, client._settings.timezone)
-        if wires is not None:
-            chunk.valid, chunk.wires = messages, wires
-            return chunk
-        for position, message in enumerate(messages):
-            self._add(chunk, position, message)
-        return chunk
-
-    def _add(self, chunk: _Chunk, position: int, message: Message) -> None:
+    async def send_many(self, messages: Messages) -> list[SendResult]:
+        pipeline = _Pipeline(self._ops, _Reader(messages, self._ops.chunk_size), window=None)
         try:
-            wire = self._client._prepare(message)
-        except ValidationError as error:
-            chunk.failed[position] = SendResult(message, None, None, error)
-            return
-        except (ValueError, TypeError, OverflowError) as exc:
-            # A value no rule foresaw must fail its own message, not sink the whole run.
-            unforeseen = ValidationError("message", f"cannot be sent: {type(exc).__name__}: {exc}")
-            chunk.failed[position] = SendResult(message, None, None, unforeseen)
-            return
-        chunk.valid.append(message)
-        chunk.wires.append(wire)
+            async with anyio.create_task_group() as group:
+                pipeline.start(group)
+        except anyio.get_cancelled_exc_class():
+            pipeline.settle()
+            report_unhanded(pipeline.outcomes(), "send_many was cancelled")
+            raise
+        results = pipeline.outcomes()
+        error = pipeline.error
+        if error is not None:
+            error.results = results
+            raise error
+        return results
 
-    async def _chunks(
-        self, messages: Iterable[Message] | AsyncIterable[Message]
-    ) -> AsyncGenerator[_Chunk, None]:
-        size = self._chunk_size()
-        if isinstance(messages, AsyncIterable):
-            batch: list[Message] = []
-            async for message in messages:
-                batch.append(message)
-                if len(batch) == size:
-                    yield self._prepare_chunk(batch)
-                    batch = []
-            if batch:
-                yield self._prepare_chunk(batch)
-        else:
-            iterator = iter(messages)
-            while batch := list(itertools.islice(iterator, size)):
-                yield self._prepare_chunk(batch)
+    def stream_send(self, messages: Messages) -> SendStream:
+        return SendStream(self._ops, messages)
 
-    async def _send_chunk(self, chunk: _Chunk) -> list[SendResult]:
-        """Every message of the chunk gets a result; only ``AuthError`` escapes."""
-        sent: list[SendResult]
-        if not chunk.wires:
-            sent = []
-        else:
-            try:
-                sent = await self._client._send_wires(chunk.valid, chunk.wires)
-            except AuthError:
-                raise
-            except MySMSError as error:
-                sent = [SendResult(m, None, None, error) for m in chunk.valid]
-        if not chunk.failed:
-            return sent
-        merged: list[SendResult] = []
-        accepted = iter(sent)
-        for position in range(len(chunk.messages)):
-            failed = chunk.failed.get(position)
-            merged.append(failed if failed is not None else next(accepted))
-        return merged
-
-    async def send_many(
-        self, messages: Iterable[Message] | AsyncIterable[Message]
-    ) -> list[SendResult]:
-        outcomes = await self._run_pipelined(self._chunks(messages), self._send_chunk)
-        return [result for chunk_results in outcomes for result in chunk_results]
-
-    async def iter_send(
-        self, messages: Iterable[Message] | AsyncIterable[Message]
-    ) -> AsyncIterator[SendResult]:
-        chunks = self._chunks(messages)
-        try:
-            while True:
-                wave = await _take(chunks, self._client._settings.max_concurrency)
-                if not wave:
-                    return
-                outcomes, auth_error = await _run_wave(wave, self._send_chunk)
-                for chunk_results in outcomes:
-                    for result in chunk_results:
-                        yield result
-                if auth_error is not None:
-                    raise auth_error
-        finally:
-            await chunks.aclose()
+    def iter_send(self, messages: Messages) -> ResultIterator:
+        return ResultIterator(self._ops, messages)
 
     # status ----------------------------------------------------------------------------------
 
-    async def _status_chunk(self, ids: list[str]) -> list[StatusResult]:
-        valid: list[str] = []
-        failed: dict[int, StatusResult] = {}
-        for position, message_id in enumerate(ids):
-            try:
-                valid.append(validate_message_id(message_id))
-            except ValidationError as error:
-                failed[position] = StatusResult(None, None, requested_id=message_id, error=error)
-        answered: list[StatusResult] = []
-        if valid:
-            try:
-                answered = await self._client._status_ids(valid)
-            except AuthError:
-                raise
-            except MySMSError as error:
-                answered = [StatusResult(None, None, requested_id=i, error=error) for i in valid]
-        answers = iter(answered)
-        return [failed[p] if p in failed else next(answers) for p in range(len(ids))]
-
     async def status_many(self, ids: list[str]) -> list[StatusResult]:
-        size = self._chunk_size()
+        size = self._ops.chunk_size
+        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        outcomes: list[list[StatusResult]] = [[] for _ in chunks]
+        order = iter(range(len(chunks)))
+        stops: list[MySMSError] = []
 
-        async def chunks() -> AsyncGenerator[list[str], None]:
-            for start in range(0, len(ids), size):
-                yield ids[start : start + size]
+        async def work() -> None:
+            for index in order:
+                if stops:
+                    error = stops[0]
+                    outcomes[index] = [
+                        StatusResult(None, None, requested_id=i, error=error) for i in chunks[index]
+                    ]
+                    continue
+                outcomes[index], stop = await self._ops.status_chunk(chunks[index])
+                if stop is not None:
+                    stops.append(stop)
 
-        outcomes = await self._run_pipelined(chunks(), self._status_chunk)
-        return [result for chunk_results in outcomes for result in chunk_results]
+        async with anyio.create_task_group() as group:
+            for _ in range(min(self._ops.settings.max_concurrency, len(chunks))):
+                group.start_soon(work)
+        results = [result for chunk in outcomes for result in chunk]
+        if stops:
+            stops[0].results = results
+            raise stops[0]
+        return results
 
     async def wait_for_delivery(
         self,
@@ -195,102 +488,30 @@ class BulkEngine:
         timeout: Seconds,  # noqa: ASYNC109 - a polling budget, not a cancel scope: it returns
         poll_interval: Seconds,
     ) -> list[StatusResult]:
-        deadline = anyio.current_time() + to_seconds("timeout", timeout)
-        interval = to_seconds("poll_interval", poll_interval)
+        budget = to_seconds("timeout", timeout)
+        interval = to_seconds("poll_interval", poll_interval, positive=True)
+        deadline = anyio.current_time() + budget
         latest: dict[str, StatusResult] = {}
-        pending = list(dict.fromkeys(ids))  # each id once, in order
+        invalid: dict[int, StatusResult] = {}
+        for position, message_id in enumerate(ids):
+            try:
+                validate_message_id(message_id)
+            except ValidationError as error:  # e.g. None: a refused message has no id
+                invalid[position] = StatusResult(None, None, requested_id=None, error=error)
+        pending = list(dict.fromkeys(i for p, i in enumerate(ids) if p not in invalid))
         while pending:
-            for result in await self.status_many(pending):
-                latest[result.requested_id or ""] = result
+            for requested, result in zip(pending, await self.status_many(pending), strict=True):
+                latest[requested] = result
             pending = [i for i in pending if _still_pending(latest[i])]
             remaining = deadline - anyio.current_time()
             if not pending or remaining <= 0:
                 break
             await anyio.sleep(min(interval, remaining))
             interval = min(interval * POLL_GROWTH, MAX_POLL_INTERVAL)
-        return [latest[i] for i in ids]
-
-    # concurrency -----------------------------------------------------------------------------
-
-    async def _run_pipelined(
-        self,
-        chunks: AsyncGenerator[T_in, None],
-        run: Callable[[T_in], Awaitable[list[T]]],
-    ) -> list[list[T]]:
-        """Keep ``max_concurrency`` chunks in flight; read the next chunk only when a slot frees.
-
-        Only ``AuthError`` stops the run: no new chunk starts, the ones in flight finish (their
-        requests may already be at the gateway), and then it is raised. An error from the
-        caller's own input is treated the same way: the requests already sent are not cancelled
-        into an unknown outcome because the next message could not be read.
-        """
-        outcomes: list[list[T]] = []
-        slots = anyio.Semaphore(self._client._settings.max_concurrency)
-        auth_errors: list[AuthError] = []
-
-        async def run_one(index: int, chunk: T_in) -> None:
-            try:
-                outcomes[index] = await run(chunk)
-            except AuthError as error:
-                auth_errors.append(error)
-            finally:
-                slots.release()
-
-        input_error: Exception | None = None
-        try:
-            async with anyio.create_task_group() as group:
-                try:
-                    async for chunk in chunks:
-                        await slots.acquire()
-                        if auth_errors:
-                            slots.release()
-                            break
-                        outcomes.append([])
-                        group.start_soon(run_one, len(outcomes) - 1, chunk)
-                except Exception as error:  # the input failed: re-raised once in-flight work ends
-                    input_error = error
-        finally:
-            await chunks.aclose()
-        if auth_errors:
-            raise auth_errors[0]
-        if input_error is not None:
-            raise input_error
-        return outcomes
+        return [invalid[p] if p in invalid else latest[i] for p, i in enumerate(ids)]
 
 
 def _still_pending(result: StatusResult) -> bool:
     if isinstance(result.error, ValidationError):
         return False  # asking again will not make a malformed id valid
     return not result.is_final
-
-
-async def _take(chunks: AsyncIterator[T], count: int) -> list[T]:
-    taken: list[T] = []
-    async for chunk in chunks:
-        taken.append(chunk)
-        if len(taken) == count:
-            break
-    return taken
-
-
-async def _run_wave(
-    wave: list[T_in], run: Callable[[T_in], Awaitable[list[T]]]
-) -> tuple[list[list[T]], AuthError | None]:
-    """Run a wave of chunks concurrently; on ``AuthError`` keep only the chunks before it."""
-    outcomes: list[list[T] | AuthError] = [[] for _ in wave]
-
-    async def run_one(index: int, chunk: T_in) -> None:
-        try:
-            outcomes[index] = await run(chunk)
-        except AuthError as error:
-            outcomes[index] = error
-
-    async with anyio.create_task_group() as group:
-        for index, chunk in enumerate(wave):
-            group.start_soon(run_one, index, chunk)
-    kept: list[list[T]] = []
-    for outcome in outcomes:
-        if isinstance(outcome, AuthError):
-            return kept, outcome
-        kept.append(outcome)
-    return kept, None

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import ipaddress
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import httpx
 
 from . import _constants as C
-from ._bulk import BulkEngine
-from ._codes import message_state
+from ._bulk import BulkEngine, Messages, ResultIterator, SendStream, check_iterable
 from ._config import (
     Backend,
     Credentials,
@@ -26,16 +24,10 @@ from ._config import (
     make_settings,
     read_env,
 )
-from ._decoders import WireBatch, decode_balance, decode_batch
-from ._exceptions import ClientClosedError, ResponseError, ValidationError
+from ._exceptions import ValidationError
 from ._models import Balance, Message, SendResult, StatusResult
-from ._request import (
-    RequestBuilder,
-    WireMessage,
-    to_wire,
-    validate_message_id,
-    validate_sender,
-)
+from ._operations import Operations, State
+from ._request import validate_message_id, validate_sender
 from ._transport import Transport
 
 if TYPE_CHECKING:
@@ -69,12 +61,6 @@ _OPTION_NAMES = frozenset(ClientOptions.__annotations__)
 
 class InsecureURLWarning(UserWarning):
     """The base URL is plain http:// to a host that is not local: the password travels in clear."""
-
-
-class _State(enum.Enum):
-    UNOPENED = "unopened"
-    OPENED = "opened"
-    CLOSED = "closed"
 
 
 class MySMSClient:
@@ -130,14 +116,12 @@ class MySMSClient:
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValidationError("http_client", "must be an httpx.AsyncClient")
         self._sender = None if sender is None else validate_sender(sender)
-        self._builder = RequestBuilder(
-            self._credentials, self._settings.wire_format, self._settings.http_method
-        )
         self._transport = Transport(
             self._settings, self._credentials, http_client=http_client, transport=transport
         )
-        self._bulk = BulkEngine(self)
-        self._state = _State.UNOPENED
+        self._ops = Operations(self._settings, self._credentials, self._sender, self._transport)
+        self._lifecycle = self._ops.lifecycle
+        self._bulk = BulkEngine(self._ops)
         _warn_if_cleartext(self._settings.base_url)
 
     @classmethod
@@ -170,14 +154,14 @@ class MySMSClient:
         return (
             f"MySMSClient(username={self._credentials.username!r}, base_url={s.base_url!r},"
             f" wire_format={s.wire_format!r}, http_method={s.http_method!r},"
-            f" state={self._state.value!r})"
+            f" state={self._lifecycle.state.value!r})"
         )
 
     # lifecycle -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> MySMSClient:
-        self._check_open()
-        self._state = _State.OPENED
+        self._lifecycle.check()
+        self._lifecycle.state = State.OPENED
         return self
 
     async def __aexit__(
@@ -189,22 +173,23 @@ class MySMSClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool; a caller-supplied ``http_client`` is left open."""
-        if self._state is _State.CLOSED:
+        """Close the connection pool; a caller-supplied ``http_client`` is left open.
+
+        Requests still waiting for a slot or the rate limiter then fail with
+        ``ClientClosedError`` (not sent); those already on the wire keep their real outcome.
+        From an event loop other than the client's own, the client is only marked closed: its
+        connections belong to that loop and cannot be closed from this one.
+        """
+        lifecycle = self._lifecycle
+        if lifecycle.state is State.CLOSED:
             return
-        self._state = _State.CLOSED
-        await self._transport.aclose()
+        lifecycle.state = State.CLOSED
+        if lifecycle.in_own_loop():
+            await self._transport.aclose()
 
     @property
     def is_closed(self) -> bool:
-        return self._state is _State.CLOSED
-
-    def _check_open(self) -> None:
-        if self._state is _State.CLOSED:
-            raise ClientClosedError(
-                "this MySMSClient is closed; create a new one (a closed connection pool"
-                " cannot be reopened)"
-            )
+        return self._lifecycle.state is State.CLOSED
 
     # single requests -------------------------------------------------------------------------
 
@@ -217,45 +202,64 @@ class MySMSClient:
         date: dt.datetime | None = None,
         ttl: int | None = None,
     ) -> SendResult:
-        """Send one SMS. A gateway refusal comes back as a negative ``state``; failures raise."""
+        """Send one SMS. A gateway refusal comes back as a negative ``state``; failures raise
+        (``DeliveryUnknownError`` when the gateway may have taken it)."""
+        self._lifecycle.check()
         message = Message(destination, text, sender=sender, date=date, ttl=ttl)
-        wire = self._prepare(message)
-        (result,) = await self._send_wires([message], [wire])
+        wire = self._ops.prepare(message)
+        (result,) = await self._ops.send_wires([message], [wire])
+        if result.error is not None:
+            raise result.error
         return result
 
     async def status(self, message_id: str) -> StatusResult:
         """The delivery state of one message id (retried on transient failures)."""
-        (result,) = await self._status_ids([validate_message_id(message_id)])
+        self._lifecycle.check()
+        (result,) = await self._ops.status_ids([validate_message_id(message_id)])
         return result
 
     async def balance(self) -> Balance:
-        self._check_open()
-        answer = await self._transport.execute(
-            self._builder.credit(),
-            lambda body: decode_balance(body, self._settings.wire_format),
-        )
-        if answer.amount is None:
-            raise ResponseError("balance answer has no <balance>", status_code=200)
-        return Balance(amount=answer.amount)
+        return await self._ops.balance()
 
     # bulk ------------------------------------------------------------------------------------
 
     async def send_many(
         self, messages: Iterable[Message] | AsyncIterable[Message]
     ) -> list[SendResult]:
-        """Send every message, batched and concurrent; one result per message, in input order."""
-        self._check_open()
+        """Send every message, batched and concurrent; one result per message, in input order.
+
+        An error that stops the run (``AuthError``, ``ClientClosedError``,
+        ``WrongEventLoopError``, or ``InputError`` from reading ``messages``) is raised once the
+        requests in flight finish, with ``.results``: one outcome per message read.
+        """
+        self._lifecycle.check()
+        check_iterable("messages", messages)
         return await self._bulk.send_many(messages)
 
-    def iter_send(
-        self, messages: Iterable[Message] | AsyncIterable[Message]
-    ) -> AsyncIterator[SendResult]:
-        """Like ``send_many``, streaming results in input order with bounded memory."""
-        self._check_open()
+    def stream_send(self, messages: Messages) -> SendStream:
+        """Results in input order while ``max_concurrency`` requests stay in flight::
+
+            async with client.stream_send(messages) as results:
+                async for result in results:
+                    ...
+
+        Leaving the block early is safe: reading stops, requests in flight finish, and every
+        outcome not handed over is in ``results.leftover`` (accepted ids also in a WARNING).
+        """
+        self._lifecycle.check()
+        check_iterable("messages", messages)
+        return self._bulk.stream_send(messages)
+
+    def iter_send(self, messages: Messages) -> ResultIterator:
+        """Like ``stream_send`` without the ``async with``, in waves of ``max_concurrency``
+        requests; break out at any time (outcomes not handed over go to ``.leftover``)."""
+        self._lifecycle.check()
+        check_iterable("messages", messages)
         return self._bulk.iter_send(messages)
 
     async def status_many(self, ids: Iterable[str]) -> list[StatusResult]:
-        self._check_open()
+        self._lifecycle.check()
+        check_iterable("ids", ids)
         return await self._bulk.status_many(list(ids))
 
     async def wait_for_delivery(
@@ -265,57 +269,16 @@ class MySMSClient:
         timeout: Seconds,
         poll_interval: Seconds = 1.0,
     ) -> list[StatusResult]:
-        """Poll until every id is final or ``timeout`` passes; the latest states either way."""
-        self._check_open()
+        """Poll until every id is final or ``timeout`` passes; the latest states either way.
+
+        An id that is not one (``None`` for a refused message) gets a ``ValidationError``
+        result at once and is not polled.
+        """
+        self._lifecycle.check()
+        check_iterable("ids", ids)
         return await self._bulk.wait_for_delivery(
             list(ids), timeout=timeout, poll_interval=poll_interval
         )
-
-    # the pieces the bulk engine composes -------------------------------------------------------
-
-    def _prepare(self, message: Message) -> WireMessage:
-        """Validate one message and spell it for the wire (raises ``ValidationError``)."""
-        return to_wire(message, self._sender, self._settings.timezone)
-
-    async def _send_wires(
-        self, messages: Sequence[Message], wires: Sequence[WireMessage]
-    ) -> list[SendResult]:
-        """One request for already-validated messages; raises on any request-level failure."""
-        self._check_open()
-        expected = len(wires)
-        batch = await self._transport.execute(
-            self._builder.send(wires),
-            lambda body: self._decode_batch(body, expected),
-            messages=messages,
-        )
-        assert batch.data is not None  # _decode_batch checked it
-        return [
-            SendResult(message, entry.id or None, message_state(entry.state))
-            for message, entry in zip(messages, batch.data, strict=True)
-        ]
-
-    async def _status_ids(self, ids: Sequence[str]) -> list[StatusResult]:
-        """One request for already-validated ids."""
-        self._check_open()
-        expected = len(ids)
-        batch = await self._transport.execute(
-            self._builder.status(ids, self._sender),
-            lambda body: self._decode_batch(body, expected),
-        )
-        assert batch.data is not None
-        return [
-            StatusResult(entry.id or None, message_state(entry.state), requested_id=requested)
-            for requested, entry in zip(ids, batch.data, strict=True)
-        ]
-
-    def _decode_batch(self, body: bytes, expected: int) -> WireBatch:
-        batch = decode_batch(body, self._settings.wire_format)
-        if batch.state == 0 and (batch.data is None or len(batch.data) != expected):
-            got = 0 if batch.data is None else len(batch.data)
-            raise ResponseError(
-                f"answer's data has {got} entries for {expected} in the request", status_code=200
-            )
-        return batch
 
 
 # Loopback by standard (.localhost), or never resolvable on the internet (.test, RFC 2606).

@@ -12,6 +12,7 @@ from typing import Literal
 
 from . import _constants as C
 from ._exceptions import ConfigurationError, ValidationError
+from ._textrules import check_xml_safe
 
 WireFormat = Literal["json", "xml"]
 HttpMethod = Literal["POST", "GET"]
@@ -144,8 +145,6 @@ def make_credentials(username: str, password: str) -> Credentials:
         raise ValidationError("username", "must be a non-empty string")
     if not isinstance(password, str) or not password:
         raise ValidationError("password", "must be a non-empty string")
-    from ._request import check_xml_safe
-
     check_xml_safe("username", username)
     check_xml_safe("password", password)
     return Credentials(username, password)

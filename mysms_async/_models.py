@@ -1,8 +1,17 @@
-"""Frozen result and input structs, with the meaning of the gateway's states as properties."""
+"""Frozen result and input structs, with the meaning of the gateway's states as properties.
+
+An answered result (no error) is built as a private subclass with ``gc=False``: it holds a
+``Message``, strings and an int or enum, never a cycle, so the cyclic collector need not walk a
+million of them during a campaign. It is a ``SendResult`` (``isinstance``), compares equal to one
+with the same fields and prints as one. A result holding an exception stays tracked: an
+exception's traceback can lead back to the result, and only a tracked object can be collected.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
@@ -52,6 +61,14 @@ class SendResult(_StateMixin, msgspec.Struct, frozen=True):
     state: MessageState | int | None
     error: MySMSError | None = None
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SendResult):
+            return NotImplemented
+        return _send_fields(self) == _send_fields(other)
+
+    def __hash__(self) -> int:
+        return hash(_send_fields(self))
+
     def raise_for_state(self) -> SendResult:
         """Raise the failure, or ``MessageRejectedError`` for a negative state; else return self."""
         if self.error is not None:
@@ -69,12 +86,41 @@ class StatusResult(_StateMixin, msgspec.Struct, frozen=True):
     requested_id: str | None = None
     error: MySMSError | None = None
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StatusResult):
+            return NotImplemented
+        return _status_fields(self) == _status_fields(other)
+
+    def __hash__(self) -> int:
+        return hash(_status_fields(self))
+
     def raise_for_state(self) -> StatusResult:
         if self.error is not None:
             raise self.error
         if self.state is not None and self.state < 0:
             raise MessageRejectedError(self, int(self.state))
         return self
+
+
+_send_fields = operator.attrgetter(*SendResult.__struct_fields__)
+_status_fields = operator.attrgetter(*StatusResult.__struct_fields__)
+
+
+class AnsweredSendResult(SendResult, frozen=True, gc=False):
+    """A ``SendResult`` the gateway answered (no ``error``): never tracked by the collector."""
+
+    def __repr__(self) -> str:
+        return "SendResult" + _struct_repr(self)[len("AnsweredSendResult") :]
+
+
+class AnsweredStatusResult(StatusResult, frozen=True, gc=False):
+    """A ``StatusResult`` the gateway answered (no ``error``): never tracked by the collector."""
+
+    def __repr__(self) -> str:
+        return "StatusResult" + _struct_repr(self)[len("AnsweredStatusResult") :]
+
+
+_struct_repr: Callable[[object], str] = msgspec.Struct.__repr__
 
 
 class Balance(msgspec.Struct, frozen=True):

@@ -13,6 +13,7 @@ from scripted_gateway import AUTH, DROP, HTTP500, REFUSED_DESTINATION, SLOW, Scr
 from mysms_async import (
     AuthError,
     DeliveryUnknownError,
+    InputError,
     Message,
     MessageState,
     ResponseError,
@@ -103,10 +104,18 @@ async def test_auth_error_in_iter_send_comes_after_the_results_before_it() -> No
     gateway = ScriptedGateway()
     received = []
     async with gateway.client(batch_size=3, max_concurrency=2) as client:
-        with pytest.raises(AuthError):
+        with pytest.raises(AuthError) as caught:
             async for result in client.iter_send(numbered(30, special={9: AUTH})):
                 received.append(result)
-    assert [r.message.text for r in received] == [f"m{i}" for i in range(9)]
+    # Every answered request's outcomes are handed over first, the refused batch's included.
+    assert [r.message.text for r in received] == [f"m{i}" for i in range(9)] + [
+        "m9 AUTH",
+        "m10",
+        "m11",
+    ]
+    assert all(r.ok for r in received[:9])
+    assert all(r.error is caught.value for r in received[9:])
+    assert caught.value.results == []  # nothing read was left unreported
     assert len(gateway.batches) == 4  # two waves of two; no third wave
 
 
@@ -282,7 +291,8 @@ def test_the_engine_runs_under_trio_too() -> None:
 )
 async def test_one_odd_message_is_judged_alone_and_its_chunk_mates_are_sent(odd: Message) -> None:
     gateway = ScriptedGateway()
-    messages = [*numbered(2), odd, *numbered(2)]
+    before, after = numbered(4)[:2], numbered(4)[2:]  # distinct texts, so distinct ids
+    messages = [*before, odd, *after]
     async with gateway.client(batch_size=5) as client:
         results = await client.send_many(messages)
     assert [r.ok for r in results[:2] + results[3:]] == [True] * 4
@@ -323,7 +333,9 @@ async def test_an_input_error_lets_the_requests_in_flight_finish_before_it_is_ra
         raise OSError("the campaign file went away")
 
     async with gateway.client(batch_size=2, max_concurrency=3) as client:
-        with pytest.raises(OSError, match="went away"):
+        with pytest.raises(InputError, match="went away") as caught:
             await client.send_many(messages())  # type: ignore[arg-type]
+    assert isinstance(caught.value.__cause__, OSError)
+    assert [r.id for r in caught.value.results] == [f"id-m{i}" for i in range(4)]
     assert len(gateway.batches) == 2  # both batches read before the error were sent, whole
     assert not [r for r in caplog.records if r.levelname == "WARNING"]  # none cut off mid-flight

@@ -1,0 +1,376 @@
+"""The layer both façades call: prepare -> exchange -> decode -> results.
+
+``MySMSClient`` (one message at a time) and the bulk engine (many) compose the same steps, so
+the steps live here, owned by neither: data flows one way, façades -> operations -> request
+builder, transport, decoders, models. This is also where a failure becomes an outcome: any
+exception out of building a request is that chunk's failed result, never a cancelled run, and an
+answer entry the gateway left without an id is ``DeliveryUnknownError``, never ``ok=True``.
+
+The client's lifecycle guard lives here too, because every path to the wire passes through it:
+a closed client raises ``ClientClosedError`` and a client used from a second event loop raises
+``WrongEventLoopError``, both before any I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import sniffio
+
+from . import _constants as C
+from ._codes import message_state
+from ._config import Credentials, Settings
+from ._decoders import WireBatch, decode_balance, decode_batch
+from ._exceptions import (
+    AuthError,
+    ClientClosedError,
+    DeliveryUnknownError,
+    MySMSError,
+    ResponseError,
+    ValidationError,
+    WrongEventLoopError,
+)
+from ._models import (
+    AnsweredSendResult,
+    AnsweredStatusResult,
+    Balance,
+    Message,
+    SendResult,
+    StatusResult,
+)
+from ._redact import redact_text
+from ._request import (
+    PreparedRequest,
+    RequestBuilder,
+    WireMessage,
+    to_wire,
+    validate_message_id,
+    wire_many,
+)
+from ._transport import Transport
+
+logger = logging.getLogger(C.LOGGER_NAME)
+
+#: Errors after which no later request can succeed: a bulk run stops reading and reports.
+STOP_ERRORS = (AuthError, ClientClosedError, WrongEventLoopError)
+
+
+class State(enum.Enum):
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+class Lifecycle:
+    """Unopened, open, closed; and the one event loop the client's connections belong to."""
+
+    __slots__ = ("_loop", "state")
+
+    def __init__(self) -> None:
+        self.state = State.UNOPENED
+        self._loop: weakref.ref[Any] | None = None
+
+    def check(self) -> None:
+        """Raise before any I/O when the client is closed or running in a foreign loop."""
+        if self.state is State.CLOSED:
+            raise ClientClosedError(
+                "this MySMSClient is closed; create a new one (a closed connection pool"
+                " cannot be reopened)"
+            )
+        loop = _running_loop()
+        if loop is None:
+            return
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise WrongEventLoopError(
+                "this MySMSClient was first used in another event loop (or thread), and its"
+                " connections belong to that loop: create one client per asyncio.run() (for"
+                " example inside each Celery task), or share one only within a single loop"
+            )
+
+    def in_own_loop(self) -> bool:
+        """False when the client's connections belong to another (perhaps closed) loop."""
+        return self._loop is None or self._loop() is _running_loop()
+
+
+def _running_loop() -> Any:
+    """The running event loop (asyncio) or run (trio) as an object to compare, or None."""
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+    if library == "asyncio":
+        return asyncio.get_running_loop()
+    if library == "trio":
+        import trio
+
+        return trio.lowlevel.current_root_task()
+    return None
+
+
+class Chunk:
+    """Up to one request's worth of messages, with the ones that cannot be sent set aside."""
+
+    __slots__ = ("failed", "messages", "valid", "wires")
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = messages
+        self.valid: list[Message] = []
+        self.wires: list[WireMessage] = []
+        self.failed: dict[int, SendResult] = {}
+
+    def fail_all(self, error: MySMSError) -> list[SendResult]:
+        """Every message's outcome is ``error`` (those already refused keep their own)."""
+        failed = self.failed
+        return [
+            failed.get(position) or SendResult(message, None, None, error)
+            for position, message in enumerate(self.messages)
+        ]
+
+    def merge(self, sent: list[SendResult]) -> list[SendResult]:
+        """Put the set-aside failures back among the sent messages' outcomes, in input order."""
+        if not self.failed:
+            return sent
+        merged: list[SendResult] = []
+        answers = iter(sent)
+        for position in range(len(self.messages)):
+            failed = self.failed.get(position)
+            merged.append(failed if failed is not None else next(answers))
+        return merged
+
+
+class Operations:
+    """The client's configured pieces, and the steps from a message to its outcome."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: Credentials,
+        sender: str | None,
+        transport: Transport,
+    ) -> None:
+        self.settings = settings
+        self.sender = sender
+        self.transport = transport
+        self.builder = RequestBuilder(credentials, settings.wire_format, settings.http_method)
+        self.lifecycle = Lifecycle()
+        self._secret = credentials.password
+        #: The document allows one message per GET.
+        self.chunk_size = 1 if settings.http_method == "GET" else settings.batch_size
+        self._query_budget: int | None = getattr(self.builder, "query_budget", None)
+
+    # preparing -------------------------------------------------------------------------------
+
+    def prepare(self, message: Message) -> WireMessage:
+        """Validate one message and spell it for the wire (raises ``ValidationError``)."""
+        try:
+            return to_wire(
+                message, self.sender, self.settings.timezone, query_budget=self._query_budget
+            )
+        except MySMSError:
+            raise
+        except Exception as exc:
+            # A value no rule foresaw fails its own message, never the run.
+            raise self._unsendable(exc) from None
+
+    def prepare_chunk(self, messages: list[Message]) -> Chunk:
+        """Validate a chunk: all at once when it is plainly valid, else message by message."""
+        chunk = Chunk(messages)
+        try:
+            wires = wire_many(
+                messages, self.sender, self.settings.timezone, query_budget=self._query_budget
+            )
+        except Exception:
+            wires = None  # the per-message path below names what is wrong
+        if wires is not None:
+            chunk.valid, chunk.wires = messages, wires
+            return chunk
+        for position, message in enumerate(messages):
+            try:
+                wire = self.prepare(message)
+            except MySMSError as error:
+                chunk.failed[position] = SendResult(message, None, None, error)
+                continue
+            chunk.valid.append(message)
+            chunk.wires.append(wire)
+        return chunk
+
+    def _unsendable(self, exc: BaseException) -> ValidationError:
+        text = redact_text(str(exc), self._secret)
+        return ValidationError("message", f"cannot be sent: {type(exc).__name__}: {text}")
+
+    def _build_send(self, wires: Sequence[WireMessage]) -> PreparedRequest:
+        try:
+            return self.builder.send(wires)
+        except MySMSError:
+            raise
+        except Exception as exc:  # e.g. an encoder refusing a value, a URL httpx will not take
+            raise self._unsendable(exc) from None
+
+    # sending ---------------------------------------------------------------------------------
+
+    async def send_wires(
+        self, messages: Sequence[Message], wires: Sequence[WireMessage]
+    ) -> list[SendResult]:
+        """One request for already-validated messages; raises on any request-level failure."""
+        return await self._send_prepared(messages, self._build_send(wires))
+
+    async def _send_prepared(
+        self, messages: Sequence[Message], prepared: PreparedRequest
+    ) -> list[SendResult]:
+        self.lifecycle.check()
+        expected = prepared.count
+        batch: WireBatch = await self._execute(
+            prepared, lambda body: self._decode_batch(body, expected), messages
+        )
+        assert batch.data is not None  # _decode_batch checked it
+        results: list[SendResult] = []
+        append = results.append
+        for message, entry in zip(messages, batch.data, strict=True):
+            if entry.id or entry.state < 0:
+                append(AnsweredSendResult(message, entry.id or None, message_state(entry.state)))
+            else:
+                append(SendResult(message, None, None, _no_id_error(message, entry)))
+        return results
+
+    async def send_chunk(self, chunk: Chunk) -> tuple[list[SendResult], MySMSError | None]:
+        """Every message of the chunk gets an outcome; a run-stopping error is returned beside.
+
+        Nothing but cancellation escapes: a request that cannot be built is tried message by
+        message so that only the unbuildable ones fail, and any request failure becomes the
+        outcome of the chunk's messages.
+        """
+        if not chunk.wires:
+            return chunk.merge([]), None
+        try:
+            try:
+                prepared = self._build_send(chunk.wires)
+            except ValidationError:
+                self._isolate_unbuildable(chunk)
+                if not chunk.wires:
+                    return chunk.merge([]), None
+                prepared = self._build_send(chunk.wires)
+            sent = await self._send_prepared(chunk.valid, prepared)
+        except STOP_ERRORS as error:
+            return chunk.merge([SendResult(m, None, None, error) for m in chunk.valid]), error
+        except MySMSError as error:
+            return chunk.merge([SendResult(m, None, None, error) for m in chunk.valid]), None
+        return chunk.merge(sent), None
+
+    def _isolate_unbuildable(self, chunk: Chunk) -> None:
+        valid: list[Message] = []
+        wires: list[WireMessage] = []
+        positions = [p for p in range(len(chunk.messages)) if p not in chunk.failed]
+        for position, message, wire in zip(positions, chunk.valid, chunk.wires, strict=True):
+            try:
+                self._build_send([wire])
+            except ValidationError as error:
+                chunk.failed[position] = SendResult(message, None, None, error)
+                continue
+            valid.append(message)
+            wires.append(wire)
+        chunk.valid, chunk.wires = valid, wires
+
+    # status and balance ----------------------------------------------------------------------
+
+    async def status_ids(self, ids: Sequence[str]) -> list[StatusResult]:
+        """One request for already-validated ids."""
+        self.lifecycle.check()
+        expected = len(ids)
+        batch: WireBatch = await self._execute(
+            self.builder.status(ids, self.sender),
+            lambda body: self._decode_batch(body, expected),
+            (),
+        )
+        assert batch.data is not None
+        return [
+            AnsweredStatusResult(entry.id or None, message_state(entry.state), requested_id=req)
+            for req, entry in zip(ids, batch.data, strict=True)
+        ]
+
+    async def status_chunk(self, ids: list[str]) -> tuple[list[StatusResult], MySMSError | None]:
+        """Every id of the chunk gets a result; a run-stopping error is returned beside."""
+        valid: list[str] = []
+        failed: dict[int, StatusResult] = {}
+        for position, message_id in enumerate(ids):
+            try:
+                valid.append(validate_message_id(message_id))
+            except ValidationError as error:
+                failed[position] = StatusResult(None, None, requested_id=message_id, error=error)
+        answered: list[StatusResult] = []
+        stop: MySMSError | None = None
+        if valid:
+            try:
+                answered = await self.status_ids(valid)
+            except MySMSError as error:
+                if isinstance(error, STOP_ERRORS):
+                    stop = error
+                answered = [StatusResult(None, None, requested_id=i, error=error) for i in valid]
+        answers = iter(answered)
+        return [failed[p] if p in failed else next(answers) for p in range(len(ids))], stop
+
+    async def balance(self) -> Balance:
+        self.lifecycle.check()
+        answer = await self._execute(
+            self.builder.credit(),
+            lambda body: decode_balance(body, self.settings.wire_format),
+            (),
+        )
+        if answer.amount is None:
+            raise ResponseError("balance answer has no <balance>", status_code=200)
+        return Balance(amount=answer.amount)
+
+    # the exchange ----------------------------------------------------------------------------
+
+    async def _execute(
+        self, prepared: PreparedRequest, parse: Any, messages: Sequence[Message]
+    ) -> Any:
+        """``transport.execute``, with anything not ours turned into an outcome of ours."""
+        try:
+            return await self.transport.execute(prepared, parse, messages=messages)
+        except MySMSError:
+            raise
+        except Exception as exc:
+            error = self._foreign_error(exc, prepared, messages)
+        raise error
+
+    def _foreign_error(
+        self, exc: Exception, prepared: PreparedRequest, messages: Sequence[Message]
+    ) -> MySMSError:
+        if self.lifecycle.state is State.CLOSED:
+            # httpx refuses a request on a closed client before sending anything.
+            return ClientClosedError("the client was closed before this request started")
+        detail = f"{type(exc).__name__}: {redact_text(str(exc), self._secret)}"
+        logger.warning("unexpected error from the transport: %s", detail)
+        if prepared.operation == "send":
+            return DeliveryUnknownError(
+                f"the gateway may have accepted {len(messages)} message(s), but an unexpected"
+                " error hid the outcome; not resent, to avoid a duplicate SMS",
+                messages=messages,
+                detail=detail,
+            )
+        return MySMSError(f"the request failed unexpectedly ({detail})")
+
+    def _decode_batch(self, body: bytes, expected: int) -> WireBatch:
+        batch = decode_batch(body, self.settings.wire_format)
+        if batch.state == 0 and (batch.data is None or len(batch.data) != expected):
+            got = 0 if batch.data is None else len(batch.data)
+            raise ResponseError(
+                f"answer's data has {got} entries for {expected} in the request", status_code=200
+            )
+        return batch
+
+
+def _no_id_error(message: Message, entry: Any) -> DeliveryUnknownError:
+    return DeliveryUnknownError(
+        f"the gateway answered message state {entry.state} without a message id: it may have"
+        " accepted the message, but there is no id to follow; not resent, to avoid a duplicate",
+        messages=[message],
+        status_code=200,
+    )
