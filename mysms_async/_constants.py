@@ -38,3 +38,10 @@ MAX_TTL = 2**31 - 1
 
 LOGGER_NAME = "mysms_async"
 USER_AGENT = "mysms-async"
+
+#: A GET's query string (``u=..&p=..&s=..&d=..&t=..``, percent-encoded) may be at most this many
+#: bytes; a longer one is a ValidationError before any I/O. Common servers and proxies refuse
+#: a request line much past 8 KiB (nginx's default header buffer is 8k, Apache's
+#: LimitRequestLine 8190), and httpx refuses URLs past 64 KiB only once the request is made.
+#: About 1,300 Cyrillic or 7,900 plain Latin characters of text fit; POST has no such limit.
+MAX_GET_QUERY_BYTES = 8000

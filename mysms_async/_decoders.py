@@ -3,13 +3,21 @@
 JSON goes straight into msgspec Structs. XML is read by a small expat reader (DOCTYPE and entity
 declarations refused) into plain fields and then ``msgspec.convert``, so both forms meet the
 same types and the same rules. The gateway writes numbers as strings, hence ``strict=False``.
-Whatever the body holds, the only error that leaves this module is ``ResponseError``.
+Whatever the body holds, the only error that leaves this module is ``ResponseError``, and its
+message never quotes the body: an answer may echo the request, password included (a proxy or
+debug page), so quoting is left to the transport, which knows the secret (``describe_body``).
+
+A send answer that names one id twice is refused (two messages cannot share an id; a proxy that
+answered twice or a shifted list is the likelier story); a status answer may repeat an id its
+request repeated (``unique_ids=False``). An XML value split by child elements, comments or
+processing instructions (``<state>2<!-- -->0</state>``) is refused, not joined or cut.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 from xml.parsers import expat
 
@@ -19,14 +27,18 @@ from ._config import WireFormat
 from ._exceptions import ResponseError
 
 
-class WireEntry(msgspec.Struct, frozen=True):
-    """One ``data`` entry: a message id (empty when not accepted) and its state."""
+class WireEntry(msgspec.Struct, frozen=True, gc=False):
+    """One ``data`` entry: a message id (empty when not accepted) and its state.
+
+    Untracked (``gc=False``): an int and a string hold no cycle, and a batch of 1000 entries
+    should not feed the collector 1000 objects to walk.
+    """
 
     state: int
     id: str | None = None
 
 
-class WireBatch(msgspec.Struct, frozen=True):
+class WireBatch(msgspec.Struct, frozen=True, gc=False):
     """A send or status answer: the request state, and ``data`` when the request ran."""
 
     state: int
@@ -58,17 +70,40 @@ _AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]")
 _AMOUNT = re.compile(r"[-+]?[0-9]{1,30}(?:\.[0-9]{0,30})?")
 
 
-def decode_batch(body: bytes, wire_format: WireFormat) -> WireBatch:
-    """Decode a send or status answer; the caller checks states and ``data``'s length."""
+def decode_batch(body: bytes, wire_format: WireFormat, *, unique_ids: bool = True) -> WireBatch:
+    """Decode a send or status answer; the caller checks states and ``data``'s length.
+
+    ``unique_ids``: refuse an answer that names one id twice (right for a send; a status request
+    that repeats an id gets it back twice, so its caller passes False).
+    """
     try:
         if wire_format == "json":
-            return _batch_json.decode(_strip_bom(body))
-        return msgspec.convert(_xml_fields(body), WireBatch, strict=False)
+            batch = _batch_json.decode(_strip_bom(body))
+        else:
+            batch = msgspec.convert(_xml_fields(body), WireBatch, strict=False)
     except ResponseError:
         raise
     except Exception as exc:  # any failure to read untrusted bytes is a bad answer
-        error = _shape_error(exc, body, wire_format)
-    raise error
+        error = _shape_error(exc, wire_format)
+        raise error from None
+    if unique_ids and batch.data:
+        _check_unique_ids(batch.data)
+    return batch
+
+
+_entry_id = attrgetter("id")
+
+
+def _check_unique_ids(entries: list[WireEntry]) -> None:
+    ids = list(map(_entry_id, entries))
+    if len(set(ids)) == len(ids):
+        return  # the common case: one set of C-level hashing per answer
+    named = [i for i in ids if i]  # entries with no id (refused messages) may share ""/None
+    if len(set(named)) != len(named):
+        raise ResponseError(
+            "answer names one message id more than once; two messages cannot share an id",
+            status_code=200,
+        )
 
 
 def decode_balance(body: bytes, wire_format: WireFormat) -> WireBalance:
@@ -85,7 +120,7 @@ def decode_balance(body: bytes, wire_format: WireFormat) -> WireBalance:
     except ResponseError:
         raise
     except Exception as exc:  # see decode_batch
-        error = _shape_error(exc, body, wire_format)
+        error = _shape_error(exc, wire_format)
     raise error
 
 
@@ -95,7 +130,10 @@ def parse_amount(text: str) -> Decimal:
     # Plain positional digits only: no exponent ("1E+999999999" overflows the caller's sums),
     # no NaN or Infinity.
     if not _AMOUNT.fullmatch(cleaned):
-        raise ResponseError(f"balance is not a decimal amount: {text[:40]!r}", status_code=200)
+        # Not quoted: the value comes from the body (see the module docstring).
+        raise ResponseError(
+            f"balance is not a decimal amount ({len(text)} characters)", status_code=200
+        )
     return Decimal(cleaned)
 
 
@@ -112,6 +150,10 @@ def _strip_bom(body: bytes) -> bytes:
     return body[3:] if body.startswith(_BOM) else body
 
 
+#: The answer is four levels deep; an extra element or two is tolerated, a deep tree is not read.
+_MAX_DEPTH = 16
+
+
 class _XmlAnswer:
     """Reads an answer's fields straight from expat's events; nothing else is kept.
 
@@ -123,6 +165,9 @@ class _XmlAnswer:
     """
 
     __slots__ = ("_depth_names", "_entry", "_text", "entries", "fields")
+
+    #: The values read; each must be one run of text.
+    _VALUES = frozenset(["state", "balance", "id"])
 
     def __init__(self) -> None:
         self.fields: dict[str, Any] = {}
@@ -137,12 +182,19 @@ class _XmlAnswer:
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._text.append
+        parser.CommentHandler = self._markup
+        parser.ProcessingInstructionHandler = self._markup
         parser.StartDoctypeDeclHandler = _refuse_declarations
         parser.EntityDeclHandler = _refuse_declarations
         parser.Parse(body, True)
         return self.fields
 
     def _start(self, name: str, attributes: object) -> None:
+        self._markup()  # an element inside a value
+        if len(self._depth_names) >= _MAX_DEPTH:
+            raise ResponseError(
+                f"XML answer is nested deeper than {_MAX_DEPTH} levels", status_code=200
+            )
         self._depth_names.append(name)
         self._text.clear()
         if len(self._depth_names) == 3 and name == "message" and self._in_data():
@@ -166,6 +218,17 @@ class _XmlAnswer:
     def _in_data(self) -> bool:
         return self._depth_names[1] == "data"
 
+    def _markup(self, *_: object) -> None:
+        """An element, comment or processing instruction has started inside the current one:
+        refused when that one is a value we read (its text would be joined or cut short)."""
+        names = self._depth_names
+        depth = len(names)
+        if (depth == 2 or (depth == 4 and self._entry is not None)) and names[-1] in self._VALUES:
+            raise ResponseError(
+                f"XML answer's <{names[-1]}> is split by markup, not one run of text",
+                status_code=200,
+            )
+
 
 def _put(into: dict[str, Any], name: str, value: Any) -> None:
     if name in into:
@@ -186,10 +249,8 @@ def _xml_fields(body: bytes) -> dict[str, Any]:
     return _XmlAnswer().parse(body)
 
 
-def _shape_error(exc: Exception, body: bytes, wire_format: WireFormat) -> ResponseError:
+def _shape_error(exc: Exception, wire_format: WireFormat) -> ResponseError:
+    """msgspec's and expat's messages name a path or a position, never the bytes found there."""
     kind = "JSON" if wire_format == "json" else "XML"
     reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    return ResponseError(
-        f"{kind} answer is not of the documented shape: {reason} (body starts {body[:60]!r})",
-        status_code=200,
-    )
+    return ResponseError(f"{kind} answer is not of the documented shape: {reason}", status_code=200)

@@ -1,40 +1,173 @@
-"""Keeping the password out of every message, log record and traceback.
+"""Keeping the password out of every message, log record and traceback: redaction by context.
 
-httpx puts the full URL into its log records (``HTTP Request: GET https://...?u=..&p=..``) and
-into several error messages; on GET the URL carries the password. This module redacts both: a
-logging filter on the ``httpx`` and ``httpcore`` loggers, and a function for any text that is
-about to become part of one of our exceptions.
+The places a credential can show up in text are known, and each is redacted by its structure:
+
+* a query or form parameter ``p=`` (httpx and aiohttp log each request's URL and put it into
+  error messages; on GET the URL carries the password), also percent-encoded inside another
+  URL (``%26p%3D``);
+* a ``password`` (or ``p``) member of a JSON document or a Python ``dict``/``tuple`` repr, in
+  plain, JSON-in-a-string (``\\"password\\"``) or HTML-escaped (``&quot;password&quot;``) form;
+* a ``<password>`` element of an XML body, plain or HTML-escaped (``&lt;password&gt;``).
+
+What follows the marker is replaced by ``***`` up to where the value ends, whatever it holds.
+When the secret is known it only helps find that end: a raw value may contain the very
+characters (``&``, a space, a quote) that would otherwise end it, so each spelling of the
+secret (percent-encoded, JSON, XML or HTML escaped, a Python repr, UTF-8 bytes) is tried there.
+
+Never by substring: replacing the password wherever it occurs garbles ordinary text and gives
+the password away by where ``***`` lands (password ``1``: ``must have ***0 to ***5 digits``).
+
+The body of an answer is the one text that is all context: ``describe_body`` quotes the start
+of an answer we could not read (a proxy, WAF or debug page may echo the request) after
+redacting it by structure, and, for a secret long enough not to occur by chance, every
+spelling of it too; only then is it cut to length, so no part of a value survives the cut.
 """
 
 from __future__ import annotations
 
+import functools
+import html
+import json
 import logging
 import re
 from urllib.parse import quote, quote_plus
 
 REDACTED = "***"
-_PASSWORD_PARAM = re.compile(r"([?&;]p=)[^&#\s'\"]*")
+#: ``describe_body`` also removes the secret wherever it occurs in a body, when it has at least
+#: this many characters (a shorter one occurs by chance, and ``***`` would point at it).
+_BODY_SUBSTRING_MIN = 8
+
+# Each alternative: a marker, then a named group ``vN`` holding the value in that context.
+_CONTEXTS = re.compile(
+    "|".join(
+        [
+            # p= in a query or form (not the end of a longer name: "group=", "http_method=")
+            r"(?<![\w%])p=(?P<v1>[^&#\s'\"<>\\]*)",
+            # p= percent-encoded inside another URL's parameter: ...%3Fu%3Dx%26p%3D...
+            r"(?:%26|%3[Ff])p%3[Dd](?P<v2>(?:[^&#\s'\"<>\\%]|%(?!26)[0-9A-Fa-f]{2})*)",
+            # "password": "..." / 'p': '...' / ('p', '...')
+            r"(?P<q3>[\"'])(?:(?i:password)|p)(?P=q3)\s*[:=,]\s*\"(?P<v3>(?:[^\"\\]|\\.)*)",
+            r"(?P<q4>[\"'])(?:(?i:password)|p)(?P=q4)\s*[:=,]\s*'(?P<v4>(?:[^'\\]|\\.)*)",
+            # \"password\":\"...\" (a JSON document inside a JSON string)
+            r"\\\"(?i:password)\\\"\s*:\s*\\\"(?P<v5>(?:[^\\]|\\\\\\.|\\[^\"])*)",
+            # &quot;password&quot;:&quot;...&quot; (JSON in an HTML page)
+            r"&quot;(?i:password)&quot;\s*:\s*&quot;(?P<v6>(?:\\.|(?!&quot;)[^\\<])*)",
+            # <password>...</password>, plain or escaped into an HTML page
+            r"<(?i:password)(?:\s[^>]*)?>(?P<v7>[^<]*)",
+            r"&lt;(?i:password)(?:\s(?:(?!&gt;)[^<])*)?&gt;(?P<v8>(?:(?!&lt;)[^<])*)",
+        ]
+    )
+)
+_VALUE_GROUPS = tuple(f"v{n}" for n in range(1, 9))
+
+
+def _json_inner(text: str, *, ascii_only: bool) -> str:
+    return json.dumps(text, ensure_ascii=ascii_only)[1:-1]
+
+
+@functools.lru_cache(maxsize=16)
+def _spellings(secret: str) -> tuple[str, ...]:
+    """Every way the secret can be written in a text, longest first."""
+    base = {
+        secret,
+        _json_inner(secret, ascii_only=False),
+        _json_inner(secret, ascii_only=True),
+        html.escape(secret, quote=False),
+        html.escape(secret, quote=True),
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret, safe=""),
+        quote_plus(secret),
+        secret.replace("\r", "&#13;"),
+    }
+    forms = set(base)
+    for form in base:
+        forms.add(repr(form)[1:-1])
+        forms.add(repr(form.encode("utf-8", "surrogatepass"))[2:-1])
+        forms.add(_json_inner(form, ascii_only=False))
+        forms.add(_json_inner(form, ascii_only=True))
+        forms.add(html.escape(form, quote=True))
+        forms.add(quote(form, safe="").lower())
+    forms.discard("")
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def _value_end(text: str, start: int, end: int, forms: tuple[str, ...]) -> int:
+    """Where the value starting at ``start`` ends: the context's own end, or further if one
+    spelling of the secret starts there (or the text stops partway through one)."""
+    rest = len(text) - start
+    for form in forms:
+        if len(form) <= rest:
+            if text.startswith(form, start):
+                return max(end, start + len(form))
+        elif form.startswith(text[start:]):
+            return len(text)  # the text was cut inside the secret
+    return end
 
 
 def redact_text(text: str, secret: str | None = None) -> str:
-    """Remove ``p=`` query values and, when known, the secret in any of its encodings."""
-    text = _PASSWORD_PARAM.sub(r"\1" + REDACTED, text)
-    if secret:
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+    """Replace every credential value found in its context (see the module docstring).
+
+    ``secret``, when known, only helps find where a value ends; text outside a credentials
+    context is returned unchanged, even where it happens to contain the secret.
+    """
+    match = _CONTEXTS.search(text)
+    if match is None:
+        return text
+    forms = _spellings(secret) if secret else ()
+    parts: list[str] = []
+    done = 0
+    while match is not None:
+        group = next(name for name in _VALUE_GROUPS if match.start(name) >= 0)
+        start, end = match.span(group)
+        end = _value_end(text, start, end, forms)
+        parts.append(text[done:start])
+        parts.append(REDACTED)
+        done = end
+        match = _CONTEXTS.search(text, max(end, match.end()))
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _decode_body(body: bytes) -> str:
+    """Text to redact; UTF-8 bytes that are not text survive as themselves (surrogateescape)."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or body[:2] in (b"<\x00", b"\x00<"):
+        encoding = (
+            "utf-16"
+            if body[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else ("utf-16-le" if body[:1] == b"<" else "utf-16-be")
+        )
+        return body.decode(encoding, "replace")
+    return body.decode("utf-8", "surrogateescape")
+
+
+def describe_body(body: bytes, secret: str | None, limit: int = 60) -> str:
+    """The start of an answer's body, safe to quote in an error message (a bytes literal).
+
+    Interface shared by the transport (which appends it to a ``ResponseError`` about a body it
+    could not read) and this module (which owns how the credentials are kept out of it). The
+    whole body is redacted first (by structure; by every spelling of a long enough secret), and
+    only then cut to ``limit`` bytes.
+    """
+    text = redact_text(_decode_body(body), secret)
+    if secret and len(secret) >= _BODY_SUBSTRING_MIN:
+        for form in _spellings(secret):
             text = text.replace(form, REDACTED)
-    return text
+    data = text.encode("utf-8", "surrogateescape")
+    return repr(data[:limit])
 
 
 class RedactPasswordFilter(logging.Filter):
-    """Rewrites a record whose text holds ``p=`` before any handler can see it."""
+    """Rewrites a record whose text holds a credential before any handler can see it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a broken record is the logging module's to report
             return True
-        if "p=" in message:
-            record.msg = redact_text(message)
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg = redacted
             record.args = None
         return True
 
@@ -43,7 +176,7 @@ _FILTER = RedactPasswordFilter()
 
 
 #: A filter on a parent logger does not run for its children's records, so each logger that
-#: httpx and httpcore write to is named here.
+#: httpx, httpcore and aiohttp write to is named here.
 _URL_LOGGERS = (
     "httpx",
     "httpcore",
@@ -52,6 +185,12 @@ _URL_LOGGERS = (
     "httpcore.http2",
     "httpcore.proxy",
     "httpcore.socks",
+    "aiohttp",
+    "aiohttp.access",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "aiohttp.server",
+    "aiohttp.web",
 )
 
 
@@ -59,15 +198,5 @@ def install_log_redaction() -> None:
     """Idempotent: attach the filter to the loggers that see request URLs."""
     for name in _URL_LOGGERS:
         logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
+        if not any(isinstance(f, RedactPasswordFilter) for f in logger.filters):
             logger.addFilter(_FILTER)
-
-
-def describe_body(body: bytes, secret: str | None, limit: int = 60) -> str:
-    """The start of an answer's body, safe to quote in an error message.
-
-    Interface shared by the transport (which appends it to a ``ResponseError`` about a body it
-    could not read) and this module (which owns how the credentials are kept out of it).
-    """
-    snippet = repr(body[:limit])
-    return redact_text(snippet, secret)

@@ -1,9 +1,14 @@
 """Validation and the request builder: GET query strings, JSON bodies and XML bodies.
 
 Every rule is checked here, before any I/O, and every failure names the field and the rule.
+Values leave validation as plain ``str`` (``plain_str``): msgspec cannot encode a subclass.
 The builders are the hot path of bulk sends, so they avoid generic machinery: JSON goes through
 one reused msgspec encoder, and XML through an escape-and-join builder (``xmltodict.unparse``
 costs about 16x as much for the same body and writes control characters raw).
+
+A chunk of plain messages is validated by ``wire_many`` in a few C-level passes (``map`` over
+attribute getters, joined strings, ``str.isdigit``/``isprintable``), not a Python loop per
+message; any message it cannot vouch for sends the chunk back to ``to_wire``, one by one.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 from typing import Literal
+from urllib.parse import quote_plus
 
 import msgspec
 
@@ -21,6 +29,22 @@ from . import _constants as C
 from ._config import Credentials, HttpMethod, WireFormat
 from ._exceptions import ValidationError
 from ._models import Message
+from ._textrules import FORBIDDEN_TEXT, check_xml_safe, plain_str
+
+__all__ = [
+    "PreparedRequest",
+    "RequestBuilder",
+    "WireMessage",
+    "check_xml_safe",  # re-exported: it lives in _textrules, a module _config can import
+    "format_date",
+    "format_ttl",
+    "normalise_destination",
+    "to_wire",
+    "validate_message_id",
+    "validate_sender",
+    "validate_text",
+    "wire_many",
+]
 
 Operation = Literal["send", "status", "credit"]
 
@@ -28,10 +52,8 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 
 _DESTINATION = re.compile(rf"[0-9]{{{C.DESTINATION_MIN_DIGITS},{C.DESTINATION_MAX_DIGITS}}}")
+_DESTINATION_LENGTHS = frozenset(range(C.DESTINATION_MIN_DIGITS, C.DESTINATION_MAX_DIGITS + 1))
 _DESTINATION_DECORATION = re.compile(r"[\s\-().]")
-# C0 and C1 controls other than tab, newline and carriage return; lone surrogates (not UTF-8);
-# U+FFFE/U+FFFF (not XML characters). XML 1.0 cannot carry any of them.
-_FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SENDER_DIGITS = re.compile(rf"[0-9]{{1,{C.SENDER_MAX_DIGITS}}}")
 # Latin letters and digits with at least one letter; '.', '-', '_' and inner spaces, as
 # alphanumeric sender names on the networks allow.
@@ -39,17 +61,23 @@ _SENDER_LATIN = re.compile(rf"(?=[0-9 ._\-]*[A-Za-z])[A-Za-z0-9 ._\-]{{1,{C.SEND
 _MESSAGE_ID = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]{1,128}")
 
 
-class WireMessage(msgspec.Struct, omit_defaults=True, frozen=True, kw_only=True):
-    """One message as the gateway's document spells it; unset optional fields are left out."""
+class WireMessage(msgspec.Struct, omit_defaults=True, frozen=True, gc=False):
+    """One message as the gateway's document spells it; unset optional fields are left out.
+
+    Positional (source, destination, text, date, ttl) so that ``wire_many`` can build a chunk
+    with one ``map``; every field has a default only so that ``omit_defaults`` can leave an
+    unset one out (validation never lets destination or text be empty). Strings only, so the
+    collector need not track it (``gc=False``).
+    """
 
     source: str | None = None
-    destination: str
-    text: str
+    destination: str = ""
+    text: str = ""
     date: str | None = None
     ttl: str | None = None
 
 
-class _WireId(msgspec.Struct, frozen=True):
+class _WireId(msgspec.Struct, frozen=True, gc=False):
     id: str
 
 
@@ -76,9 +104,10 @@ def normalise_destination(value: object) -> str:
     if type(value) is str and _DESTINATION.fullmatch(value):
         return value  # the common case in bulk sends: already normalised
     if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+        value = int.__repr__(value)  # an int subclass's own __str__ is not trusted
     if not isinstance(value, str):
         raise ValidationError("destination", "must be a string of digits", value)
+    value = plain_str(value)
     stripped = value.strip()
     if stripped.startswith("+"):
         stripped = stripped[1:]
@@ -103,7 +132,8 @@ def validate_sender(value: object) -> str:
     """At most 11 Latin characters, or at most 15 digits (the gateway's rule)."""
     if not isinstance(value, str):
         raise ValidationError("sender", "must be a string", value)
-    return _validate_sender(value)
+    # Plain before the cache: a subclass's own __hash__/__eq__ must not decide a cache hit.
+    return _validate_sender(plain_str(value))
 
 
 @functools.lru_cache(maxsize=256)  # a campaign uses a handful of senders: check each once
@@ -124,23 +154,12 @@ def _validate_sender(value: str) -> str:
     return value
 
 
-def check_xml_safe(field: str, value: str) -> None:
-    """Refuse what XML 1.0 or UTF-8 cannot carry; the value itself is not echoed (secrets)."""
-    bad = _FORBIDDEN_TEXT.search(value)
-    if bad is not None:
-        raise ValidationError(
-            field,
-            f"must not contain character U+{ord(bad.group()):04X} (position {bad.start()}):"
-            " control characters other than tab, newline and carriage return, lone"
-            " surrogates and U+FFFE/U+FFFF cannot be sent",
-        )
-
-
 def validate_text(value: object) -> str:
     if not isinstance(value, str):
         raise ValidationError("text", "must be a string", value)
     if not value:
         raise ValidationError("text", "must not be empty")
+    value = plain_str(value)
     check_xml_safe("text", value)
     return value
 
@@ -149,96 +168,204 @@ def format_date(value: object, timezone: dt.tzinfo) -> str:
     """Aware datetimes move to the gateway's zone; naive ones are sent as written."""
     if not isinstance(value, dt.datetime):
         raise ValidationError("date", "must be a datetime", value)
-    if value.tzinfo is not None and value.utcoffset() is not None:
-        try:
-            value = value.astimezone(timezone)
-        except OverflowError:
-            raise ValidationError(
-                "date", "is out of range once moved to the gateway's time zone", value
-            ) from None
-    # Field by field, not strftime: glibc writes year 999 as "999", and the rule is dd.MM.yyyy.
-    return (
-        f"{value.day:02d}.{value.month:02d}.{value.year:04d}"
-        f" {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    )
+    try:
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            try:
+                value = value.astimezone(timezone)
+            except OverflowError:
+                raise ValidationError(
+                    "date", "is out of range once moved to the gateway's time zone", value
+                ) from None
+        # Field by field, not strftime: glibc writes year 999 as "999", and the rule is
+        # dd.MM.yyyy. The fields are read through int.__index__: a datetime subclass (pendulum,
+        # arrow, freezegun) must still spell plain digits.
+        fields = [int.__index__(part) for part in _date_parts(value)]
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValidationError(
+            "date", f"cannot be read as a datetime ({type(exc).__name__})"
+        ) from None
+    day, month, year, hour, minute, second = fields
+    return f"{day:02d}.{month:02d}.{year:04d} {hour:02d}:{minute:02d}:{second:02d}"
+
+
+def _date_parts(value: dt.datetime) -> tuple[int, ...]:
+    return (value.day, value.month, value.year, value.hour, value.minute, value.second)
 
 
 def format_ttl(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError("ttl", "must be an integer", value)
+    value = int.__index__(value)  # an int subclass's own __str__ / __lt__ are not trusted
     if not 0 < value <= C.MAX_TTL:
         raise ValidationError("ttl", f"must be between 1 and {C.MAX_TTL}", value)
     return str(value)
 
 
 def validate_message_id(value: object) -> str:
-    if not isinstance(value, str) or not _MESSAGE_ID.fullmatch(value):
-        raise ValidationError(
-            "message_id", "must be a non-empty string without spaces or control characters", value
-        )
-    return value
-
-
-def to_wire(message: Message, default_sender: str | None, timezone: dt.tzinfo) -> WireMessage:
-    """Check every field of one message and spell it as the gateway wants it."""
-    if not isinstance(message, Message):
-        raise ValidationError("message", "must be a mysms_async.Message", message)
-    sender = message.sender if message.sender is not None else default_sender
-    return WireMessage(
-        destination=normalise_destination(message.destination),
-        text=validate_text(message.text),
-        source=None if sender is None else validate_sender(sender),
-        date=None if message.date is None else format_date(message.date, timezone),
-        ttl=None if message.ttl is None else format_ttl(message.ttl),
+    if isinstance(value, str):
+        value = plain_str(value)
+        if _MESSAGE_ID.fullmatch(value):
+            return value
+    raise ValidationError(
+        "message_id", "must be a non-empty string without spaces or control characters", value
     )
 
 
-_DESTINATION_LINES = re.compile(
-    rf"(?:[0-9]{{{C.DESTINATION_MIN_DIGITS},{C.DESTINATION_MAX_DIGITS}}}\n)*"
-    rf"[0-9]{{{C.DESTINATION_MIN_DIGITS},{C.DESTINATION_MAX_DIGITS}}}"
-)
+def to_wire(
+    message: Message,
+    default_sender: str | None,
+    timezone: dt.tzinfo,
+    *,
+    query_budget: int | None = None,
+) -> WireMessage:
+    """Check every field of one message and spell it as the gateway wants it.
+
+    ``query_budget`` (``RequestBuilder.query_budget``: None for POST) is how many bytes of a
+    GET query the message's own parameters may take; a longer message is refused here.
+    """
+    if not isinstance(message, Message):
+        raise ValidationError("message", "must be a mysms_async.Message", message)
+    sender = message.sender if message.sender is not None else default_sender
+    wire = WireMessage(
+        None if sender is None else validate_sender(sender),
+        normalise_destination(message.destination),
+        validate_text(message.text),
+        None if message.date is None else format_date(message.date, timezone),
+        None if message.ttl is None else format_ttl(message.ttl),
+    )
+    if query_budget is not None:
+        _check_query_budget(wire, query_budget)
+    return wire
+
+
+# ---------------------------------------------------------------------------------------------
+# GET: the length of the URL
+
+
+def _encoded_length(value: str) -> int:
+    """Bytes of ``value`` in a query string as httpx writes it (RFC 3986 unreserved kept, space
+    as '+', every other UTF-8 byte as %XX): the same as ``quote_plus(value, safe="")``."""
+    return len(quote_plus(value, safe=""))
+
+
+def query_length(params: Sequence[tuple[str, str]]) -> int:
+    """Bytes of the query string ``k=v&k=v...`` these parameters make."""
+    return sum([len(key) + 2 + _encoded_length(value) for key, value in params]) - 1
+
+
+def _message_params(wire: WireMessage) -> list[tuple[str, str]]:
+    params = []
+    if wire.source is not None:
+        params.append(("s", wire.source))
+    params.append(("d", wire.destination))
+    params.append(("t", wire.text))
+    if wire.date is not None:
+        params.append(("date", wire.date))
+    if wire.ttl is not None:
+        params.append(("ttl", wire.ttl))
+    return params
+
+
+def _query_too_long(length: int) -> ValidationError:
+    return ValidationError(
+        "text",
+        f"makes a GET query of {length} bytes once percent-encoded, over the limit of"
+        f" {C.MAX_GET_QUERY_BYTES} (MAX_GET_QUERY_BYTES; servers and proxies refuse longer"
+        " request lines): send it with http_method='POST'",
+    )
+
+
+def _check_query_budget(wire: WireMessage, budget: int) -> None:
+    # Cheap bound first: one character is at most 4 UTF-8 bytes, 12 once percent-encoded.
+    bound = 12 * (len(wire.text) + len(wire.source or "")) + 64
+    if bound <= budget:
+        return
+    length = query_length(_message_params(wire)) + 1  # and the '&' joining it to the auth
+    if length > budget:
+        raise _query_too_long(length + C.MAX_GET_QUERY_BYTES - budget)
+
+
+# ---------------------------------------------------------------------------------------------
+# A chunk at once
+
+_type = type
+_get_destination = attrgetter("destination")
+_get_text = attrgetter("text")
+_get_sender = attrgetter("sender")
+_get_date = attrgetter("date")
+_get_ttl = attrgetter("ttl")
+_ONLY_MESSAGE = frozenset([Message])
+_ONLY_STR = frozenset([str])
+_ONLY_NONE = frozenset([None])
 
 
 def wire_many(
-    messages: list[Message], default_sender: str | None, timezone: dt.tzinfo
+    messages: list[Message],
+    default_sender: str | None,
+    timezone: dt.tzinfo,
+    *,
+    query_budget: int | None = None,
 ) -> list[WireMessage] | None:
     """Validate a whole chunk in a few C-level passes; None when any message needs a closer look.
 
-    Bulk sends are mostly plain: normalised destinations, ordinary texts, one sender. Checking
-    the chunk's destinations and texts joined costs a third of checking them one by one. When
-    anything is off (a decorated number, a control character, a date), the caller falls back
-    to ``to_wire`` per message, which also says which message broke which rule.
+    Bulk sends are mostly plain: normalised destinations, ordinary texts, one sender, no date
+    or ttl. Each check below runs over the whole chunk in C: exact ``Message`` and ``str``
+    types (a subclass goes the slow way, which copies it to a plain ``str``), no date or ttl,
+    destination lengths from a set, every destination's digits in one joined ``isdigit``, no
+    empty text, and the joined texts ``isprintable`` (else the forbidden-character regex). When
+    anything is off, the caller falls back to ``to_wire`` per message, which also says which
+    message broke which rule. ``timezone`` is unused here (no dates pass this way); it keeps
+    the signature of ``to_wire``.
     """
-    if not all([type(m) is Message for m in messages]):
-        return None
+    count = len(messages)
+    if not count:
+        return []
     try:
-        destinations = "\n".join([m.destination for m in messages])
-        texts = "".join([m.text for m in messages])
-        senders = {m.sender for m in messages}
+        if set(map(_type, messages)) != _ONLY_MESSAGE:
+            return None
+        destinations = list(map(_get_destination, messages))
+        texts = list(map(_get_text, messages))
+        kinds = set(map(_type, destinations))
+        kinds.update(map(_type, texts))
+        if (
+            kinds != _ONLY_STR
+            or set(map(_get_date, messages)) != _ONLY_NONE
+            or set(map(_get_ttl, messages)) != _ONLY_NONE
+            or not _DESTINATION_LENGTHS.issuperset(map(len, destinations))
+            or "" in texts
+        ):
+            return None
+        senders = set(map(_get_sender, messages))
     except TypeError:
-        return None  # a field of the wrong type
-    if (
-        # As many lines as messages: a destination holding a newline must not pass as two.
-        destinations.count("\n") != len(messages) - 1
-        or not _DESTINATION_LINES.fullmatch(destinations)
-        or _FORBIDDEN_TEXT.search(texts)
-        or not all([m.text for m in messages])
-        or any([m.date is not None or m.ttl is not None for m in messages])
-    ):
+        return None  # an unhashable date, ttl or sender: the slow path names the field
+    digits = "".join(destinations)
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    joined = "".join(texts)
+    if not joined.isprintable() and FORBIDDEN_TEXT.search(joined):
         return None
     sources: dict[str | None, str | None] = {}
     for sender in senders:
         chosen = sender if sender is not None else default_sender
-        if chosen is not None and not isinstance(chosen, str):
+        if chosen is not None and _type(chosen) is not str:
             return None
         try:
             sources[sender] = None if chosen is None else validate_sender(chosen)
         except ValidationError:
             return None
-    return [
-        WireMessage(source=sources[m.sender], destination=m.destination, text=m.text)
-        for m in messages
-    ]
+    if len(sources) == 1:
+        (source,) = sources.values()
+        wires = list(map(WireMessage, repeat(source, count), destinations, texts))
+    else:
+        chunk_sources = map(sources.__getitem__, map(_get_sender, messages))
+        wires = list(map(WireMessage, chunk_sources, destinations, texts))
+    if query_budget is not None:
+        try:
+            for wire in wires:
+                _check_query_budget(wire, query_budget)
+        except ValidationError:
+            return None
+    return wires
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,28 +392,36 @@ class RequestBuilder:
     """Builds the twelve endpoints' requests for one account and one wire form."""
 
     __slots__ = (
-        "_credentials",
+        "_auth_params",
         "_json_auth",
         "_method",
+        "_username",
         "_xml_auth",
         "format",
+        "query_budget",
     )
 
     def __init__(self, credentials: Credentials, wire_format: WireFormat, method: HttpMethod):
-        self._credentials = credentials
+        username = plain_str(credentials.username)
+        password = plain_str(credentials.password)
+        self._username = username
         self.format = wire_format
         self._method: HttpMethod = method
-        # The auth part is the same in every body: encode it once.
-        self._json_auth = _json_encoder.encode(
-            {"username": credentials.username, "password": credentials.password}
-        )
+        # The auth part is the same in every request: spell it once.
+        self._auth_params = (("u", username), ("p", password))
+        self._json_auth = _json_encoder.encode({"username": username, "password": password})
         self._xml_auth = (
-            f"<auth><username>{xml_escape(credentials.username)}</username>"
-            f"<password>{xml_escape(credentials.password)}</password></auth>"
+            f"<auth><username>{xml_escape(username)}</username>"
+            f"<password>{xml_escape(password)}</password></auth>"
+        )
+        #: Bytes of a GET query left for one message's own parameters (None for POST): what
+        #: ``to_wire`` and ``wire_many`` take as ``query_budget``.
+        self.query_budget: int | None = (
+            None if method != "GET" else C.MAX_GET_QUERY_BYTES - query_length(self._auth_params)
         )
 
     def __repr__(self) -> str:
-        return f"RequestBuilder(username={self._credentials.username!r}, format={self.format!r})"
+        return f"RequestBuilder(username={self._username!r}, format={self.format!r})"
 
     @property
     def method(self) -> HttpMethod:
@@ -295,9 +430,6 @@ class RequestBuilder:
     def _path(self, operation: Operation) -> str:
         return f"{operation}/{self.format}"
 
-    def _auth_params(self) -> list[tuple[str, str]]:
-        return [("u", self._credentials.username), ("p", self._credentials.password)]
-
     def _post(self, operation: Operation, content: bytes, count: int) -> PreparedRequest:
         content_type = JSON_CONTENT_TYPE if self.format == "json" else XML_CONTENT_TYPE
         return PreparedRequest(
@@ -305,8 +437,16 @@ class RequestBuilder:
         )
 
     def _get(
-        self, operation: Operation, params: list[tuple[str, str]], count: int
+        self, operation: Operation, params: list[tuple[str, str]], count: int, field: str
     ) -> PreparedRequest:
+        """A GET whose URL would be longer than servers accept is refused before any I/O
+        (httpx itself raises ``InvalidURL`` only past 64 KiB, after the pool was entered)."""
+        length = query_length(params)
+        if length > C.MAX_GET_QUERY_BYTES:
+            error = _query_too_long(length)
+            if field != "text":
+                error = ValidationError(field, error.rule)
+            raise error
         return PreparedRequest(
             operation, "GET", self._path(operation), tuple(params), None, None, count
         )
@@ -318,24 +458,13 @@ class RequestBuilder:
         if self._method == "GET":
             if len(messages) != 1:
                 raise ValueError("a GET send carries exactly one message")
-            return self._get("send", self._send_params(messages[0]), 1)
+            params = [*self._auth_params, *_message_params(messages[0])]
+            return self._get("send", params, 1, "text")
         if self.format == "json":
             body = b'{"auth":%s,"data":%s}' % (self._json_auth, _json_encoder.encode(messages))
         else:
             body = self._send_xml(messages)
         return self._post("send", body, len(messages))
-
-    def _send_params(self, message: WireMessage) -> list[tuple[str, str]]:
-        params = self._auth_params()
-        if message.source is not None:
-            params.append(("s", message.source))
-        params.append(("d", message.destination))
-        params.append(("t", message.text))
-        if message.date is not None:
-            params.append(("date", message.date))
-        if message.ttl is not None:
-            params.append(("ttl", message.ttl))
-        return params
 
     def _send_xml(self, messages: Sequence[WireMessage]) -> bytes:
         parts = ["<sendSMS>", self._xml_auth, "<data>"]
@@ -360,11 +489,11 @@ class RequestBuilder:
         if self._method == "GET":
             if len(ids) != 1:
                 raise ValueError("a GET status carries exactly one id")
-            params = self._auth_params()
+            params = list(self._auth_params)
             if sender is not None:
                 params.append(("s", sender))
             params.append(("id", ids[0]))
-            return self._get("status", params, 1)
+            return self._get("status", params, 1, "credentials")
         if self.format == "json":
             data = _json_encoder.encode([_WireId(i) for i in ids])
             body = b'{"auth":%s,"data":%s}' % (self._json_auth, data)
@@ -377,7 +506,7 @@ class RequestBuilder:
 
     def credit(self) -> PreparedRequest:
         if self._method == "GET":
-            return self._get("credit", self._auth_params(), 0)
+            return self._get("credit", list(self._auth_params), 0, "credentials")
         if self.format == "json":
             body = b'{"auth":%s}' % self._json_auth
         else:

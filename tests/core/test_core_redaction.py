@@ -9,6 +9,8 @@ that httpcore's DEBUG records are produced as well. Also: the client's one DEBUG
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 import logging
 import re
 import socket
@@ -24,10 +26,19 @@ import httpx
 import pytest
 import respx
 from core_helpers import PASSWORD, USERNAME
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from mysms_async import Message, MySMSClient, MySMSError
+from mysms_async import Message, MySMSClient, MySMSError, ValidationError
 from mysms_async._config import Credentials
-from mysms_async._request import RequestBuilder, to_wire
+from mysms_async._redact import (
+    _URL_LOGGERS,
+    REDACTED,
+    _spellings,
+    describe_body,
+    redact_text,
+)
+from mysms_async._request import RequestBuilder, WireMessage, to_wire
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
 # Every spelling the password could take on its way out; "S3cr3t" alone catches any of them.
@@ -367,3 +378,256 @@ def test_the_redaction_filter_is_on_the_loggers_that_see_urls() -> None:
     (record,) = records
     assert "p=***" in record.getMessage()
     assert_no_secret(record.getMessage())
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 8 item 9: an answer that echoes the request (a proxy, WAF or debug page) quotes no part
+# of the password, in any spelling, in any error
+
+ECHO_PASSWORDS = [
+    "CorrectHorseBatteryStaple-31chr",
+    "парольпароль",
+    'a"b\\c',
+    "x&amp;<y>'z' %41+",
+    "Correct\\u0041Horse\\\\",
+]
+
+
+def fragments(secret: str) -> set[str]:
+    """Every spelling of every 5-character piece of the secret (all of it when shorter)."""
+    pieces = {secret[i : i + 5] for i in range(max(1, len(secret) - 4))}
+    spelled: set[str] = set()
+    for piece in pieces:
+        for form in (
+            piece,
+            json.dumps(piece)[1:-1],
+            json.dumps(piece, ensure_ascii=True)[1:-1],
+            html.escape(piece),
+            quote(piece, safe=""),
+            quote_plus(piece),
+            repr(piece.encode())[2:-1],
+            repr(json.dumps(piece, ensure_ascii=False).encode())[3:-2],
+        ):
+            if form:
+                spelled.add(form)
+    return spelled
+
+
+def assert_no_fragment(text: str, secret: str) -> None:
+    found = sorted(f for f in fragments(secret) if f in text)
+    assert not found, f"pieces of the password {found} in: {text}"
+
+
+@pytest.mark.parametrize("password", ECHO_PASSWORDS)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_an_answer_echoing_the_request_quotes_no_part_of_the_password(
+    password: str, fmt: str, method: str
+) -> None:
+    """Before: ``(body starts b'{"auth":{"username":"user","password":"CorrectHorseBatterySt')``."""
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, content=b"<html>GET " + request.url.raw_path + b"</html>")
+        return httpx.Response(200, content=request.content)
+
+    errors: list[BaseException] = []
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
+        gw.route().mock(side_effect=echo)
+        async with MySMSClient(
+            "user", password, wire_format=fmt, http_method=method, retry_backoff=0
+        ) as client:
+            errors = await run_everything(client)
+            results = await client.send_many([Message("79112223333", "Hi")])
+    assert len(errors) == 3
+    assert all(isinstance(e, MySMSError) for e in errors)
+    assert results[0].error is not None
+    errors.append(results[0].error)
+    text = "\n".join(exception_text(e) for e in errors) + repr(results)
+    assert_no_fragment(text, password)
+
+
+JSON_SHAPED = st.sampled_from(["json", "xml"])
+#: Any password the client accepts: all of Unicode but what XML cannot carry.
+passwords = st.text(
+    st.characters(
+        codec="utf-8",
+        exclude_characters=[chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"]
+        + [chr(c) for c in range(0x7F, 0xA0)]
+        + ["\ufffe", "\uffff"],
+    ),
+    min_size=1,
+    max_size=40,
+)
+texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=30)
+
+
+def echoed_body(password: str, fmt: str, text: str) -> bytes:
+    builder = RequestBuilder(Credentials(USERNAME, password), fmt, "POST")  # type: ignore[arg-type]
+    wire = WireMessage("MySMS", "79112223333", text or "x")
+    return builder.send([wire]).content or b""
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(passwords, JSON_SHAPED, texts, st.integers(1, 400), st.booleans())
+def test_describe_body_of_an_echoed_body_says_nothing_about_the_password(
+    password: str, fmt: str, text: str, limit: int, known: bool
+) -> None:
+    """The snippet is the same as for the password ``***``: it carries no information about the
+    password at all, whatever its characters, escapes and length, wherever the cut falls, and
+    with or without the secret at hand (the structure alone finds it)."""
+    body = echoed_body(password, fmt, text)
+    reference = describe_body(echoed_body(REDACTED, fmt, text), None, limit)
+    if known and len(password) >= 8:  # a long secret is also removed wherever it occurs
+        plain = echoed_body(REDACTED, fmt, text).decode()
+        assume(not any(form in plain for form in _spellings(password)))
+    assert describe_body(body, password if known else None, limit) == reference
+
+
+@settings(max_examples=200, deadline=None)
+@given(passwords, st.integers(1, 300), st.booleans())
+def test_describe_body_of_an_echoed_url_says_nothing_about_the_password(
+    password: str, limit: int, known: bool
+) -> None:
+    def page(secret: str) -> bytes:
+        url = httpx.URL(BASE_URL + "send/json", params={"u": USERNAME, "p": secret, "t": "Hi"})
+        return b"<html><p>Bad request: GET " + url.raw_path + b"</p></html>"
+
+    reference = describe_body(page("PLACEHOLDER"), None, limit).replace("PLACEHOLDER", "")
+    reference = describe_body(page(REDACTED), None, limit)
+    assert describe_body(page(password), password if known else None, limit) == reference
+
+
+def test_describe_body_keeps_an_ordinary_body() -> None:
+    body = b'{"state": "0", "data": [{"id": "abc", "state": "2"}], "note": "1 p send json"}'
+    assert describe_body(body, "1", limit=200) == repr(body)
+    assert describe_body(body, "send", limit=20) == repr(body[:20])
+    assert describe_body(b"\xff\xfe<\x00r\x00>\x00", "x") == repr(b"<r>")
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 8 item 11: redaction by context, not by substring
+
+SHORT_PASSWORDS = st.one_of(
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=3),
+    st.sampled_from(["send", "json", "state", "xml", "p", "1", "0", "e", "http", "data", "id"]),
+)
+
+#: Ordinary text the library and its dependencies write: no credentials context in any of it.
+ORDINARY = [
+    "destination: must have 10 to 15 digits (country code, network code, number)",
+    "got '12345'; http_method must be GET or POST; 3 attempts",
+    "send/json answered HTTP 500; retry in 0.5 s (attempt 2 of 3)",
+    "JSON answer is not of the documented shape: Expected `int`, got `str` - at `$.state`",
+    "POST send/json messages=100 status=200 state=0 elapsed=3.1ms attempt=1",
+    'HTTP Request: POST https://my-sms.ru/rest/sms/send/json "HTTP/1.1 200 OK"',
+    "text: must not contain character U+0000 (position 3)",
+    "Привет, мир! 😀 group=4 map=x help=yes",
+    '{"state": "0", "data": [{"id": "a-1", "state": "2"}], "p": 1}',
+    "<r><state>0</state><balance>1,0</balance></r>",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(SHORT_PASSWORDS, st.sampled_from(ORDINARY))
+def test_ordinary_text_is_left_intact_whatever_the_password(password: str, text: str) -> None:
+    """Before: password ``1`` gave ``must have ***0 to ***5 digits``; ``p``, ``htt***_method``."""
+    assert redact_text(text, password) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(SHORT_PASSWORDS, st.text(max_size=40))
+def test_random_text_without_a_context_is_left_intact(password: str, text: str) -> None:
+    assume("p=" not in text and "p%3" not in text.lower() and "assword" not in text.lower())
+    assume("'p'" not in text and '"p"' not in text)
+    assert redact_text(text, password) == text
+
+
+def credential_contexts(secret: str) -> list[str]:
+    """The password in each place it can appear in a log line or an error."""
+    url = httpx.URL(BASE_URL + "credit/json", params={"u": USERNAME, "p": secret})
+    builder_json = RequestBuilder(Credentials(USERNAME, secret), "json", "POST")
+    builder_xml = RequestBuilder(Credentials(USERNAME, secret), "xml", "POST")
+    body_json = (builder_json.credit().content or b"").decode()
+    return [
+        f'HTTP Request: GET {url} "HTTP/1.1 200 OK"',
+        f"ConnectError: connection refused for url {url}",
+        f"GET /rest/sms/credit/json?{url.query.decode()} HTTP/1.1",
+        body_json,
+        (builder_xml.credit().content or b"").decode(),
+        json.dumps({"debug": body_json}),  # the body inside another JSON document
+        html.escape(body_json),  # ... or an HTML page
+        repr([("u", USERNAME), ("p", secret)]),
+        repr({"username": USERNAME, "password": secret}),
+        "next=" + quote(f"/send?u={USERNAME}&p={quote(secret, safe='')}", safe=""),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(SHORT_PASSWORDS, passwords), st.booleans())
+def test_a_password_in_a_credentials_context_never_survives(password: str, known: bool) -> None:
+    for secret_context, placeholder in zip(
+        credential_contexts(password), credential_contexts("PLACEHOLDER"), strict=True
+    ):
+        # A repr picks its quotes by what the string holds: compare the redacted value alone.
+        redacted = redact_text(secret_context, password if known else None)
+        expected = redact_text(placeholder)
+        assert "PLACEHOLDER" not in expected  # the context is one redaction knows
+        if secret_context.startswith(("[(", "{'")):
+            redacted = redacted.replace('"***"', "'***'")
+        assert redacted == expected, secret_context
+
+
+def test_a_raw_value_that_holds_its_own_terminators_is_redacted_whole() -> None:
+    """Unencoded, ``&``, a space or a quote would end the value early: the secret, when known,
+    says where it really ends."""
+    secret = "a&b c'd\"e"
+    for text in (f"?p={secret}&u=x", f"('p', {secret!r})", f"p={secret}"):
+        assert redact_text(text, secret).replace(secret, "") == redact_text(text, secret)
+        assert "b c" not in redact_text(text, secret)
+
+
+def test_validation_errors_are_unchanged_by_the_redaction_a_cli_applies() -> None:
+    async def attempt() -> str:
+        async with make_client(http_method="POST", sender=None) as client:
+            try:
+                await client.send("12345", "http_method")
+            except ValidationError as error:
+                return str(error)
+        raise AssertionError("no ValidationError")
+
+    message = anyio.run(attempt)
+    assert "must have 10 to 15 digits" in message
+    for password in ("1", "0", "e", "p", "json", "send", "state"):
+        assert redact_text(message, password) == message
+
+
+def test_the_filter_is_on_every_logger_that_sees_urls_aiohttp_included() -> None:
+    for name in ("aiohttp", "aiohttp.client", "aiohttp.internal", "aiohttp.access"):
+        assert name in _URL_LOGGERS
+    for name in ("aiohttp.server", "aiohttp.web"):
+        assert name in _URL_LOGGERS
+    import mysms_async._redact as redact
+
+    redact.install_log_redaction()
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("aiohttp.client")
+    handler = Keep()
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        url = httpx.URL(BASE_URL + "credit/json", params={"u": USERNAME, "p": PASSWORD})
+        logger.debug("request %s failed", url)
+        logger.debug("password %s", "stays in ordinary text")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    assert "p=***" in records[0].getMessage()
+    assert_no_secret(records[0].getMessage())
+    assert records[1].getMessage() == "password stays in ordinary text"
