@@ -129,6 +129,35 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         default=default(False),
         help="no progress and no notes on stderr (errors are still shown)",
     )
+    group.add_argument(
+        "--sandbox-reset",
+        action=_ImpliesSandbox,
+        nargs=0,
+        default=default(False),
+        help="forget the sandbox's messages and balance first (implies --sandbox)",
+    )
+    group.add_argument(
+        "--sandbox-balance",
+        action=_ImpliesSandbox,
+        type=amount,
+        metavar="AMOUNT",
+        default=default(None),
+        help="set the sandbox's balance, kept for later runs (implies --sandbox)",
+    )
+
+
+class _ImpliesSandbox(argparse.Action):
+    """A sandbox option: stores its value (``True`` if it takes none) and turns --sandbox on."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, True if values == [] else values)
+        namespace.sandbox = True
 
 
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:

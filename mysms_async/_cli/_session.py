@@ -61,21 +61,41 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def sandbox(session: Session) -> FakeGateway:
-    """The in-process gateway of ``--sandbox``, made once, announced on stderr."""
-    if session.gateway is None:
-        if session.args.base_url is not None:
-            raise UsageError("--sandbox runs against an emulated gateway: leave out --base-url")
-        from ..testing import FakeGateway, Latency
+    """The in-process gateway of ``--sandbox``, made once, announced on stderr.
 
-        gateway = FakeGateway(delivery_delay=SANDBOX_DELIVERY_DELAY)
+    It remembers between runs (messages, balance) in a file under the user's cache directory
+    (:mod:`mysms_async.testing._sandbox`); its clock is the wall clock, so that a message sent in
+    one run has moved on when the next run asks.
+    """
+    if session.gateway is None:
+        args = session.args
+        if args.base_url is not None:
+            raise UsageError("--sandbox runs against an emulated gateway: leave out --base-url")
+        import time
+
+        from ..testing import FakeGateway, Latency
+        from ..testing._sandbox import SandboxFile
+
+        gateway = FakeGateway(delivery_delay=SANDBOX_DELIVERY_DELAY, clock=time.time)
         gateway.inject(Latency(SANDBOX_LATENCY), times=None)
         account = gateway.accounts[0]
         session.out.secret = account.password
+        saved = SandboxFile()
+        try:
+            if args.sandbox_reset:
+                saved.reset()
+            if args.sandbox_balance is not None:
+                saved.set_balance(account.username, args.sandbox_balance)
+            saved.load(gateway)
+            saved.attach(gateway)
+            kept = f"kept in {saved.path}; --sandbox-reset forgets it"
+        except OSError as error:
+            kept = f"not kept: {saved.path}: {error.strerror or error}"
         session.gateway = gateway
         senders = ", ".join(account.senders) or "none"
         session.out.say(
             f"sandbox: an emulated gateway in this process (account {account.username},"
-            f" balance {gateway.balance_of(account.username)}, sender {senders}):"
+            f" balance {gateway.balance_of(account.username)}, sender {senders}; {kept}):"
             " nothing leaves this machine, no SMS is sent"
         )
     return session.gateway

@@ -15,7 +15,9 @@ from mysms_async.testing import DEMO_PASSWORD, DEMO_USERNAME, FakeGateway
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # --sandbox keeps its state under the cache directory: each test gets its own.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for name in (
         "MYSMS_USERNAME",
         "MYSMS_PASSWORD",
