@@ -14,17 +14,48 @@ import respx
 from core_helpers import PASSWORD, USERNAME, make_client
 
 from mysms_async import Message, MySMSClient, ValidationError
+from mysms_async import _constants as C
+from mysms_async._config import Credentials
+from mysms_async._request import (
+    RequestBuilder,
+    WireMessage,
+    format_date,
+    normalise_destination,
+    to_wire,
+    validate_message_id,
+    validate_sender,
+    wire_many,
+)
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
-OK_SEND = {"state": "0", "data": [{"id": "id-1", "state": "2"}]}
 
 
 @pytest.fixture
 def gateway() -> Iterator[respx.MockRouter]:
     """Answers every request with success, so the only way to fail is validation."""
     with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
-        gw.route().respond(200, json=OK_SEND)
+        gw.route().mock(side_effect=accept_all)
         yield gw
+
+
+def accept_all(request: httpx.Request) -> httpx.Response:
+    """Success for every message of a send or every id of a status, one distinct id each."""
+    path = request.url.path
+    body = request.content
+    if request.method == "GET":
+        count = 1
+    elif path.endswith("/xml"):
+        count = body.count(b"<message>")
+    else:
+        count = body.count(b'"destination"') or body.count(b'"id"')
+    state = "2" if "/send/" in path else "4"
+    if path.endswith("/xml"):
+        entries = "".join(
+            f"<message><id>id-{i}</id><state>{state}</state></message>" for i in range(count)
+        )
+        return httpx.Response(200, content=f"<r><state>0</state><data>{entries}</data></r>")
+    data = [{"id": f"id-{i}", "state": state} for i in range(count)]
+    return httpx.Response(200, json={"state": "0", "data": data})
 
 
 async def sent_message(gw: respx.MockRouter, **send: Any) -> dict[str, Any]:
@@ -305,3 +336,150 @@ async def test_valid_message_ids_are_sent(gateway: respx.MockRouter, message_id:
     async with make_client(http_method="GET") as client:
         await client.status(message_id)
     assert gateway.calls.last.request.url.params["id"] == message_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 8 item 3: str subclasses are sent as plain strings; a GET too long for a URL is refused
+
+
+class Tricky(str):
+    """A str subclass that lies about itself: every override must be ignored."""
+
+    def __str__(self) -> str:
+        return "lie"
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return 0
+
+
+class Digits(int):
+    def __str__(self) -> str:
+        return "lie"
+
+    def __repr__(self) -> str:
+        return "lie"
+
+
+class Stamp(dt.datetime):
+    pass
+
+
+@pytest.mark.parametrize("kind", [Tricky, type("Name", (str,), {})])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_str_subclasses_are_sent_as_the_plain_strings_they_hold(
+    kind: type[str], fmt: str, method: str
+) -> None:
+    """Before: ``TypeError: Encoding objects of type Tricky is unsupported`` from msgspec."""
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
+        gw.route().mock(side_effect=accept_all)
+        async with make_client(wire_format=fmt, http_method=method, sender=kind("MySMS")) as client:
+            sent = await client.send(kind("79112223333"), kind("Hi & <you>"), sender=kind("Me"))
+            status = await client.status(kind("id-1"))
+            many = await client.send_many(
+                [Message(kind("79112223334"), kind("Bulk")), Message("79112223335", kind("x"))]
+            )
+        requests = [call.request for call in gw.calls]
+    assert sent.ok and status.ok and all(r.ok for r in many)
+    assert len(requests) == 3 if method == "POST" else 4
+    first = requests[0]
+    wire = first.content.decode() + str(first.url)
+    for value in ("79112223333", "Hi", "Me", "%3Cyou%3E" if method == "GET" else "you"):
+        assert value in wire
+    assert "lie" not in "".join(r.content.decode() + str(r.url) for r in requests)
+
+
+def test_validation_returns_plain_strings_and_numbers() -> None:
+    wire = to_wire(
+        Message(Tricky("+7 911 222-33-33"), Tricky("Hi"), sender=Tricky("MySMS"), ttl=Digits(60)),
+        None,
+        dt.timezone.utc,
+    )
+    assert wire == WireMessage("MySMS", "79112223333", "Hi", None, "60")
+    assert all(type(v) is str for v in (wire.source, wire.destination, wire.text, wire.ttl))
+    assert normalise_destination(Digits(79112223333)) == "79112223333"
+    assert type(validate_message_id(Tricky("id-1"))) is str
+    date = format_date(Stamp(2026, 1, 2, 3, 4, 5), dt.timezone.utc)
+    assert date == "02.01.2026 03:04:05"
+    # The sender cache must not answer for a subclass that claims to equal a checked value.
+    validate_sender("MySMS")
+    with pytest.raises(ValidationError):
+        validate_sender(Tricky("not a valid sender!!"))
+    # The chunk-wide path hands subclasses to the per-message path (which copies them out).
+    chunk = [Message(Tricky("79112223333"), "Hi"), Message("79112223334", Tricky("Hi"))]
+    assert wire_many(chunk, None, dt.timezone.utc) is None
+    plain = [Message("79112223333", "Hi", sender="MySMS")]
+    assert wire_many(plain, None, dt.timezone.utc) == [WireMessage("MySMS", "79112223333", "Hi")]
+
+
+def test_credentials_given_as_str_subclasses_still_build_every_body() -> None:
+    credentials = Credentials(Tricky("user"), Tricky("pa&ss"))
+    for fmt in ("json", "xml"):
+        builder = RequestBuilder(credentials, fmt, "POST")  # type: ignore[arg-type]
+        assert b"pa&amp;ss" in (builder.credit().content or b"") or fmt == "json"
+        assert b"lie" not in (builder.send([WireMessage(None, "79112223333", "x")]).content or b"")
+    get = RequestBuilder(credentials, "json", "GET").credit()
+    assert get.params == (("u", "user"), ("p", "pa&ss"))
+    assert all(type(v) is str for _, v in get.params or ())
+
+
+LONG_CYRILLIC = "Привет, мир! " * 850  # 11,050 characters: 117 KB of query once encoded
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_a_get_too_long_for_a_url_is_refused_naming_the_limit(
+    gateway: respx.MockRouter, fmt: str
+) -> None:
+    """Before: ``httpx.InvalidURL: URL too long`` from inside the request."""
+    async with make_client(http_method="GET", wire_format=fmt) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.send("79112223333", LONG_CYRILLIC)
+        results = await client.send_many(
+            [Message("79112223333", "short"), Message("79112223334", LONG_CYRILLIC)]
+        )
+    assert_rejected(caught.value, "text")
+    assert str(C.MAX_GET_QUERY_BYTES) in str(caught.value)
+    assert "MAX_GET_QUERY_BYTES" in str(caught.value)
+    assert results[0].ok
+    assert isinstance(results[1].error, ValidationError)
+    assert str(C.MAX_GET_QUERY_BYTES) in str(results[1].error)
+    assert gateway.calls.call_count == 1  # only the short message went out
+    # POST has no such limit.
+    async with make_client(http_method="POST", wire_format=fmt) as client:
+        assert (await client.send("79112223333", LONG_CYRILLIC)).ok
+
+
+def test_the_get_limit_is_exact_and_checked_by_every_path() -> None:
+    credentials = Credentials(USERNAME, PASSWORD)
+    builder = RequestBuilder(credentials, "json", "GET")
+    assert builder.query_budget is not None
+    assert RequestBuilder(credentials, "json", "POST").query_budget is None
+
+    def message(length: int) -> Message:
+        return Message("79112223333", "Ж" * length, sender="MySMS")
+
+    def query_bytes(text: str) -> int:
+        params = {"u": USERNAME, "p": PASSWORD, "s": "MySMS", "d": "79112223333", "t": text}
+        return len(str(httpx.QueryParams(params)))
+
+    # The longest text that fits, measured by httpx itself, and one character more.
+    fits = max(n for n in range(1000, 1400) if query_bytes("Ж" * n) <= C.MAX_GET_QUERY_BYTES)
+    budget = builder.query_budget
+    for path in (
+        lambda m: to_wire(m, None, dt.timezone.utc, query_budget=budget),
+        lambda m: (wire_many([m], None, dt.timezone.utc, query_budget=budget) or [None])[0],
+    ):
+        assert path(message(fits)) is not None
+    wire = to_wire(message(fits), None, dt.timezone.utc, query_budget=budget)
+    assert builder.send([wire]).params is not None
+    with pytest.raises(ValidationError, match="MAX_GET_QUERY_BYTES"):
+        to_wire(message(fits + 1), None, dt.timezone.utc, query_budget=budget)
+    assert wire_many([message(fits + 1)], None, dt.timezone.utc, query_budget=budget) is None
+    too_long = to_wire(message(fits + 1), None, dt.timezone.utc)
+    with pytest.raises(ValidationError, match="MAX_GET_QUERY_BYTES"):
+        builder.send([too_long])  # the builder checks too, whoever validated
+    with pytest.raises(ValidationError, match="credentials"):
+        RequestBuilder(Credentials(USERNAME, "x" * 9000), "json", "GET").credit()
