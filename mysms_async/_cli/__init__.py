@@ -23,32 +23,37 @@ invalid (with the reason and its line number), or not sent.
 
 Exit status: 0 everything accepted (``wait``: delivered), 1 something was rejected, failed, has an
 unknown outcome or was an invalid row, 2 a usage or credential error (``AuthError`` included),
-130 interrupted.
+130 interrupted (SIGINT), 143 terminated (SIGTERM). A run whose stdout failed (a closed pipe, a
+full disk) keeps working and recording, and exits 1 with one line on stderr (:mod:`._output`).
 
 The package follows a run of the command: :mod:`._args` parses the command line, :mod:`._session`
 opens a client (:mod:`._credentials` for the account, or the sandbox), :mod:`._commands` runs
 ``send``, ``status``, ``wait`` or ``balance``, :mod:`._bulk` runs ``bulk`` over :mod:`._rows`
 and accounts for every row in :mod:`._report`, and :mod:`._emulator` serves the emulator.
+:mod:`._signals` turns SIGINT and SIGTERM into a stop each command can account for.
 :mod:`._output` and :mod:`._progress` are where it all goes; :mod:`._describe` says what states
 mean; :mod:`._constants` holds every default.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
+import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from .._constants import LOGGER_NAME
 from ._args import build_parser
 from ._bulk import cmd_bulk
-from ._commands import cmd_balance, cmd_send, cmd_status, cmd_wait
-from ._constants import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from ._campaign import cmd_campaign
+from ._commands import cmd_balance, cmd_send, cmd_status, cmd_wait
+from ._constants import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from ._emulator import cmd_emulator
-from ._output import Output, UsageError, require_rich
+from ._output import LibraryLog, Output, UsageError, require_rich
 from ._session import Session
+from ._signals import Interrupted, exit_status, interrupt_signum, signal_name, sigterm_as_interrupt
 
 __all__ = ["main"]
 
@@ -76,6 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     out = Output(json_mode=args.json, quiet=args.quiet)
     session = Session(args, out)
+    library_log = logging.getLogger(LOGGER_NAME)
+    handler = LibraryLog(out)
+    library_log.addHandler(handler)
+    try:
+        with sigterm_as_interrupt():
+            code = _run(session)
+    finally:
+        library_log.removeHandler(handler)
+    return out.close(code)
+
+
+def _run(session: Session) -> int:
+    args, out = session.args, session.out
     try:
         if not args.json and args.command != "emulator":
             require_rich()
@@ -83,22 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         out.error(str(error), "UsageError")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        out.error("interrupted", "KeyboardInterrupt")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        _silence_stdout()
-        return EXIT_PROBLEMS
+    except (KeyboardInterrupt, Interrupted) as error:
+        signum = interrupt_signum(error)
+        out.error(f"interrupted ({signal_name(signum)})", "Interrupted")
+        return exit_status(signum)
     except Exception as error:  # a bug: show it, but never with the password in it
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        print(out.clean(text), file=sys.stderr, end="")
+        with contextlib.suppress(OSError):
+            print(out.clean(text), file=sys.stderr, end="")
         return EXIT_PROBLEMS
-
-
-def _silence_stdout() -> None:
-    """After a closed pipe (``mysms ... | head``), keep the interpreter's final flush quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass

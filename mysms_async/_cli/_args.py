@@ -38,7 +38,7 @@ credentials:
 
 exit status:
   0  everything accepted (wait: delivered)      1  something rejected, failed, unknown or invalid
-  2  usage or credential error                  130  interrupted
+  2  usage or credential error                  130  interrupted (SIGINT)   143  SIGTERM
 
 try it without an account:
   mysms --sandbox send 79112223333 "Hello"
@@ -177,6 +177,18 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_max_parts(parser: argparse.ArgumentParser, what: str) -> None:
+    """One limit for ``send`` and ``bulk``: a long text costs one SMS per part."""
+    parser.add_argument(
+        "--max-parts",
+        type=non_negative_int,
+        metavar="N",
+        default=DEFAULT_MAX_PARTS,
+        help=f"refuse {what} needs more than N SMS parts; 0 for no limit"
+        f" (default: {DEFAULT_MAX_PARTS})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mysms",
@@ -203,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--date", metavar="ISO", help="send at this time (ISO 8601)")
     send.add_argument("--ttl", type=positive_int, metavar="N", help="the message's lifetime")
     send.add_argument("--wait", action="store_true", help="then wait until it is delivered")
+    _add_max_parts(send, "a text that")
     _add_wait_options(send)
     _add_global_options(send, suppress=True)
 
@@ -225,8 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--results",
         metavar="PATH",
-        help="where to write the results (default: FILE's stem + .results.csv beside it,"
+        help="where to write the results; - for stdout (default: beside FILE, named after it:"
+        " campaign.csv -> campaign.results.csv, campaign.jsonl -> campaign.jsonl.results.csv,"
         " numbered so that an earlier one is never overwritten)",
+    )
+    bulk.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let --results replace a file that exists (without it, that is an error)",
     )
     bulk.add_argument(
         "--dry-run",
@@ -239,14 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AMOUNT",
         help="price of one SMS part, for the cost estimate (--sandbox knows its own)",
     )
-    bulk.add_argument(
-        "--max-parts",
-        type=non_negative_int,
-        metavar="N",
-        default=DEFAULT_MAX_PARTS,
-        help="refuse a row whose text needs more than N SMS parts; 0 for no limit"
-        f" (default: {DEFAULT_MAX_PARTS})",
-    )
+    _add_max_parts(bulk, "a row whose text")
     _add_global_options(bulk, suppress=True)
 
     status = command("status", "print the state of message ids", "Ask the state of each id.")

@@ -10,15 +10,16 @@ results file, and none that may have been sent is ever reported as not sent.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import csv
 import os
+import signal
+import sys
 import time
 import zoneinfo
 from collections import deque
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import IO
 
 from .. import _constants as C
 from .._client import MySMSClient
@@ -26,13 +27,21 @@ from .._config import ENV_SENDER
 from .._exceptions import AuthError, MySMSError, ValidationError
 from .._models import Message, SendResult
 from .._request import to_wire, validate_sender
-from ._constants import AUTH_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from ._describe import describe_validation
+from ._constants import AUTH_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, SIGNAL_GRACE
+from ._describe import describe_error, describe_validation
 from ._output import UsageError
 from ._progress import Meter
-from ._report import RESULT_COLUMNS, BulkReport, Outcome
+from ._report import BulkReport
 from ._rows import Row, RowSource
 from ._session import Session, open_client, sandbox
+from ._signals import (
+    Interrupted,
+    Stop,
+    exit_status,
+    interrupt_signum,
+    run_interruptible,
+    signal_name,
+)
 
 
 class Ledger:
@@ -46,9 +55,16 @@ class Ledger:
     def __init__(self, report: BulkReport) -> None:
         self._report = report
         self._queue: deque[Row] = deque()
+        #: Set by a signal or a failing results file: no more rows are read, so the run ends
+        #: once the requests in flight are answered.
+        self.stop_reading = False
 
     def messages(self, rows: Iterable[Row]) -> Iterator[Message]:
-        for row in rows:
+        iterator = iter(rows)
+        while not self.stop_reading:
+            row = next(iterator, None)
+            if row is None:
+                return
             if row.message is None:
                 if self._queue:
                     self._queue.append(row)
@@ -69,17 +85,33 @@ class Ledger:
         while self._queue and self._queue[0].message is None:
             self._report.record(self._queue.popleft(), None)
 
-    def abandon(self, outcome: Outcome, error: str) -> None:
-        """Record every row still waiting, after the run stopped early."""
+    def abandon(self, results: Iterable[SendResult] | None, error: str) -> None:
+        """Record every row still waiting, after the run stopped early.
+
+        ``results`` are the outcomes the library still knew when it stopped (an error's
+        ``.results``); a row it gives none for may have been sent, so it is ``unknown`` with
+        ``error``: only the library's word proves a message was not sent.
+        """
+        known = {id(result.message): result for result in results or ()}
         while self._queue:
             row = self._queue.popleft()
-            if row.message is None:
-                self._report.record(row, None)
+            result = None if row.message is None else known.get(id(row.message))
+            if row.message is None or result is not None:
+                self._report.record(row, result)
             else:
-                self._report.record(row, None, outcome=outcome, error=error)
+                self._report.record(row, None, outcome="unknown", error=error)
 
 
-def _results_path(args: argparse.Namespace) -> Path:
+def _results_path(args: argparse.Namespace) -> Path | None:
+    """Where the results go: ``--results`` (``-`` is stdout: ``None``), else beside FILE.
+
+    The default is named after FILE's whole name, so that ``campaign.jsonl`` and
+    ``campaign.csv`` in one folder never share one (``campaign.jsonl.results.csv`` and
+    ``campaign.results.csv``: a ``.csv`` is not repeated), and numbered so that an earlier
+    results file is never overwritten.
+    """
+    if args.results == "-":
+        return None
     if args.results is not None:
         path = Path(args.results)
         if args.file != "-" and path.resolve() == Path(args.file).resolve():
@@ -89,7 +121,8 @@ def _results_path(args: argparse.Namespace) -> Path:
         folder, stem = Path.cwd(), "bulk"
     else:
         source = Path(args.file)
-        folder, stem = source.parent, source.stem
+        folder = source.parent
+        stem = source.stem if source.suffix.lower() == ".csv" else source.name
     candidate = folder / f"{stem}.results.csv"
     number = 2
     while candidate.exists():
@@ -100,6 +133,8 @@ def _results_path(args: argparse.Namespace) -> Path:
 
 def cmd_bulk(session: Session) -> int:
     args, out = session.args, session.out
+    if args.results == "-" and args.json:
+        raise UsageError("--results - writes the results to stdout, where --json writes: drop one")
     source = RowSource(args.file, args.input_format, max_parts=args.max_parts, out=out)
     try:
         client: MySMSClient | None = None
@@ -114,20 +149,19 @@ def cmd_bulk(session: Session) -> int:
         if price is None and session.gateway is not None:
             price = session.gateway.price_per_part
         path = _results_path(args)
+        handle = _open_results(path, overwrite=args.overwrite)
+        if path is None:
+            out.tables_to_stderr = True  # stdout carries the results
+        else:
+            out.record = f"every row is in {path}"
         try:
-            handle = open(path, "w", newline="", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
-        except OSError as error:
-            raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
-        with handle:
-            writer = csv.writer(handle)
-            writer.writerow(RESULT_COLUMNS)
             label = "checking" if args.dry_run else "sending"
             meter = Meter(out, label=label, total=source.count_rows(), unit="rows", rate=True)
             report = BulkReport(
                 out,
                 source=source.name,
                 results_path=path,
-                writer=writer,
+                handle=handle,
                 meter=meter,
                 dry_run=args.dry_run,
                 price=price,
@@ -140,12 +174,36 @@ def cmd_bulk(session: Session) -> int:
             finally:
                 report.elapsed = time.monotonic() - report.started
                 meter.finish(complete=report.stopped is None)
+                report.flush()
+        finally:
+            if path is not None:
+                try:
+                    handle.close()
+                except OSError as error:
+                    report.results_failed(error)
     finally:
         source.close()
     report.show()
+    if report.results_error is not None:
+        report.show_unrecorded()
+        code = code if code != EXIT_OK else EXIT_PROBLEMS
     if code != EXIT_OK:
         return code
     return EXIT_OK if report.all_good else EXIT_PROBLEMS
+
+
+def _open_results(path: Path | None, *, overwrite: bool) -> IO[str]:
+    if path is None:
+        return sys.stdout
+    mode = "w" if overwrite else "x"
+    try:
+        return open(path, mode, newline="", encoding="utf-8", errors="backslashreplace")
+    except FileExistsError:
+        raise UsageError(
+            f"{path} exists: name another --results file, or add --overwrite to replace it"
+        ) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _dry_run_sender(session: Session) -> str | None:
@@ -173,39 +231,79 @@ def _check_rows(session: Session, source: RowSource, report: BulkReport, sender:
                 except ValidationError as error:
                     row.error = describe_validation(error)
             report.record(row, None)
-    except KeyboardInterrupt:
-        report.stopped = "interrupted"
-        session.out.error("interrupted", "KeyboardInterrupt")
-        return EXIT_INTERRUPTED
+            if report.results_error is not None:
+                break
+    except KeyboardInterrupt as error:
+        return _stopped(session, report, interrupt_signum(error), in_flight=False)
     return EXIT_OK
 
 
 def _send_rows(session: Session, client: MySMSClient, source: RowSource, report: BulkReport) -> int:
+    """Send every row; on a signal or an error, account for each row read before returning.
+
+    A signal stops the reading, and the requests in flight are waited for (see
+    :mod:`._signals`); what they do not answer in time is ``unknown``. An error the library
+    raises carries ``.results``, the outcomes it still knew: those are written as they are,
+    and ``unknown`` for every row it says nothing of.
+    """
     out = session.out
     ledger = Ledger(report)
+    stop = Stop()
 
-    async def run() -> None:
+    def stop_reading(signum: int) -> None:
+        ledger.stop_reading = True
+        report.meter.print(
+            f"{signal_name(signum)}: stopping; no more rows are read, the requests in flight"
+            f" may finish for {SIGNAL_GRACE:g} s (signal again to stop at once)"
+        )
+
+    stop.on_request(stop_reading)
+    report.on_results_error = lambda: setattr(ledger, "stop_reading", True)
+
+    async def run(stop: Stop) -> None:
         async with client:
             async for result in client.iter_send(ledger.messages(source.rows())):
                 ledger.result(result)
 
     try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
+        run_interruptible(run, graceful=True, stop=stop)
+    except (Interrupted, KeyboardInterrupt) as error:
         ledger.abandon(
-            "unknown", "interrupted while in flight: may have been sent; check before resending"
+            None, "interrupted while in flight: may have been sent; check before resending"
         )
-        report.stopped = "interrupted"
-        out.error("interrupted", "KeyboardInterrupt")
-        return EXIT_INTERRUPTED
-    except AuthError:
-        ledger.abandon("not-sent", "not sent: the gateway refused the username or password")
+        return _stopped(session, report, interrupt_signum(error), in_flight=True)
+    except AuthError as error:
+        ledger.abandon(
+            getattr(error, "results", None),
+            "in flight when the gateway refused the password: may have been sent; check before"
+            " resending",
+        )
         report.stopped = "auth"
-        out.error(AUTH_FAILED, "AuthError")
+        report.error = ("AuthError", AUTH_FAILED)
+        out.error(AUTH_FAILED, "AuthError", document=False)
         return EXIT_USAGE
     except MySMSError as error:
-        ledger.abandon("unknown", f"stopped by {type(error).__name__}: may have been sent")
+        kind = type(error).__name__
+        ledger.abandon(
+            getattr(error, "results", None),
+            f"in flight when the run stopped ({kind}): may have been sent; check before resending",
+        )
         report.stopped = "error"
-        out.error(str(error), type(error).__name__)
+        report.error = (kind, describe_error(error))
+        out.error(describe_error(error), kind, document=False)
         return EXIT_PROBLEMS
+    if stop.signum is not None:
+        return _stopped(session, report, stop.signum, in_flight=False)
     return EXIT_OK
+
+
+def _stopped(session: Session, report: BulkReport, signum: int, *, in_flight: bool) -> int:
+    """The run was stopped by a signal: say so once (the summary is the JSON closing document)."""
+    name = signal_name(signum)
+    report.stopped = "terminated" if signum == signal.SIGTERM else "interrupted"
+    text = f"{report.stopped} ({name}) after line {report.last_line}"
+    if in_flight:
+        text += ": the requests in flight were cancelled, their rows are unknown"
+    report.error = ("Interrupted", text)
+    session.out.error(text, "Interrupted", document=False)
+    return exit_status(signum)

@@ -15,7 +15,7 @@ from typing import Any
 from .._client import MySMSClient
 from .._codes import MessageState
 from .._exceptions import ValidationError
-from .._models import StatusResult
+from .._models import SendResult, StatusResult
 from ._constants import EXIT_OK, EXIT_PROBLEMS
 from ._describe import (
     count_parts,
@@ -30,6 +30,7 @@ from ._describe import (
 from ._output import Output, UsageError, new_pairs, new_table
 from ._progress import Meter
 from ._session import Session, run_client
+from ._signals import exit_status, signal_name, uncancel_current_task
 from ._types import parse_iso_datetime
 
 
@@ -57,42 +58,41 @@ def cmd_send(session: Session) -> int:
     except ValueError as error:
         raise UsageError(f"--date: {error}") from None
     counted = count_parts(text)
+    if args.max_parts and counted[0] > args.max_parts:
+        raise UsageError(
+            f"the text needs {counted[0]} SMS parts ({counted[1]}), more than --max-parts"
+            f" {args.max_parts}: shorten it, or raise --max-parts (0 for no limit)"
+        )
 
     async def send(client: MySMSClient) -> int:
-        result = await client.send(args.destination, text, date=date, ttl=args.ttl)
-        delivery: StatusResult | None = None
+        stop = session.stop
+        try:
+            result = await client.send(args.destination, text, date=date, ttl=args.ttl)
+        except asyncio.CancelledError:
+            if stop is None or not stop.cancelled or stop.signum is None:
+                raise
+            uncancel_current_task()
+            return _send_interrupted(session, stop.signum)
+        if result.ok and result.id:
+            out.record = f"the message was accepted: id {result.id}"
+        polled: dict[str, StatusResult] = {}
         timed_out = False
+        interrupted: int | None = None
         if args.wait and result.ok and result.id:
-            results, timed_out = await _poll(client, [result.id], args.timeout, args.interval, out)
-            delivery = results[0]
-        state = state_of(result)
-        if out.json:
-            document: dict[str, Any] = {
-                "destination": args.destination,
-                "id": result.id,
-                **state_fields(state),
-                "accepted": result.ok,
-                "parts": counted[0],
-                "encoding": counted[1],
-            }
-            if args.wait:
-                document["delivery"] = None if delivery is None else status_document(delivery)
-                document["timed_out"] = timed_out
-            out.emit(document)
-        else:
-            table = new_pairs(title="sent" if result.ok else "not accepted")
-            table.add_row("destination", args.destination)
-            table.add_row("id", result.id or "-")
-            table.add_row(
-                "state", f"[{style(state)}]{state_label(state)}[/]{meaning_suffix(state)}"
-            )
-            table.add_row("parts", f"{counted[0]} ({counted[1]})")
-            if delivery is not None:
-                shown = status_text(delivery)
-                if timed_out:
-                    shown += f" (still not final after {args.timeout:g} s)"
-                table.add_row("delivery", shown)
-            out.print(table)
+            try:
+                _, timed_out = await _poll(
+                    client, [result.id], args.timeout, args.interval, out, latest=polled
+                )
+            except asyncio.CancelledError:
+                if stop is None or not stop.cancelled or stop.signum is None:
+                    raise
+                uncancel_current_task()
+                interrupted = stop.signum
+        delivery = polled.get(result.id or "")
+        _show_sent(session, result, counted, delivery, timed_out, interrupted)
+        if interrupted is not None:
+            out.say(f"error: interrupted ({signal_name(interrupted)}) while waiting for delivery")
+            return exit_status(interrupted)
         if not result.ok:
             return EXIT_PROBLEMS
         if args.wait:
@@ -101,6 +101,68 @@ def cmd_send(session: Session) -> int:
         return EXIT_OK
 
     return run_client(session, send)
+
+
+def _show_sent(
+    session: Session,
+    result: SendResult,
+    counted: tuple[int, str],
+    delivery: StatusResult | None,
+    timed_out: bool,
+    interrupted: int | None,
+) -> None:
+    """The sent message: its id first of all, whatever happened while waiting for delivery."""
+    args, out = session.args, session.out
+    state = state_of(result)
+    if out.json:
+        document: dict[str, Any] = {
+            "destination": args.destination,
+            "id": result.id,
+            **state_fields(state),
+            "accepted": result.ok,
+            "parts": counted[0],
+            "encoding": counted[1],
+        }
+        if args.wait:
+            document["delivery"] = None if delivery is None else status_document(delivery)
+            document["timed_out"] = timed_out
+            document["interrupted"] = interrupted is not None
+        out.emit(document)
+        return
+    table = new_pairs(title="sent" if result.ok else "not accepted")
+    table.add_row("destination", args.destination)
+    table.add_row("id", result.id or "-")
+    table.add_row("state", f"[{style(state)}]{state_label(state)}[/]{meaning_suffix(state)}")
+    table.add_row("parts", f"{counted[0]} ({counted[1]})")
+    if delivery is not None or interrupted is not None:
+        shown = "-" if delivery is None else status_text(delivery)
+        if timed_out:
+            shown += f" (still not final after {args.timeout:g} s)"
+        if interrupted is not None:
+            shown += f" (interrupted by {signal_name(interrupted)} while waiting)"
+        table.add_row("delivery", shown)
+    out.print(table)
+
+
+def _send_interrupted(session: Session, signum: int) -> int:
+    """A signal while the send was on its way: the gateway may have it; say so, never "failed"."""
+    args, out = session.args, session.out
+    text = (
+        f"interrupted ({signal_name(signum)}) while the message was being sent: it may have been"
+        " sent; check (mysms status, or the account's history) before resending"
+    )
+    out.say(f"error: {text}")
+    if out.json:
+        out.emit(
+            {
+                "destination": args.destination,
+                "id": None,
+                "accepted": None,
+                "interrupted": True,
+                "error": {"type": "Interrupted", "message": text},
+            }
+        )
+    return exit_status(signum)
 
 
 def cmd_status(session: Session) -> int:
@@ -151,14 +213,22 @@ def _wait_counts(results: Iterable[StatusResult]) -> tuple[int, int, int]:
 
 
 async def _poll(
-    client: MySMSClient, ids: list[str], timeout: float, interval: float, out: Output
+    client: MySMSClient,
+    ids: list[str],
+    timeout: float,
+    interval: float,
+    out: Output,
+    *,
+    latest: dict[str, StatusResult] | None = None,
 ) -> tuple[list[StatusResult], bool]:
     """Check the ids every ``interval`` seconds until all are final or ``timeout`` is up.
 
     Returns the latest result per id (in the order given) and whether time ran out first.
+    ``latest`` is filled as answers come, so a caller interrupted midway still has them.
     """
     unique = list(dict.fromkeys(ids))
-    latest: dict[str, StatusResult] = {}
+    if latest is None:
+        latest = {}
     pending = unique
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

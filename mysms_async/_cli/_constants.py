@@ -13,7 +13,15 @@ from .._config import ENV_PASSWORD, ENV_USERNAME
 EXIT_OK: Final = 0
 EXIT_PROBLEMS: Final = 1
 EXIT_USAGE: Final = 2
-EXIT_INTERRUPTED: Final = 130
+EXIT_INTERRUPTED: Final = 130  # SIGINT; SIGTERM gives 143: 128 plus the signal's number
+
+#: ``bulk``: after SIGINT or SIGTERM no more rows are read and the requests in flight may finish
+#: for this many seconds; then (or at a second signal) they are cancelled and recorded as
+#: ``unknown``. Short enough for ``docker stop``, which kills after 10 s.
+SIGNAL_GRACE: Final = 5.0
+#: ``bulk``: the results file is flushed to disk at least this often, so that even a run that
+#: is killed outright (SIGKILL) leaves every outcome older than this on disk.
+RESULTS_FLUSH_EVERY: Final = 1.0
 
 #: The sandbox moves each message one state on per this many seconds (2 -> 3 -> 4), so ``wait``
 #: has something to show, and answers each request this late, like a nearby server.
@@ -22,7 +30,7 @@ SANDBOX_LATENCY: Final = 0.05
 #: ``mysms emulator``: seconds per delivery step, unless --delivery-delay says otherwise.
 EMULATOR_DELIVERY_DELAY: Final = 1.0
 
-#: ``bulk``: a row whose text needs more SMS parts than this is refused (--max-parts).
+#: ``bulk`` and ``send``: a text that needs more SMS parts than this is refused (--max-parts).
 DEFAULT_MAX_PARTS: Final = 10
 DEFAULT_WAIT_TIMEOUT: Final = 300.0
 DEFAULT_WAIT_INTERVAL: Final = 1.0

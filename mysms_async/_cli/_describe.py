@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .. import _constants as C
 from .._codes import MessageState
-from .._exceptions import ValidationError
+from .._exceptions import MySMSError, ResponseError, ValidationError
 from .._models import SendResult, StatusResult
 from .._segments import segments
 
@@ -76,6 +77,17 @@ def describe_validation(error: ValidationError) -> str:
     text = str(error)
     if error.value is not None and error.field in ("destination", "sender", "ttl", "message_id"):
         text += f"; got {error.value!r}"
+    return text
+
+
+def describe_error(error: MySMSError) -> str:
+    """The error's text, with the likely fix where the error alone does not tell it."""
+    text = str(error)
+    if isinstance(error, ResponseError) and error.status_code == 404:
+        text += (
+            f" (nothing of the gateway at this address: its API lives under /rest/sms/, as in"
+            f" {C.DEFAULT_BASE_URL}; check --base-url or MYSMS_BASE_URL)"
+        )
     return text
 
 

@@ -64,7 +64,7 @@ def cmd_emulator(session: Session) -> int:
         "price_per_part": str(gateway.price_per_part),
     }
     if out.json:
-        out.emit(info)
+        out.emit(info, redact=False)  # the demo password is what this document is for
     else:
         print(
             f"mysms emulator: an emulated gateway on {base_url} (Ctrl-C stops it)\n"

@@ -3,20 +3,28 @@
 Each row is classified once and then written three ways from the same facts: a row of the
 results file, a JSON Lines line with ``--json``, and a count for the summary table. Problem rows
 are also named on stderr (the first few, by line number) without tearing the progress bar.
+
+The results file is the record of truth: it is written before anything is printed, flushed to
+disk every :data:`RESULTS_FLUSH_EVERY` seconds, and if it cannot be written (a full disk) the
+run stops reading and every row the file may lack is written on stderr instead.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import IO, Any, Final, Literal
 
-from .._exceptions import DeliveryUnknownError, ValidationError
+from .._exceptions import AuthError, DeliveryUnknownError, MySMSError, ValidationError
 from .._models import SendResult
-from ._constants import MAX_LINES_LISTED, MAX_ROWS_REPORTED
+from ._constants import MAX_LINES_LISTED, MAX_ROWS_REPORTED, RESULTS_FLUSH_EVERY
 from ._describe import (
+    describe_error,
     describe_validation,
     meaning_suffix,
     state_label,
@@ -45,6 +53,10 @@ def classify(row: Row, result: SendResult | None) -> tuple[Outcome, str | None, 
         return "invalid", None, None, describe_validation(error)
     if isinstance(error, DeliveryUnknownError):
         return "unknown", None, None, f"{type(error).__name__}: {error}"
+    if isinstance(error, AuthError):  # request state -1: the gateway says it did nothing
+        return "not-sent", None, None, "not sent: the gateway refused the username or password"
+    if isinstance(error, MySMSError):
+        return "failed", None, None, f"{type(error).__name__}: {describe_error(error)}"
     if error is not None:
         return "failed", None, None, f"{type(error).__name__}: {error}"
     if state is not None and state < 0:
@@ -62,14 +74,15 @@ class BulkReport:
         out: Output,
         *,
         source: str,
-        results_path: Path,
-        writer: Any,
+        results_path: Path | None,
+        handle: IO[str],
         meter: Meter,
         dry_run: bool,
         price: Decimal | None,
     ) -> None:
         self._out = out
-        self._writer = writer
+        self._handle = handle
+        self._writer = csv.writer(handle)
         self.meter = meter
         self.source = source
         self.results_path = results_path
@@ -83,8 +96,18 @@ class BulkReport:
         self.problem_lines: list[str] = []
         self.last_line = 0
         self.stopped: str | None = None
+        #: Why the run stopped early, as (type, message), for the summary.
+        self.error: tuple[str, str] | None = None
         self.started = time.monotonic()
         self.elapsed = 0.0
+        #: The first error writing the results file; the rows it may lack, for stderr.
+        self.results_error: OSError | None = None
+        self.unrecorded: list[list[object]] = []
+        #: Called once when the results file fails (``bulk`` stops reading then).
+        self.on_results_error: Callable[[], None] | None = None
+        self._unflushed: list[list[object]] = []
+        self._flushed_at = self.started
+        self._write(list(RESULT_COLUMNS))
 
     def record(
         self,
@@ -108,16 +131,9 @@ class BulkReport:
         if outcome in ("accepted", "valid") and row.parts is not None:
             self.parts += row.parts
         parts = "" if row.parts is None else row.parts
-        self._writer.writerow(
-            [
-                row.line,
-                row.destination,
-                outcome,
-                message_id or "",
-                "" if state is None else state,
-                parts,
-                error,
-            ]
+        shown_state = "" if state is None else state
+        self._write(
+            [row.line, row.destination, outcome, message_id or "", shown_state, parts, error]
         )
         if self._out.json:
             self._out.emit(
@@ -138,6 +154,57 @@ class BulkReport:
         problem = "invalid" if self.dry_run else "not accepted"
         detail = f"{self.problems:,} {problem}" if self.problems else ""
         self.meter.advance(1, detail)
+
+    def _write(self, fields: list[object]) -> None:
+        """One row into the results file; flushed now and then; kept for stderr if it fails."""
+        if self.results_error is not None:
+            self.unrecorded.append(fields)
+            return
+        self._unflushed.append(fields)
+        try:
+            self._writer.writerow(fields)
+        except OSError as error:
+            self.results_failed(error)
+            return
+        if time.monotonic() - self._flushed_at >= RESULTS_FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Push the rows written so far to the file; after this they survive even SIGKILL."""
+        if self.results_error is not None:
+            return
+        try:
+            self._handle.flush()
+        except OSError as error:
+            self.results_failed(error)
+            return
+        self._unflushed.clear()
+        self._flushed_at = time.monotonic()
+
+    def results_failed(self, error: OSError) -> None:
+        """The results file cannot be written: every row since the last good flush may be
+        missing from it, so those and all later ones go to stderr at the end."""
+        if self.results_error is not None:
+            return
+        self.results_error = error
+        self.unrecorded.extend(self._unflushed)
+        self._unflushed.clear()
+        if self.on_results_error is not None:
+            self.on_results_error()
+
+    def show_unrecorded(self) -> None:
+        """After a failed results file: its missing rows on stderr, as CSV, the only record."""
+        error = self.results_error
+        assert error is not None
+        where = "stdout" if self.results_path is None else str(self.results_path)
+        self._out.say(
+            f"error: cannot write the results to {where} ({error.strerror or error}): no row"
+            f" was read after it failed; the {len(self.unrecorded):,} row(s) it may lack follow"
+        )
+        for fields in self.unrecorded:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="").writerow(fields)
+            self._out.say(f"unrecorded: {text.getvalue()}")
 
     def _problem(self, row: Row, outcome: str, error: str) -> None:
         self.problems += 1
@@ -161,7 +228,7 @@ class BulkReport:
         return {
             "type": "summary",
             "file": self.source,
-            "results_file": str(self.results_path),
+            "results_file": None if self.results_path is None else str(self.results_path),
             "dry_run": self.dry_run,
             "rows": self.rows,
             "accepted": self.outcomes["accepted"],
@@ -179,6 +246,9 @@ class BulkReport:
             "cost": None if self.cost is None else str(self.cost),
             "seconds": round(self.elapsed, 3),
             "stopped": self.stopped,
+            "error": None
+            if self.error is None
+            else {"type": self.error[0], "message": self._out.clean(self.error[1])},
         }
 
     def show(self) -> None:
@@ -212,7 +282,8 @@ class BulkReport:
         rate = self.rows / self.elapsed if self.elapsed > 0 else 0.0
         table.add_row("time", f"{self.elapsed:.1f} s ({rate:,.0f} rows/s)")
         self._out.print(table)
-        self._out.print(f"results: {self.results_path} (one row per input row)")
+        where = "stdout" if self.results_path is None else self.results_path
+        self._out.print(f"results: {where} (one row per input row)")
         if self.problem_lines:
             more = ", ..." if self.problems > len(self.problem_lines) else ""
             self._out.print(f"rows with problems: {', '.join(self.problem_lines)}{more}")
@@ -221,9 +292,9 @@ class BulkReport:
                 f"{self.outcomes['unknown']:,} message(s) may have been sent although no answer"
                 " came back: do not resend them blindly (outcome 'unknown' in the results)"
             )
-        if self.stopped == "interrupted":
+        if self.stopped in ("interrupted", "terminated"):
             self._out.print(
-                f"interrupted after line {self.last_line}: later rows were not read nor sent"
+                f"{self.stopped} after line {self.last_line}: later rows were not read nor sent"
             )
 
     def _flag(self, label: str, outcome: str) -> str:

@@ -8,7 +8,6 @@ statuses here, at one boundary, for every command but ``bulk`` (which accounts f
 from __future__ import annotations
 
 import argparse
-import asyncio
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from ._constants import (
     SANDBOX_LATENCY,
 )
 from ._credentials import credentials
-from ._describe import describe_validation
+from ._describe import describe_error, describe_validation
 from ._output import Output, UsageError
+from ._signals import Stop, run_interruptible
 
 if TYPE_CHECKING:
     from ..testing import FakeGateway
@@ -39,6 +39,8 @@ class Session:
     args: argparse.Namespace
     out: Output
     gateway: FakeGateway | None = None
+    #: What SIGINT / SIGTERM asked of the run, once its event loop runs.
+    stop: Stop | None = None
 
 
 def _client_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -124,16 +126,21 @@ def open_client(session: Session) -> MySMSClient:
 
 
 def run_client(session: Session, command: Callable[[MySMSClient], Awaitable[int]]) -> int:
-    """Open a client, run ``command`` with it in an event loop, map the library's errors."""
+    """Open a client, run ``command`` with it in an event loop, map the library's errors.
+
+    A signal cancels the command at once (see :mod:`._signals`); a command that must say what
+    it had done first (``send --wait``) catches the cancellation and reads ``session.stop``.
+    """
     client = open_client(session)
     out = session.out
 
-    async def run() -> int:
+    async def run(stop: Stop) -> int:
+        session.stop = stop
         async with client:
             return await command(client)
 
     try:
-        return asyncio.run(run())
+        return run_interruptible(run, graceful=False)
     except AuthError:
         out.error(AUTH_FAILED, "AuthError")
         return EXIT_USAGE
@@ -141,5 +148,5 @@ def run_client(session: Session, command: Callable[[MySMSClient], Awaitable[int]
         out.error(describe_validation(error), "ValidationError")
         return EXIT_USAGE
     except MySMSError as error:
-        out.error(str(error), type(error).__name__)
+        out.error(describe_error(error), type(error).__name__)
         return EXIT_PROBLEMS

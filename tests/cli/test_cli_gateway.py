@@ -7,9 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import SECRET, Run, assert_no_secret, results, write
+from cli_helpers import (
+    SECRET,
+    Run,
+    assert_no_secret,
+    assert_record_of_truth,
+    campaign,
+    results,
+    write,
+)
 
-from mysms_async.testing import DropAfterRead, FakeGateway
+from mysms_async.testing import DropAfterRead, ErrorState, FakeGateway
 
 Mysms = Callable[..., Run]
 Served = tuple[FakeGateway, str]
@@ -99,6 +107,26 @@ def test_wrong_password_exits_2_without_printing_it(
     assert [row["outcome"] for row in results(tmp_path / "c.results.csv")] == ["not-sent"] * 2
     assert gateway.messages == {}
     assert_no_secret(send.out, send.err, bulk.out, bulk.err)
+
+
+def test_a_password_refused_mid_run_keeps_what_the_gateway_accepted(
+    mysms: Mysms, served: Served, tmp_path: Path
+) -> None:
+    """Issue 8: one request of four answered -1, three accepted: 30 rows accepted, none of them
+    written as not-sent (an operator would resend those 30 SMS)."""
+    gateway, url = served
+    gateway.inject(ErrorState(-1), endpoint="send")
+    source = campaign(tmp_path / "c.csv", 40)
+    run = mysms("--base-url", url, "--batch-size", "10", "--concurrency", "4", "bulk", source)
+    assert run.code == 2
+    assert "refused the username or password" in run.err
+    rows = results(tmp_path / "c.results.csv")
+    assert len(rows) == 40
+    assert_record_of_truth(gateway, rows)
+    charged = {message.destination for message in gateway.messages.values()}
+    assert len(charged) == 30
+    not_sent = [row for row in rows if row["outcome"] == "not-sent"]
+    assert all(row["destination"] not in charged for row in not_sent)
 
 
 def test_connection_refused_never_shows_the_password(
