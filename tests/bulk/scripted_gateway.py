@@ -17,6 +17,9 @@ DROP = "DROP"  # the request is read, then the connection dies: delivery unknown
 HTTP500 = "HTTP500"  # the gateway answers 500: delivery unknown for a send
 AUTH = "AUTH"  # request state -1
 SLOW = "SLOW"  # the answer takes long (for cancellation tests)
+#: A message whose text holds one of these is accepted (state 2) with no usable id.
+NO_ID = {"NOID_EMPTY": "", "NOID_NULL": None}
+NOID_MISSING = "NOID_MISSING"
 #: A destination the gateway refuses per message (state -12).
 REFUSED_DESTINATION = "79990000000"
 
@@ -69,13 +72,20 @@ class ScriptedGateway:
             return httpx.Response(500, text="<html>oops</html>")
         if AUTH in texts:
             return httpx.Response(200, json={"state": "-1"})
-        answers = [
-            {"id": "", "state": "-12"}
-            if entry["destination"] == REFUSED_DESTINATION
-            else {"id": f"id-{entry['text']}", "state": "2"}
-            for entry in data
-        ]
+        answers = [self._entry(entry) for entry in data]
         return httpx.Response(200, json={"state": "0", "data": answers})
+
+    @staticmethod
+    def _entry(entry: dict[str, Any]) -> dict[str, Any]:
+        text = entry["text"]
+        if entry["destination"] == REFUSED_DESTINATION:
+            return {"id": "", "state": "-12"}
+        for marker, value in NO_ID.items():
+            if marker in text:
+                return {"id": value, "state": "2"}
+        if NOID_MISSING in text:
+            return {"state": "2"}
+        return {"id": f"id-{text}", "state": "2"}
 
     def _status(self, ids: list[str]) -> httpx.Response:
         self.status_requests.append(ids)

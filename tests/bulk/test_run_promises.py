@@ -1,0 +1,512 @@
+"""Issue 8's engine findings, each rebuilt from its reproduction: no accepted message is ever
+reported lost, whatever stops a run, and the client stays usable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import math
+import threading
+import warnings
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from scripted_gateway import AUTH, NOID_MISSING, SLOW, ScriptedGateway
+
+from mysms_async import (
+    AuthError,
+    ClientClosedError,
+    DeliveryUnknownError,
+    InputError,
+    Message,
+    MySMSClient,
+    MySMSError,
+    SendResult,
+    StatusResult,
+    ValidationError,
+    WrongEventLoopError,
+)
+
+
+def numbered(count: int, *, special: dict[int, str] | None = None) -> list[Message]:
+    special = special or {}
+    return [
+        Message("79112220000", f"m{i}" + (f" {special[i]}" if i in special else ""))
+        for i in range(count)
+    ]
+
+
+def accepted_texts(gateway: ScriptedGateway) -> set[str]:
+    """What the scripted gateway accepted: every batch except those it refused (AUTH)."""
+    return {
+        entry["text"]
+        for batch in gateway.batches
+        if not any(AUTH in entry["text"] for entry in batch)
+        for entry in batch
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. A mid-run AuthError keeps the outcomes of the batches the gateway accepted
+
+
+#: The refusal comes last, so that the other three requests are surely on the wire by then.
+REFUSED_FIRST = {0: f"{AUTH} {SLOW}"}
+
+
+def _check_auth_outcomes(results: Sequence[SendResult], error: AuthError) -> None:
+    expected = numbered(40, special=REFUSED_FIRST)
+    assert [r.message.text for r in results] == [m.text for m in expected]
+    assert all(r.error is error and not r.ok for r in results[:10])
+    assert all(r.ok and r.id == f"id-m{i}" for i, r in enumerate(results[10:], start=10))
+
+
+async def test_send_many_auth_error_carries_every_outcome_read_so_far() -> None:
+    gateway = ScriptedGateway(delay=0.01, slow_seconds=0.1)
+    async with gateway.client(batch_size=10, max_concurrency=4) as client:
+        with pytest.raises(AuthError) as caught:
+            await client.send_many(numbered(40, special=REFUSED_FIRST))
+    _check_auth_outcomes(caught.value.results, caught.value)
+    assert accepted_texts(gateway) == {f"m{i}" for i in range(10, 40)}
+
+
+async def test_iter_send_yields_every_answered_outcome_before_the_auth_error() -> None:
+    gateway = ScriptedGateway(delay=0.01, slow_seconds=0.1)
+    received: list[SendResult] = []
+    async with gateway.client(batch_size=10, max_concurrency=4) as client:
+        with pytest.raises(AuthError) as caught:
+            async for result in client.iter_send(numbered(40, special=REFUSED_FIRST)):
+                received.append(result)
+    _check_auth_outcomes(received, caught.value)
+    assert caught.value.results == []  # nothing read was left unreported
+
+
+async def test_stream_send_yields_every_answered_outcome_before_the_auth_error() -> None:
+    gateway = ScriptedGateway(delay=0.01, slow_seconds=0.1)
+    received: list[SendResult] = []
+    async with gateway.client(batch_size=10, max_concurrency=4) as client:
+        with pytest.raises(AuthError) as caught:
+            async with client.stream_send(numbered(40, special=REFUSED_FIRST)) as results:
+                async for result in results:
+                    received.append(result)
+    _check_auth_outcomes(received, caught.value)
+    assert results.leftover == []
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. The caller's input raises: the error carries .results, wrapped unless it is ours
+
+
+def _failing_input(count: int, error: Exception) -> Iterator[Message]:
+    yield from numbered(count)
+    raise error
+
+
+async def test_an_input_error_is_wrapped_and_carries_the_outcomes_before_it() -> None:
+    gateway = ScriptedGateway(delay=0.01)
+    async with gateway.client(batch_size=10, max_concurrency=4) as client:
+        with pytest.raises(InputError) as caught:
+            await client.send_many(_failing_input(35, KeyError("row 36")))
+        assert (await client.send("79112223333", "still works")).ok
+    error = caught.value
+    assert isinstance(error.__cause__, KeyError)
+    results = error.results
+    assert [r.message.text for r in results] == [f"m{i}" for i in range(35)]
+    assert all(r.ok for r in results[:30])
+    # The five read in the broken chunk were not sent: nothing goes out once the input failed.
+    assert all(r.error is error and not r.ok for r in results[30:])
+    assert accepted_texts(gateway) == {f"m{i}" for i in range(30)} | {"still works"}
+
+
+async def test_an_input_error_of_ours_keeps_its_type() -> None:
+    async with ScriptedGateway().client(batch_size=10) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.send_many(_failing_input(12, ValidationError("row", "bad")))
+    assert [r.ok for r in caught.value.results] == [True] * 10 + [False] * 2
+
+
+async def test_an_async_input_error_in_iter_send_comes_after_the_outcomes_before_it() -> None:
+    async def messages() -> AsyncIterator[Message]:
+        for message in numbered(25):
+            yield message
+        raise OSError("the campaign file went away")
+
+    received: list[SendResult] = []
+    async with ScriptedGateway().client(batch_size=10, max_concurrency=2) as client:
+        with pytest.raises(InputError, match="went away") as caught:
+            async for result in client.iter_send(messages()):
+                received.append(result)
+    assert [r.ok for r in received] == [True] * 20 + [False] * 5
+    assert all(r.error is caught.value for r in received[20:])
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. An exception while building a request fails only its message
+
+
+class _ExplodingBuilder:
+    """The real builder, except that a batch holding BOOM raises what msgspec would."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def send(self, wires: Sequence[Any]) -> Any:
+        if any("BOOM" in wire.text for wire in wires):
+            raise TypeError("Encoding objects of type Weird is unsupported")
+        return self._real.send(wires)
+
+
+async def test_a_builder_error_fails_its_own_message_and_cancels_nothing() -> None:
+    gateway = ScriptedGateway(delay=0.01)
+    messages = numbered(50, special={23: "BOOM"})
+    async with gateway.client(batch_size=10, max_concurrency=4) as client:
+        client._ops.builder = _ExplodingBuilder(client._ops.builder)  # type: ignore[assignment]
+        results = await client.send_many(messages)
+        streamed = [r async for r in client.iter_send(messages)]
+    for outcome in (results, streamed):
+        assert [r.message for r in outcome] == messages
+        error = outcome[23].error
+        assert isinstance(error, ValidationError) and "TypeError" in str(error)
+        assert all(r.ok for i, r in enumerate(outcome) if i != 23)
+
+
+async def test_a_builder_error_in_send_is_a_validation_error() -> None:
+    gateway = ScriptedGateway()
+    async with gateway.client() as client:
+        client._ops.builder = _ExplodingBuilder(client._ops.builder)  # type: ignore[assignment]
+        with pytest.raises(ValidationError, match="TypeError"):
+            await client.send("79112223333", "BOOM")
+    assert gateway.batches == []
+
+
+async def test_an_overlong_get_fails_alone() -> None:
+    gateway = ScriptedGateway()
+    messages = [*numbered(3), Message("79112220000", "Щ" * 11_000), *numbered(6)[3:]]
+    async with gateway.client(http_method="GET", max_concurrency=3) as client:
+        results = await client.send_many(messages)
+    assert isinstance(results[3].error, ValidationError)
+    assert [r.ok for r in results] == [True] * 3 + [False] + [True] * 3
+    assert len(gateway.batches) == 6
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. aclose() while requests wait for a slot
+
+
+async def test_aclose_while_a_send_waits_for_a_slot_is_client_closed_error() -> None:
+    gateway = ScriptedGateway(slow_seconds=0.2)
+    outcomes: dict[str, object] = {}
+
+    async def send(name: str, text: str) -> None:
+        try:
+            outcomes[name] = await client.send("79112223333", text)
+        except MySMSError as error:
+            outcomes[name] = error
+
+    client = gateway.client(max_concurrency=1)
+    async with anyio.create_task_group() as group:
+        group.start_soon(send, "first", f"first {SLOW}")
+        await anyio.sleep(0.05)  # the first holds the only slot
+        group.start_soon(send, "second", "second")
+        await anyio.sleep(0.02)
+        await client.aclose()
+    assert isinstance(outcomes["second"], ClientClosedError)
+    assert [b[0]["text"] for b in gateway.batches] == [f"first {SLOW}"]  # the second never left
+    # The first was on the wire: it keeps a real outcome (an answer, or unknown delivery).
+    first = outcomes["first"]
+    assert isinstance(first, SendResult | DeliveryUnknownError)
+
+
+async def test_aclose_during_send_many_stops_the_run_and_reports() -> None:
+    gateway = ScriptedGateway(delay=0.05)
+    client = gateway.client(batch_size=5, max_concurrency=2)
+    caught: list[BaseException] = []
+
+    async def run() -> None:
+        try:
+            await client.send_many(numbered(100))
+        except MySMSError as error:
+            caught.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        await anyio.sleep(0.12)
+        await client.aclose()
+    (error,) = caught
+    assert isinstance(error, ClientClosedError)
+    results = error.results
+    assert [r.message for r in results] == numbered(100)[: len(results)]
+    sent = {entry["text"] for batch in gateway.batches for entry in batch}
+    for result in results:
+        if result.message.text in sent:
+            assert result.ok or isinstance(result.error, DeliveryUnknownError)
+        else:
+            assert not result.ok and not isinstance(result.error, DeliveryUnknownError)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. An answer entry without an id is unknown, never ok=True with id=None
+
+
+@pytest.mark.parametrize("marker", ["NOID_EMPTY", "NOID_NULL", NOID_MISSING])
+async def test_an_accepted_entry_without_an_id_is_delivery_unknown(marker: str) -> None:
+    async with ScriptedGateway().client(batch_size=3) as client:
+        results = await client.send_many(numbered(3, special={1: marker}))
+        with pytest.raises(DeliveryUnknownError) as caught:
+            await client.send("79112223333", marker)
+    assert [r.ok for r in results] == [True, False, True]
+    assert isinstance(results[1].error, DeliveryUnknownError)
+    assert results[1].error.messages == (results[1].message,)
+    assert caught.value.messages[0].text == marker
+
+
+# ---------------------------------------------------------------------------------------------
+# 6b. Leaving a stream early loses no outcome silently
+
+
+async def test_breaking_out_of_iter_send_names_the_accepted_ids_it_did_not_hand_over(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    gateway = ScriptedGateway()
+    async with (
+        gateway.client(batch_size=50, max_concurrency=4) as client,
+        contextlib.aclosing(client.iter_send(numbered(400))) as results,
+    ):
+        async for _ in results:
+            break
+    assert len(gateway.batches) == 4
+    leftover = results.leftover
+    assert [r.id for r in leftover] == [f"id-m{i}" for i in range(1, 200)]
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "199 accepted" in record.getMessage()
+    assert all(f"id-m{i}," in record.getMessage() for i in range(1, 199))
+
+
+async def test_an_abandoned_iter_send_warns_when_collected(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    async with ScriptedGateway().client(batch_size=5, max_concurrency=2) as client:
+        async for _ in client.iter_send(numbered(40)):
+            break
+        gc.collect()
+    assert any("9 accepted" in r.getMessage() for r in caplog.records)
+
+
+async def test_leaving_stream_send_early_finishes_requests_in_flight_into_leftover(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    gateway = ScriptedGateway(delay=0.02)
+    async with gateway.client(batch_size=10, max_concurrency=4) as client:
+        async with client.stream_send(numbered(1000)) as results:
+            async for _ in results:
+                break
+        sent = sorted(entry["text"] for batch in gateway.batches for entry in batch)
+        assert (await client.send("79112223333", "after")).ok
+    # Every message sent is reported: one handed over, the rest answered into leftover.
+    assert len(results.leftover) == len(sent) - 1
+    assert all(r.ok for r in results.leftover)
+    assert len(sent) <= 10 * (2 * 4 + 1)  # reading stayed within its window
+    assert any("accepted" in r.getMessage() for r in caplog.records)
+
+
+async def test_stream_send_cancelled_from_outside_marks_requests_in_flight_unknown() -> None:
+    gateway = ScriptedGateway(slow_seconds=30)
+    received: list[SendResult] = []
+    async with gateway.client(batch_size=2, max_concurrency=2) as client:
+        with anyio.move_on_after(0.2):
+            async with client.stream_send(numbered(20, special={6: SLOW})) as results:
+                async for result in results:
+                    received.append(result)
+        assert gateway.in_flight == 0
+        assert (await client.send("79112223333", "after")).ok
+    reported = received + results.leftover
+    assert [r.message for r in reported] == numbered(20, special={6: SLOW})[: len(reported)]
+    assert isinstance(reported[6].error, DeliveryUnknownError)
+    sent = {entry["text"] for batch in gateway.batches for entry in batch}
+    for result in reported:
+        if result.message.text in sent:
+            assert result.ok or isinstance(result.error, DeliveryUnknownError)
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. One client, two event loops or two threads
+
+
+def test_a_client_used_from_a_second_event_loop_says_so_before_any_io() -> None:
+    gateway = ScriptedGateway()
+    client = gateway.client()
+
+    async def job() -> SendResult:
+        return await client.send("79112223333", "job")
+
+    assert asyncio.run(job()).ok
+    with pytest.raises(WrongEventLoopError, match=r"asyncio\.run"):
+        asyncio.run(job())
+    assert len(gateway.batches) == 1  # the second job sent nothing
+
+
+def test_a_client_shared_with_another_thread_says_so() -> None:
+    gateway = ScriptedGateway()
+    client = gateway.client()
+    assert asyncio.run(client.send("79112223333", "main")).ok
+    caught: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            asyncio.run(client.send_many(numbered(3)))
+        except BaseException as error:  # handed to the main thread
+            caught.append(error)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert isinstance(caught[0], WrongEventLoopError)
+    assert len(gateway.batches) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 12, 13, 14: ids that are None, numbers that are not finite, a str for an iterable
+
+
+async def test_wait_for_delivery_reports_a_none_id_instead_of_a_key_error() -> None:
+    gateway = ScriptedGateway()
+    gateway.states = {"a": [4]}
+    async with gateway.client() as client:
+        results = await client.wait_for_delivery(
+            ["a", None, "a"],  # type: ignore[list-item]
+            timeout=1,
+            poll_interval=0.01,
+        )
+    assert [r.state for r in results] == [4, None, 4]
+    assert isinstance(results[1].error, ValidationError)
+    assert gateway.status_requests == [["a"]]
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"timeout": math.nan},
+        {"timeout": math.inf},
+        {"retry_backoff": math.nan},
+        {"retry_backoff": math.inf},
+        {"rate_limit": math.nan},
+        {"rate_limit": math.inf},
+        {"rate_limit": 0},
+    ],
+)
+def test_numbers_that_are_not_finite_are_refused_at_construction(option: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        MySMSClient("alice", "pw", **option)
+    assert caught.value.field == next(iter(option))
+
+
+@pytest.mark.parametrize(
+    ("timeout", "poll_interval", "field"),
+    [
+        (math.nan, 1.0, "timeout"),
+        (math.inf, 1.0, "timeout"),
+        (1.0, 0, "poll_interval"),
+        (1.0, math.nan, "poll_interval"),
+        (1.0, -1, "poll_interval"),
+    ],
+)
+async def test_wait_for_delivery_checks_its_numbers_before_polling(
+    timeout: float,  # noqa: ASYNC109 - the argument under test
+    poll_interval: float,
+    field: str,
+) -> None:
+    gateway = ScriptedGateway()
+    async with gateway.client() as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.wait_for_delivery(["a"], timeout=timeout, poll_interval=poll_interval)
+    assert caught.value.field == field
+    assert gateway.status_requests == []
+
+
+@pytest.mark.parametrize("value", ["hello", b"hello", bytearray(b"hi")])
+async def test_a_bare_string_is_not_an_iterable_of_messages_or_ids(value: Any) -> None:
+    gateway = ScriptedGateway()
+    async with gateway.client() as client:
+        for call in (
+            lambda: client.send_many(value),
+            lambda: client.status_many(value),
+            lambda: client.wait_for_delivery(value, timeout=1),
+        ):
+            with pytest.raises(ValidationError, match="not a single"):
+                await call()
+        with pytest.raises(ValidationError):
+            client.iter_send(value)
+        with pytest.raises(ValidationError):
+            client.stream_send(value)
+    assert gateway.batches == [] and gateway.status_requests == []
+
+
+# ---------------------------------------------------------------------------------------------
+# 16. trio: breaking out of iter_send leaves nothing for the collector to warn about
+
+
+def test_breaking_out_of_iter_send_under_trio_warns_of_nothing() -> None:
+    gateway = ScriptedGateway()
+
+    async def main() -> None:
+        async with gateway.client(batch_size=2, max_concurrency=2) as client:
+            for _ in range(3):
+                async for _ in client.iter_send(numbered(10)):
+                    break
+                gc.collect()
+            await anyio.lowlevel.checkpoint()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        anyio.run(main, backend="trio")
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 10: answered results are untracked; stream_send keeps requests in flight without waves
+
+
+async def test_answered_results_are_not_tracked_but_failed_ones_are() -> None:
+    gateway = ScriptedGateway()
+    gateway.states = {"id-m0": [2]}
+    async with gateway.client(batch_size=5) as client:
+        results = await client.send_many([*numbered(2), Message("1", "invalid")])
+        (status,) = await client.status_many(["id-m0"])
+    assert not gc.is_tracked(results[0]) and not gc.is_tracked(status)
+    assert gc.is_tracked(results[2])  # it holds an exception, whose traceback may lead back
+    # As users see them: the public class, equality, repr.
+    assert isinstance(results[0], SendResult) and isinstance(status, StatusResult)
+    twin = SendResult(results[0].message, results[0].id, results[0].state)
+    assert results[0] == twin and hash(results[0]) == hash(twin)
+    assert repr(results[0]) == repr(twin)
+    assert status == StatusResult("id-m0", 2, requested_id="id-m0")
+
+
+async def test_stream_send_keeps_requests_in_flight_past_a_slow_head_of_line() -> None:
+    gateway = ScriptedGateway(slow_seconds=0.3)
+    messages = numbered(100, special={0: SLOW})
+    async with (
+        gateway.client(batch_size=5, max_concurrency=2) as client,
+        client.stream_send(messages) as results,
+    ):
+        first = await results.__anext__()
+        batches_when_head_answered = len(gateway.batches)
+        rest = [r async for r in results]
+    assert first.ok and len(rest) == 99 and all(r.ok for r in rest)
+    # With waves, only the head's wave-mate (one batch) could go while the head was slow; the
+    # pipeline kept the second worker busy up to its reading window (2 x max_concurrency
+    # chunks read and not yet consumed, the head included).
+    assert batches_when_head_answered == 2 * 2
