@@ -39,7 +39,7 @@ _FIELDS: Final = ("destination", "text", "sender", "date", "ttl", "key")
 
 def count_parts(text: str) -> int:
     """SMS parts of ``text``; the GSM-basic ASCII case without building a ``Segments``."""
-    if text.isascii() and _GSM_BASIC_ASCII.fullmatch(text):
+    if text and text.isascii() and _GSM_BASIC_ASCII.fullmatch(text):
         return 1 if len(text) <= 160 else math.ceil(len(text) / 153)
     return segments(text).parts
 

@@ -156,13 +156,24 @@ class PostgresStore:
         return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])  # type: ignore[index]
 
     def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> None:
-        with self._db.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
-                " parts, outcome, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (campaign, key) DO NOTHING",
-                [(campaign, *row) for row in rows],
-            )
+        """COPY into a scratch table, then one INSERT: an order faster than row by row."""
+        self._x(
+            "CREATE TEMP TABLE IF NOT EXISTS mysms_load (LIKE messages INCLUDING DEFAULTS)"
+            " ON COMMIT DELETE ROWS"
+        )
+        self._x("TRUNCATE mysms_load")
+        with self._db.cursor().copy(
+            "COPY mysms_load (campaign, key, line, destination, text, sender, date, ttl, parts,"
+            " outcome, reason) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row((campaign, *row))
+        self._x(
+            "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
+            " parts, outcome, reason) SELECT campaign, key, line, destination, text, sender,"
+            " date, ttl, parts, outcome, reason FROM mysms_load ORDER BY line"
+            " ON CONFLICT (campaign, key) DO NOTHING"
+        )
 
     def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]:
         rows = self._x(

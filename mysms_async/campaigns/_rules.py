@@ -27,6 +27,7 @@ from typing import Final
 
 from .._exceptions import (
     AuthError,
+    ClientClosedError,
     DeliveryUnknownError,
     GatewayError,
     MySMSError,
@@ -96,7 +97,7 @@ def outcome_of_error(error: BaseException) -> Outcome | None:
     """
     if isinstance(error, DeliveryUnknownError):
         return Outcome.UNKNOWN
-    if isinstance(error, (TransportError, AuthError)):
+    if isinstance(error, (TransportError, AuthError, ClientClosedError)):
         return None
     if isinstance(error, ResponseError) and error.status_code == 429:
         return None
@@ -105,6 +106,13 @@ def outcome_of_error(error: BaseException) -> Outcome | None:
     if isinstance(error, GatewayError):
         return Outcome.FAILED
     return Outcome.UNKNOWN
+
+
+def stops_the_run(error: BaseException) -> bool:
+    """Failures every later request would meet too: bad credentials, a closed client, a bug."""
+    if isinstance(error, (AuthError, RuntimeError)):
+        return True
+    return not isinstance(error, MySMSError)
 
 
 def outcome_of_state(state: int) -> Outcome:

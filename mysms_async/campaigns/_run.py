@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from .._client import MySMSClient
-from .._exceptions import AuthError
+from .._exceptions import DeliveryUnknownError, MySMSError
 from .._models import Message, SendResult
 from ._rules import (
     DEFAULT_IDLE_POLL,
@@ -35,6 +35,7 @@ from ._rules import (
     Outcome,
     describe_error,
     outcome_of_error,
+    stops_the_run,
 )
 from ._store import Claimed, Settled, Store
 
@@ -119,7 +120,15 @@ class Worker:
         return now_ms() + int(self.lease * 1000)
 
     def _stopping(self) -> bool:
-        return self.stop is not None and self.stop.is_set()
+        return self._failure is not None or (self.stop is not None and self.stop.is_set())
+
+    _failure: BaseException | None = None
+
+    def _fail(self, error: BaseException) -> None:
+        """Remember the first error that stops the run; the other lanes finish what is in
+        flight and claim nothing more. Raised alone, not inside an exception group."""
+        if self._failure is None:
+            self._failure = error
 
     async def run(self) -> RunSummary:
         store = self.store
@@ -142,13 +151,19 @@ class Worker:
         finally:
             if single:
                 store.unlock_worker(self.campaign)
+        if self._failure is not None:
+            raise self._failure
         self.summary.stopped = self._stopping()
         return self.summary
 
     async def _heartbeat(self) -> None:
         while True:
             await anyio.sleep(self.lease / 3)
-            self.store.renew(self.campaign, self.worker, self._lease_until())
+            try:
+                self.store.renew(self.campaign, self.worker, self._lease_until())
+            except Exception as error:  # the journal is gone: nothing more may be claimed
+                self._fail(error)
+                return
 
     async def _wait_for_slot(self) -> None:
         """The campaign's next send slot, from the journal's clock: one pace for all workers."""
@@ -158,6 +173,12 @@ class Worker:
                 await anyio.sleep(delay)
 
     async def _lane(self) -> None:
+        try:
+            await self._claim_and_send()
+        except Exception as error:
+            self._fail(error)
+
+    async def _claim_and_send(self) -> None:
         store = self.store
         while not self._stopping():
             await self._wait_for_slot()
@@ -176,31 +197,27 @@ class Worker:
                 await anyio.sleep(NOT_SENT_PAUSE)
 
     async def _send(self, rows: list[Claimed]) -> int:
+        """Send one claimed batch and commit each message's outcome; how many went back."""
         store = self.store
         messages = [_message(row) for row in rows]
         self.summary.requests += 1
+        stop_with: BaseException | None = None
         try:
             results = await self.client.send_many(messages)
         except anyio.get_cancelled_exc_class():
             # The request may be on the wire: say so before the cancellation goes on.
             store.settle(self.worker, _all(rows, Outcome.UNKNOWN, ABANDONED), now_ms())
             raise
-        except AuthError:
-            store.release(self.worker, [row.id for row in rows])
-            raise
         except Exception as error:
+            if stops_the_run(error):
+                stop_with = error
             partial = getattr(error, "results", None)
             if isinstance(partial, list) and len(partial) == len(rows):
                 results = partial
             else:
-                outcome = outcome_of_error(error)
-                if outcome is None:
-                    store.release(self.worker, [row.id for row in rows])
-                    self.summary.returned += len(rows)
-                    return len(rows)
-                store.settle(self.worker, _all(rows, outcome, describe_error(error)), now_ms())
-                self.summary.outcomes[outcome.label] += len(rows)
-                return 0
+                results = [
+                    SendResult(m, None, None, error=_as_library_error(error)) for m in messages
+                ]
         settled, back = classify(rows, results)
         if settled:
             store.settle(self.worker, settled, now_ms())
@@ -211,10 +228,22 @@ class Worker:
             self.summary.outcomes[Outcome(item.outcome).label] += 1
         if self.on_batch is not None:
             self.on_batch(self.summary)
-        auth = next((r.error for r in results if isinstance(r.error, AuthError)), None)
-        if auth is not None:
-            raise auth
+        if stop_with is None:
+            stop_with = next((r.error for r in results if r.error and stops_the_run(r.error)), None)
+        if stop_with is not None:
+            raise stop_with
         return len(back)
+
+
+def _as_library_error(error: Exception) -> MySMSError:
+    """A failure that is not one of ours (a bug below us) may have reached the gateway."""
+    if isinstance(error, MySMSError):
+        return error
+    return DeliveryUnknownError(
+        f"sending failed unexpectedly ({type(error).__name__}); the request may have reached"
+        " the gateway",
+        messages=(),
+    )
 
 
 def _all(rows: Sequence[Claimed], outcome: Outcome, reason: str) -> list[Settled]:

@@ -2,8 +2,9 @@
 
 A round claims accepted messages in batches, stamping each with the time it was checked in the
 same statement (with ``SKIP LOCKED`` on PostgreSQL), and asks the gateway about the batch in POST
-requests. A message checked since this round began is not due again in it, whichever tracker
-checked it, so several trackers share the work without asking about one id twice in a round.
+requests. A message is due only if it was last checked before this round began *and* at least
+``interval`` ago, whichever tracker checked it: so several trackers share the work without asking
+about one id twice in a round, even when their rounds do not start together.
 Only changes are written, each with its time, to the ``events`` table. Everything lives in the
 journal, so a tracker can be stopped at any moment and another started later.
 """
@@ -48,7 +49,9 @@ async def track(
     while True:
         round_start = now_ms()
         while True:
-            due = store.due(campaign, round_start - 1, batch_size, now_ms())
+            now = now_ms()
+            checked_before = min(round_start - 1, now - int(interval * 1000))
+            due = store.due(campaign, checked_before, batch_size, now)
             if not due:
                 break
             try:

@@ -1,0 +1,495 @@
+"""The campaign journal on both backends: create, run, resolve, leases, schema, track, report.
+
+Each test that takes ``journal_url`` runs on SQLite and on a throwaway PostgreSQL database.
+The gateway is the in-process emulator; faults are injected one request at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import pytest
+
+from mysms_async import Message, segments
+from mysms_async.campaigns import DuplicateKeyError, Journal, JournalError, Outcome
+from mysms_async.campaigns._load import count_parts
+from mysms_async.campaigns._run import now_ms
+from mysms_async.campaigns._store import open_store
+from mysms_async.testing import (
+    ConnectRefused,
+    DropAfterRead,
+    ErrorState,
+    FakeGateway,
+    HTTPStatus,
+    Latency,
+)
+
+COUNT_KEYS = {
+    "pending",
+    "sending",
+    "accepted",
+    "delivered",
+    "undelivered",
+    "refused",
+    "failed",
+    "invalid",
+    "unknown",
+}
+
+
+def _gateway(**kwargs: object) -> FakeGateway:
+    gateway = FakeGateway(**kwargs)  # type: ignore[arg-type]
+    gateway.set_balance("demo", 10**9)
+    return gateway
+
+
+def _rows(count: int, start: int = 0) -> list[dict[str, str]]:
+    return [{"destination": f"79{i:09d}", "text": f"m{i}"} for i in range(start, start + count)]
+
+
+def _write_csv(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+async def test_loading_the_same_file_twice_adds_nothing(journal_url: str, tmp_path: Path) -> None:
+    csv_file = _write_csv(
+        tmp_path / "rows.csv",
+        ["destination,text,sender", *(f"7911000000{i},hello {i}," for i in range(10))],
+    )
+    with Journal(journal_url) as journal:
+        first = await journal.create("spring", csv_file)
+        again = await journal.create("spring", csv_file)
+        assert first.loaded == {"added": 10, "invalid": 0, "skipped": 0}
+        assert again.loaded == {"added": 0, "invalid": 0, "skipped": 10}
+        assert journal.campaign("spring").report().total == 10
+
+
+async def test_a_different_row_with_the_same_key_names_both_lines_and_keeps_nothing(
+    journal_url: str, tmp_path: Path
+) -> None:
+    csv_file = _write_csv(
+        tmp_path / "rows.csv",
+        [
+            "key,destination,text",
+            "a,79110000001,hello",
+            "b,79110000002,hello",
+            "c,79110000003,hello",
+            "a,79110000001,HELLO",
+        ],
+    )
+    with Journal(journal_url) as journal:
+        with pytest.raises(DuplicateKeyError) as caught:
+            await journal.create("spring", csv_file)
+        assert "line 5" in str(caught.value) and "line 2" in str(caught.value)
+        assert (caught.value.first_line, caught.value.line) == (2, 5)
+        # The load was one transaction: nothing of it stays.
+        assert journal.campaign("spring").report().total == 0
+
+
+async def test_the_same_key_against_an_earlier_load(journal_url: str) -> None:
+    with Journal(journal_url) as journal:
+        await journal.create("c", [{"key": "k1", "destination": "79110000001", "text": "one"}])
+        with pytest.raises(DuplicateKeyError, match="line 3: key 'k1' is already used by line 1"):
+            await journal.create(
+                "c",
+                [
+                    {"key": "k2", "destination": "79110000002", "text": "two"},
+                    {"key": "k3", "destination": "79110000003", "text": "three"},
+                    {"key": "k1", "destination": "79110000001", "text": "changed"},
+                ],
+            )
+        assert journal.campaign("c").report().total == 1
+
+
+async def test_invalid_rows_are_journaled_with_their_reason(
+    journal_url: str, tmp_path: Path
+) -> None:
+    csv_file = _write_csv(
+        tmp_path / "rows.csv",
+        [
+            "destination,text,date,ttl",
+            "79110000001,fine,,",
+            ",no destination,,",
+            "79110000002,,,",
+            "79110000003,bad date,yesterday,",
+            "79110000004,bad ttl,,0",
+            "79110000005,too,many,fields,here",
+        ],
+    )
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", csv_file)
+        assert campaign.loaded == {"added": 1, "invalid": 5, "skipped": 0}
+        out = io.StringIO()
+        campaign.export(out, fmt="jsonl")
+        records = [json.loads(line) for line in out.getvalue().splitlines()]
+        reasons = {r["line"]: r["reason"] for r in records if r["outcome"] == "invalid"}
+        assert reasons[3] == "destination: is required"
+        assert reasons[4].startswith("text:")
+        assert reasons[5].startswith("date:")
+        assert reasons[6].startswith("ttl:")
+        assert "fields" in reasons[7]
+        # Loading it again adds nothing, invalid rows included.
+        assert (await journal.create("c", csv_file)).loaded["skipped"] == 6
+
+
+async def test_jsonl_messages_and_async_iterables(journal_url: str, tmp_path: Path) -> None:
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_text(
+        '{"destination": "79110000001", "text": "a", "ttl": 5}\n[1, 2]\n\n'
+        '{"destination": "79110000002", "text": "b"}\n',
+        encoding="utf-8",
+    )
+
+    async def produce() -> object:
+        for i in range(3):
+            yield Message(f"7912000000{i}", f"async {i}")
+
+    with Journal(journal_url) as journal:
+        from_file = await journal.create("f", jsonl)
+        assert from_file.loaded == {"added": 2, "invalid": 1, "skipped": 0}
+        from_messages = await journal.create("m", [Message("79110000009", "x")])
+        assert from_messages.loaded["added"] == 1
+        from_async = await journal.create("a", produce())  # type: ignore[arg-type]
+        assert from_async.loaded["added"] == 3
+
+
+def test_part_counting_fast_path_agrees_with_segments() -> None:
+    texts = [
+        "",
+        "a" * 160,
+        "a" * 161,
+        "a" * 306,
+        "a" * 307,
+        "price: 10$ @home_now!",
+        "curly {brace}",
+        "tilde ~",
+        "back`tick",
+        "Привет",
+        "x" * 159 + "€",
+        "line\nbreak\r",
+        "tab\there",
+    ]
+    for text in texts:
+        assert count_parts(text) == segments(text).parts, text
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+
+async def test_each_failure_leads_to_its_outcome_and_unknown_is_never_resent(
+    journal_url: str,
+) -> None:
+    gateway = _gateway()
+    gateway.inject(ErrorState(-50), endpoint="send")  # batch 1: failed, nothing accepted
+    gateway.inject(DropAfterRead(), endpoint="send")  # batch 2: accepted, answer lost: unknown
+    gateway.inject(HTTPStatus(429), endpoint="send", times=3)  # batch 3: not sent, back to pending
+    rows = [
+        *_rows(6),
+        {"destination": "79110000077", "text": "from a stranger", "sender": "Stranger"},
+        {"destination": "12", "text": "bad number"},
+    ]
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", rows)
+        async with gateway.client(batch_size=2, retry_backoff=0, max_retries=2) as client:
+            summary = await campaign.run(client, batch_size=2)
+        counts = campaign.report().counts
+        assert counts["failed"] == 2 and counts["unknown"] == 2
+        assert counts["refused"] == 1  # the gateway refused the unregistered sender (-11)
+        assert counts["invalid"] == 1  # the client refused the number before sending
+        assert counts["accepted"] == 2  # the 429'd batch went back to pending and was sent later
+        assert summary.returned == 2
+        assert sum(counts.values()) == 8
+        unknown_texts = {"m2", "m3"}
+        accepted_at_gateway = Counter(m.text for m in gateway.messages.values())
+        assert all(accepted_at_gateway[t] == 1 for t in unknown_texts)
+
+        # Another run sends nothing: unknown is final until an operator says otherwise.
+        before = len(gateway.requests)
+        async with gateway.client(batch_size=2) as client:
+            await campaign.run(client, batch_size=2)
+        assert len(gateway.requests) == before
+        assert campaign.report().counts["unknown"] == 2
+
+        # --skip-unknown keeps them unknown and unsent; --resend-unknown sends them again.
+        assert campaign.resolve(resend_unknown=False) == 2
+        assert campaign.report().counts["unknown"] == 2
+        assert campaign.resolve(resend_unknown=True) == 2
+        async with gateway.client(batch_size=2) as client:
+            await campaign.run(client, batch_size=2)
+        assert campaign.report().counts["unknown"] == 0
+        accepted_at_gateway = Counter(m.text for m in gateway.messages.values())
+        assert all(accepted_at_gateway[t] == 2 for t in unknown_texts)  # as ordered
+
+
+async def test_an_expired_lease_becomes_unknown_and_is_not_sent(journal_url: str) -> None:
+    gateway = _gateway()
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(5))
+        # A worker that died after its claim: rows sending, lease already over.
+        store = open_store(journal_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        claimed = store.claim(cid, "dead-worker", 3, now_ms() - 1)
+        store.close()
+        assert len(claimed) == 3
+        async with gateway.client() as client:
+            await campaign.run(client)
+        counts = campaign.report().counts
+        assert counts["unknown"] == 3 and counts["accepted"] == 2
+        assert sorted(m.text for m in gateway.messages.values()) == ["m3", "m4"]
+
+
+async def test_a_live_lease_is_waited_for_on_postgres(postgres_url: str) -> None:
+    """On PostgreSQL another worker's rows in flight are left alone until the lease runs out."""
+    gateway = _gateway()
+    with Journal(postgres_url) as journal:
+        campaign = await journal.create("c", _rows(4))
+        store = open_store(postgres_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        store.claim(cid, "slow-worker", 2, now_ms() + 60_000)
+        async with gateway.client() as client:
+            with anyio.move_on_after(1.0):
+                await campaign.run(client)
+        counts = campaign.report().counts
+        assert counts["sending"] == 2 and counts["accepted"] == 2
+        # The slow worker's answer arrives: its outcome is written over its own claim.
+        from mysms_async.campaigns._store import Settled
+
+        ids = [row[0] for row in store._x("SELECT id FROM messages WHERE outcome = 1")]  # type: ignore[attr-defined]
+        store.settle("slow-worker", [Settled(i, Outcome.ACCEPTED, "x", 2, None) for i in ids], 1)
+        store.close()
+        assert campaign.report().counts["accepted"] == 4
+
+
+async def test_cancelled_in_flight_is_recorded_unknown(journal_url: str) -> None:
+    gateway = _gateway()
+    gateway.inject(Latency(5), endpoint="send")
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(3))
+        async with gateway.client() as client:
+            with anyio.move_on_after(0.3):
+                await campaign.run(client)
+        report = campaign.report()
+        assert report.counts["unknown"] == 3
+        out = io.StringIO()
+        campaign.export(out, fmt="jsonl")
+        assert all(
+            "may have reached the gateway" in json.loads(line)["reason"]
+            for line in out.getvalue().splitlines()
+        )
+
+
+async def test_stop_lets_the_request_in_flight_finish(journal_url: str) -> None:
+    gateway = _gateway()
+    gateway.inject(Latency(0.3), endpoint="send")
+    stop = anyio.Event()
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(6))
+        async with gateway.client(batch_size=2) as client, anyio.create_task_group() as group:
+
+            async def stop_soon() -> None:
+                await anyio.sleep(0.1)
+                stop.set()
+
+            group.start_soon(stop_soon)
+            summary = await campaign.run(client, batch_size=2, stop=stop)
+        assert summary.stopped
+        counts = campaign.report().counts
+        assert counts["accepted"] == 2 and counts["pending"] == 4 and counts["unknown"] == 0
+
+
+async def test_auth_error_stops_the_run_and_sends_nothing_twice(journal_url: str) -> None:
+    gateway = _gateway()
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(4))
+        async with gateway.client(password="wrong", batch_size=2) as client:
+            from mysms_async import AuthError
+
+            with pytest.raises(AuthError):
+                await campaign.run(client, batch_size=2)
+        assert campaign.report().counts["pending"] == 4
+
+
+async def test_connect_refused_goes_back_to_pending_then_is_sent(journal_url: str) -> None:
+    gateway = _gateway()
+    gateway.inject(ConnectRefused(), endpoint="send", times=3)
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(2))
+        async with gateway.client(retry_backoff=0, max_retries=2) as client:
+            summary = await campaign.run(client)
+        assert summary.returned == 2
+        assert campaign.report().counts["accepted"] == 2
+        assert len(gateway.messages) == 2
+
+
+def test_a_second_sqlite_worker_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    with Journal(url) as journal:
+        anyio.run(journal.create, "c", _rows(2))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys, time
+                from mysms_async.campaigns._store import open_store
+                store = open_store({url!r})
+                store.lock_worker(store.campaign("c").id, "other")
+                print("locked", flush=True)
+                time.sleep(30)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
+
+        async def second() -> None:
+            with Journal(url) as journal:
+                async with _gateway().client() as client:
+                    await journal.campaign("c").run(client)
+
+        with pytest.raises(JournalError, match="another worker is already running"):
+            anyio.run(second)
+    finally:
+        holder.kill()
+        holder.wait()
+    # Once the holder is gone (even by SIGKILL), the campaign runs.
+    gateway = _gateway()
+
+    async def third() -> None:
+        with Journal(url) as journal:
+            async with gateway.client() as client:
+                await journal.campaign("c").run(client)
+
+    anyio.run(third)
+    assert len(gateway.messages) == 2
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+def test_a_newer_journal_says_why_it_cannot_be_opened(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    Journal(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO mysms_schema VALUES (7, 0)")
+    with pytest.raises(JournalError, match="schema version 7, newer than this library's 1"):
+        Journal(f"sqlite:///{path}")
+
+
+def test_a_database_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE messages (x)")
+    with pytest.raises(JournalError, match="not a mysms campaign journal"):
+        Journal(f"sqlite:///{path}")
+
+
+def test_newer_postgres_journal_refused(postgres_url: str) -> None:
+    Journal(postgres_url).close()
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("INSERT INTO mysms_schema VALUES (2, 0)")
+    with pytest.raises(JournalError, match="schema version 2, newer"):
+        Journal(postgres_url)
+
+
+def test_unsupported_url_and_missing_campaign() -> None:
+    with pytest.raises(JournalError, match="not supported"):
+        Journal("mysql://localhost/db")
+    with pytest.raises(JournalError, match="no campaign 'nope'"):
+        Journal(f"sqlite:///{Path(__file__).parent / 'nope-never-created.db'}").campaign("nope")
+
+
+def test_password_in_postgres_url_is_not_shown() -> None:
+    with pytest.raises(JournalError) as caught:
+        Journal("postgresql://user:Sup3rS3cretPw@127.0.0.1:1/db")
+    assert "Sup3rS3cretPw" not in str(caught.value)
+
+
+# --- track and report --------------------------------------------------------------------------
+
+
+async def test_track_stores_each_state_change_with_its_time(journal_url: str) -> None:
+    gateway = _gateway(fail_share=0.5, seed=3)
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(20))
+        async with gateway.client() as client:
+            await campaign.run(client)
+            gateway.advance(1)
+            first = await campaign.track(client)
+            assert first.changes == 20 and first.left == 20
+            gateway.advance(1)
+            started = now_ms()
+            summary = await campaign.track(client, until_final=True, timeout=5, interval=0.05)
+        assert summary.left == 0 and not summary.timed_out
+        report = campaign.report()
+        failing = sum(1 for m in gateway.messages.values() if m.state == -14)
+        assert 0 < failing < 20
+        assert report.counts["undelivered"] == failing
+        assert report.undelivered_by_state == {-14: failing}
+        assert report.counts["delivered"] == 20 - failing
+        events = list(campaign.events())
+        assert len(events) == 40
+        by_key: dict[str, list[int]] = {}
+        for key, at, state in events:
+            by_key.setdefault(key, []).append(state)
+            assert at >= started or state == 3
+        assert all(states[0] == 3 and states[1] in (4, -14) for states in by_key.values())
+
+
+async def test_two_trackers_on_postgres_never_ask_about_one_id_twice_in_a_round(
+    postgres_url: str,
+) -> None:
+    gateway = _gateway()
+    with Journal(postgres_url) as journal:
+        campaign = await journal.create("c", _rows(400))
+        async with gateway.client(batch_size=500) as client:
+            await campaign.run(client, batch_size=200)
+        with Journal(postgres_url) as other:
+            second = other.campaign("c")
+            async with (
+                gateway.client(batch_size=20) as one,
+                gateway.client(batch_size=20) as two,
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(lambda: campaign.track(one, batch_size=20))
+                group.start_soon(lambda: second.track(two, batch_size=20))
+    asked = Counter(i for request in gateway.requests if request.endpoint == "status"
+                    for i in request.ids)  # fmt: skip
+    assert len(asked) == 400 and max(asked.values()) == 1
+
+
+async def test_report_counts_have_exactly_the_pinned_keys(journal_url: str) -> None:
+    gateway = _gateway()
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", [*_rows(3), {"destination": "", "text": "x"}])
+        async with gateway.client() as client:
+            await campaign.run(client)
+        document = campaign.report(price_per_part=gateway.price_per_part).as_dict()
+        assert set(document["counts"]) == COUNT_KEYS
+        assert all(isinstance(v, int) for v in document["counts"].values())
+        assert sum(document["counts"].values()) == document["total"] == 4
+        assert document["cost"] == str(3 * gateway.price_per_part)
+        out = io.StringIO()
+        campaign.export(out)
+        header = out.getvalue().splitlines()[0].split(",")
+        assert {"key", "destination", "outcome", "id", "state"} <= set(header)
+        outcomes = [line.split(",")[3] for line in out.getvalue().splitlines()[1:]]
+        assert sorted(outcomes) == ["accepted", "accepted", "accepted", "invalid"]
+        assert Outcome.ACCEPTED.label == "accepted"
