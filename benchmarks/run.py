@@ -629,31 +629,34 @@ def measure_memory(fast: Gateway, profile: Profile, backend: str) -> list[dict[s
     return runs
 
 
-_US_PER_MSG = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*us/msg")
+#: One row of per_message.py's table: batch, raw us, library us, P1d us, low-high, ...
+_PER_MESSAGE_ROW = re.compile(
+    r"^\s*(?P<batch>\d+)\s+(?P<raw>[\d.]+)\s+(?P<library>[\d.]+)\s+(?P<delta>-?[\d.]+)"
+    r"\s+(?P<low>-?[\d.]+)-(?P<high>-?[\d.]+)",
+    re.MULTILINE,
+)
 
 
-def measure_per_message() -> dict[str, Any] | str:
-    """Run H3's ``per_message.py`` (P1d) and take its headline number, or say why not.
+def measure_per_message(repeats: int) -> dict[str, Any] | str:
+    """Run H3's ``per_message.py`` (P1d) and read its table, or say why not.
 
-    It is asked for ``--json`` first (a JSON object on its last line with ``us_per_msg``); failing
-    that, the last ``<number> us/msg`` in its plain output is the headline.
+    Its rows are ``batch raw-us library-us P1d-us low-high ...``; each batch gives one P1d row
+    (the median of its repetitions, and their range).
     """
     if not PER_MESSAGE.exists():
         return f"{NOT_PRESENT}: benchmarks/per_message.py)"
-    for extra in (["--json"], []):
-        done = subprocess.run(
-            [sys.executable, str(PER_MESSAGE), *extra], capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            continue
-        lines = done.stdout.strip().splitlines()
-        with contextlib.suppress(ValueError, IndexError, KeyError, TypeError):
-            parsed = json.loads(lines[-1])
-            return {"us_per_msg": float(parsed["us_per_msg"]), "output": parsed}
-        found = _US_PER_MSG.findall(done.stdout)
-        if found:
-            return {"us_per_msg": float(found[-1]), "output": done.stdout[-2000:]}
-    return "n/a (per_message.py gave no 'us/msg' number)"
+    command = [sys.executable, str(PER_MESSAGE), "--repeat", str(max(repeats, 1))]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return f"n/a (per_message.py failed: {lines[-1] if lines else done.returncode})"[:300]
+    rows = {
+        int(m["batch"]): {key: float(m[key]) for key in ("raw", "library", "delta", "low", "high")}
+        for m in _PER_MESSAGE_ROW.finditer(done.stdout)
+    }
+    if not rows:
+        return "n/a (per_message.py printed no table row)"
+    return {"rows": rows, "output": done.stdout}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -787,25 +790,14 @@ def goals(
         3.0,
         at_most=False,
     )
+    p1d = "library work per message above raw, no I/O (per_message.py)"
     if isinstance(per_message, str):
-        book.add(
-            "P1d",
-            "library work per message, no I/O (per_message.py)",
-            0.5,
-            [],
-            at_most=True,
-            unit=" us",
-            missing=per_message,
-        )
+        book.add("P1d", p1d, 0.5, [], at_most=True, unit=" us", missing=per_message)
     else:
-        book.add(
-            "P1d",
-            "library work per message, no I/O (per_message.py)",
-            0.5,
-            [per_message["us_per_msg"]],
-            at_most=True,
-            unit=" us",
-        )
+        for batch, row in sorted(per_message["rows"].items()):
+            # per_message.py gives the median and range; the range's ends stand for the spread.
+            values = [row["low"], row["delta"], row["high"]]
+            book.add("P1d", f"{p1d}, b{batch}", 0.5, values, at_most=True, unit=" us")
     book.ratio(
         "P1c",
         "CPU/msg, send_many httpx vs raw httpx, b1000 x4",
@@ -1068,7 +1060,7 @@ def main() -> int:
     per_message: dict[str, Any] | str = "n/a (not run)"
     if not args.no_per_message:
         print("per_message.py ...", file=sys.stderr, flush=True)
-        per_message = measure_per_message()
+        per_message = measure_per_message(profile.repeats)
     rows = goals(samples, missing, memory, per_message)
     load_after = os.getloadavg()
     scored = [row for row in rows if not row.info]
