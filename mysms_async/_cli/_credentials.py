@@ -29,14 +29,15 @@ def credentials() -> dict[str, str]:
     if username and password:
         return env
     if not _stdin_is_tty():
-        missing = " and ".join(
+        missing = [
             name
             for name, value in ((ENV_USERNAME, username), (ENV_PASSWORD, password))
             if not value
-        )
+        ]
         raise UsageError(
-            f"no credentials: set {ENV_USERNAME} and {ENV_PASSWORD} ({missing} not set; stdin is"
-            " not a terminal to ask on), or try --sandbox"
+            f"no credentials, and stdin is not a terminal to ask on: export"
+            f" {' '.join(f'{name}=...' for name in missing)} (your my-sms.ru login),"
+            " or try --sandbox"
         )
     if not username:
         print("my-sms.ru username: ", end="", file=sys.stderr, flush=True)

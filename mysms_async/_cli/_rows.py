@@ -36,6 +36,26 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+#: Python's csv module words its errors for programmers; these are the same, for people.
+_CSV_PROBLEMS: Final = (
+    ("line contains nul", "contains a NUL byte: not text (save the file as CSV UTF-8)"),
+    ("expected after", 'has a double quote inside a quoted text: write it twice ("")'),
+    ("unexpected end of data", "ends inside a quoted text: a closing double quote is missing"),
+    ("field larger than field limit", "has a field longer than 128 KB (an unclosed quote?)"),
+    ("new-line character seen", "has a line break inside an unquoted text"),
+)
+_SNIFF_BYTES: Final = 4096
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """A csv.Error in words for whoever wrote the file."""
+    text = str(error).lower()
+    for marker, words in _CSV_PROBLEMS:
+        if marker in text:
+            return f"not valid CSV: {words}"
+    return "not valid CSV"
+
+
 class RowError(ValueError):
     """A row that cannot become a message; its text is the reason."""
 
@@ -139,12 +159,30 @@ class RowSource:
             raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
         self._lines = _decoded_lines(self._stream)
         self._reader: Any = None
+        #: Lines before the current CSV reader's first (a reader restarted for ``;`` counts anew).
+        self._line_offset = 0
+        try:
+            self._refuse_binary()
+        except BaseException:
+            self.close()
+            raise
         if self.kind == "csv":
             try:
                 self._read_header(out)
             except BaseException:
                 self.close()
                 raise
+
+    def _refuse_binary(self) -> None:
+        """A spreadsheet or an archive is refused by name, before a parser words it oddly."""
+        peek = getattr(self._stream, "peek", None)
+        head: bytes = peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if peek is not None else b""
+        if b"\x00" in head:
+            kind = " (an Excel workbook?)" if head.startswith(b"PK\x03\x04") else ""
+            raise UsageError(
+                f"{self.name} is not a text file{kind}: save it as CSV (UTF-8), comma or"
+                " semicolon separated, with a header row destination,text"
+            )
 
     @staticmethod
     def _guess_kind(path: str) -> str:
@@ -179,11 +217,20 @@ class RowSource:
                     " columns, destination,text[,sender,date,ttl]"
                 ) from None
             except csv.Error as error:
-                raise UsageError(f"{self.name}: the header row is not valid CSV: {error}") from None
+                raise UsageError(f"{self.name}: the header row is {_csv_problem(error)}") from None
             if any(name.strip() for name in header):
                 break
         self._last_line = self._reader.line_num
         columns = [name.strip().lower() for name in header]
+        if any(name not in columns for name in _REQUIRED_COLUMNS):
+            semicolons = next(csv.reader([",".join(header)], delimiter=";"))
+            if all(name in [n.strip().lower() for n in semicolons] for name in _REQUIRED_COLUMNS):
+                # Excel's CSV in locales whose decimal mark is a comma (Russian among them)
+                out.note(f"{self.name}: reading it as semicolon-separated, as its header is")
+                header = semicolons
+                columns = [name.strip().lower() for name in header]
+                self._line_offset = self._last_line
+                self._reader = csv.reader(self._lines, delimiter=";", strict=True)
         if any(name not in columns for name in _REQUIRED_COLUMNS):
             shown = _printable(",".join(header))[:120]
             raise UsageError(
@@ -214,10 +261,10 @@ class RowSource:
             except StopIteration:
                 return
             except csv.Error as error:
-                self._last_line = reader.line_num
-                yield Row(start, self._last_line, "", error=f"not valid CSV: {error}")
+                self._last_line = self._line_offset + reader.line_num
+                yield Row(start, self._last_line, "", error=_csv_problem(error))
                 continue
-            self._last_line = end = reader.line_num
+            self._last_line = end = self._line_offset + reader.line_num
             if not any(value.strip() for value in values):
                 continue  # a blank line
             record = dict(zip(self._columns, values, strict=False))

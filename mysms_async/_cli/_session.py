@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._client import InsecureURLWarning, MySMSClient
-from .._config import ENV_PASSWORD, read_env
+from .._config import (
+    ENV_BASE_URL,
+    ENV_FORMAT,
+    ENV_METHOD,
+    ENV_PASSWORD,
+    ENV_SENDER,
+    ENV_USERNAME,
+    read_env,
+)
 from .._exceptions import AuthError, MySMSError, ValidationError
 from ._constants import (
     AUTH_FAILED,
@@ -30,6 +38,16 @@ from ._signals import Stop, run_interruptible
 
 if TYPE_CHECKING:
     from ..testing import FakeGateway
+
+
+#: The client argument each variable sets (the library's own ``from_env`` reads the same).
+_ENV_OPTIONS = (
+    (ENV_USERNAME, "username"),
+    (ENV_SENDER, "sender"),
+    (ENV_BASE_URL, "base_url"),
+    (ENV_FORMAT, "wire_format"),
+    (ENV_METHOD, "http_method"),
+)
 
 
 @dataclass
@@ -95,12 +113,26 @@ def sandbox(session: Session) -> FakeGateway:
             kept = f"not kept: {saved.path}: {error.strerror or error}"
         session.gateway = gateway
         senders = ", ".join(account.senders) or "none"
-        session.out.say(
+        session.out.note(  # -q silences it: a script knows it asked for the sandbox
             f"sandbox: an emulated gateway in this process (account {account.username},"
             f" balance {gateway.balance_of(account.username)}, sender {senders}; {kept}):"
             " nothing leaves this machine, no SMS is sent"
         )
     return session.gateway
+
+
+def _from_environment(
+    error: ValidationError,
+    found: dict[str, Any],
+    settings: dict[str, Any],
+    env: dict[str, str],
+) -> str:
+    """A bad value is named by where the user wrote it: an option, or a ``MYSMS_*`` variable."""
+    for variable, argument in _ENV_OPTIONS:
+        if argument == error.field and argument in found and settings[argument] is found[argument]:
+            shown = f"={env[variable]!r}" if variable in (ENV_FORMAT, ENV_METHOD) else ""
+            return f"environment variable {variable}{shown}: {error.rule}"
+    return describe_validation(error)
 
 
 def open_client(session: Session) -> MySMSClient:
@@ -111,13 +143,19 @@ def open_client(session: Session) -> MySMSClient:
             return sandbox(session).client(**options)
         env = credentials()
         out.secret = env[ENV_PASSWORD]
-        settings: dict[str, Any] = read_env(env)
-        settings.update(options)
+        try:
+            found: dict[str, Any] = read_env(env)
+        except MySMSError as error:  # ConfigurationError: a variable missing or unusable
+            raise UsageError(str(error)) from None
+        settings = {**found, **options}
         if args.base_url is not None:
             settings["base_url"] = args.base_url
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", InsecureURLWarning)
-            client = MySMSClient(**settings)
+            try:
+                client = MySMSClient(**settings)
+            except ValidationError as error:
+                raise UsageError(_from_environment(error, found, settings, env)) from None
     except ValidationError as error:
         raise UsageError(describe_validation(error)) from None
     for warning in caught:

@@ -171,7 +171,8 @@ def test_missing_credentials_without_a_terminal(
     half = mysms("--json", "status", "x")
     assert half.code == 2
     assert half.document["error"]["type"] == "UsageError"
-    assert "MYSMS_PASSWORD not set" in half.document["error"]["message"]
+    message = half.document["error"]["message"]
+    assert "export MYSMS_PASSWORD=..." in message and "MYSMS_USERNAME" not in message
 
 
 class _Terminal(io.StringIO):
