@@ -4,8 +4,8 @@ The file is ``$XDG_CACHE_HOME/mysms-async/sandbox.jsonl`` (``~/.cache/...`` when
 unset). It is a journal, one JSON document a line, replayed in order when a run starts:
 
 * ``{"balance": "1000", "user": "demo"}`` sets an account's balance (``--sandbox-balance``);
-* ``{"m": [...]}`` is one accepted message, with its price: the balance is the last one set,
-  less the price of every message after it.
+* ``{"m": [...]}`` is one accepted message, with its price: the balance is the last one set
+  (:data:`SANDBOX_BALANCE` if none), less the price of every message after it.
 
 A journal rather than a snapshot, because runs may overlap (a ``status`` while a ``bulk`` runs, or
 two ``bulk`` runs): each run only appends what it accepted, after each send request, so no run's
@@ -41,7 +41,12 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory lock
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["SandboxFile", "sandbox_path"]
+__all__ = ["SANDBOX_BALANCE", "SandboxFile", "sandbox_path"]
+
+SANDBOX_BALANCE: Final = Decimal("1000000")
+"""What the sandbox's account starts with (and has again after ``--sandbox-reset``): play money
+enough for the sample campaign run many times over, or one 100,000-row bulk, since the balance
+now carries over from run to run. ``--sandbox-balance`` sets any other."""
 
 _DIRECTORY: Final = "mysms-async"
 _FILE: Final = "sandbox.jsonl"
@@ -129,7 +134,7 @@ class SandboxFile:
 
     def load(self, gateway: FakeGateway) -> None:
         """Bring the journal's messages and balances back into ``gateway``."""
-        balances = {account.username: account.balance for account in gateway.accounts}
+        balances = {account.username: SANDBOX_BALANCE for account in gateway.accounts}
         with self._locked():
             try:
                 content = self.path.read_bytes()

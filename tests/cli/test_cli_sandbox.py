@@ -56,9 +56,9 @@ def test_send_invalid_destination_is_a_usage_error(mysms: Mysms) -> None:
 def test_balance(mysms: Mysms) -> None:
     run = mysms("--sandbox", "--json", "balance")
     assert run.code == 0
-    assert run.document == {"balance": "1000.0000"}
+    assert run.document == {"balance": "1000000.0000"}  # SANDBOX_BALANCE: kept between runs
     human = mysms("--sandbox", "balance")
-    assert human.code == 0 and "1000" in human.out
+    assert human.code == 0 and "1000000" in human.out
 
 
 def test_status_of_an_id_the_sandbox_never_saw(mysms: Mysms) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from mysms_async._cli import main
-from mysms_async.testing._sandbox import sandbox_path
+from mysms_async.testing import DEMO_PASSWORD
+from mysms_async.testing._sandbox import SANDBOX_BALANCE, sandbox_path
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +54,9 @@ def test_a_message_sent_in_one_run_is_known_to_the_next(
     assert result["id"] == sent["id"]
     assert result["state"] in (2, 3, 4)  # known: not -10, invalid id
     code, balance = run(capsys, "balance")
-    assert Decimal(balance["balance"]) == Decimal("998.5")
-    assert (cache / "mysms-async" / "sandbox.jsonl").exists()
+    assert Decimal(balance["balance"]) == SANDBOX_BALANCE - Decimal("1.5")
+    saved = (cache / "mysms-async" / "sandbox.jsonl").read_text(encoding="utf-8")
+    assert sent["id"] in saved and DEMO_PASSWORD not in saved
 
 
 def test_reset_forgets_and_balance_sets(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +66,7 @@ def test_reset_forgets_and_balance_sets(capsys: pytest.CaptureFixture[str]) -> N
     _, status = run(capsys, "status", sent["id"])
     assert status["results"][0]["state"] == -10
     _, balance = run(capsys, "balance")
-    assert Decimal(balance["balance"]) == 1000
+    assert Decimal(balance["balance"]) == SANDBOX_BALANCE
 
     _, balance = run(capsys, "--sandbox-balance", "250000", "balance")
     assert Decimal(balance["balance"]) == 250000
@@ -124,4 +126,4 @@ def test_two_runs_at_once_lose_nothing(
     assert len(states) == 300 and -10 not in states
     assert main(["--sandbox", "--json", "balance"]) == 0
     balance = json.loads(capsys.readouterr().out)["balance"]
-    assert Decimal(balance) == 1000 - 300 * Decimal("1.5")
+    assert Decimal(balance) == SANDBOX_BALANCE - 300 * Decimal("1.5")
