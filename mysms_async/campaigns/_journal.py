@@ -139,7 +139,11 @@ async def _records(source: Source, fmt: str | None) -> AsyncIterable[tuple[int, 
 def _insert(
     store: Store, campaign: int, chunk: list[NewRow], first_new: int, loaded: dict[str, int]
 ) -> None:
-    store.insert_rows(campaign, chunk)
+    if store.insert_rows(campaign, chunk) == len(chunk):  # no key was taken: all are new
+        invalid = sum(1 for row in chunk if row.outcome == Outcome.INVALID)
+        loaded["invalid"] += invalid
+        loaded["added"] += len(chunk) - invalid
+        return
     stored = store.existing(campaign, [row.key for row in chunk])
     for row in chunk:
         found = stored[row.key]

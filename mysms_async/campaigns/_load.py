@@ -66,6 +66,42 @@ def _text(record: Mapping[str, Any], name: str) -> str | None:
 
 def to_row(line: int, record: Mapping[str, Any] | Message) -> NewRow:
     """One input row as a journal row: pending, or invalid with the reason."""
+    if type(record) is dict:
+        # The common row (strings, no date or ttl) without the general path's checks.
+        destination = record.get("destination")
+        text = record.get("text")
+        sender = record.get("sender") or None
+        key = record.get("key") or None
+        if (
+            type(destination) is str
+            and type(text) is str
+            and text
+            and not record.get("date")
+            and not record.get("ttl")
+            and (sender is None or type(sender) is str)
+            and (key is None or type(key) is str)
+        ):
+            destination = destination.strip()
+            if destination:
+                if sender is not None:
+                    sender = sender.strip() or None
+                key = key.strip() if key else None
+                return NewRow(
+                    key or make_key(destination, text, None),
+                    line,
+                    destination,
+                    text,
+                    sender,
+                    None,
+                    None,
+                    count_parts(text),
+                    Outcome.PENDING,
+                    None,
+                )
+    return _general_row(line, record)
+
+
+def _general_row(line: int, record: Mapping[str, Any] | Message) -> NewRow:
     if isinstance(record, Message):
         date = None if record.date is None else record.date.isoformat()
         record = {
@@ -93,10 +129,21 @@ def to_row(line: int, record: Mapping[str, Any] | Message) -> NewRow:
         ttl = int(fields["ttl"])
     key = fields["key"] or make_key(destination, text, date)
     if reason is not None:
-        return NewRow(key, line, destination, text, fields["sender"], date, ttl, 0,
-                      Outcome.INVALID, reason)  # fmt: skip
-    return NewRow(key, line, destination, text, fields["sender"], date, ttl, count_parts(text),
-                  Outcome.PENDING, None)  # fmt: skip
+        return NewRow(
+            key, line, destination, text, fields["sender"], date, ttl, 0, Outcome.INVALID, reason
+        )
+    return NewRow(
+        key,
+        line,
+        destination,
+        text,
+        fields["sender"],
+        date,
+        ttl,
+        count_parts(text),
+        Outcome.PENDING,
+        None,
+    )
 
 
 def _check(fields: Mapping[str, Any]) -> str | None:
@@ -128,11 +175,11 @@ def read_file(path: str, fmt: str | None = None) -> Iterator[tuple[int, Mapping[
     """(line, record) pairs from a CSV (header row) or JSON Lines file, one at a time."""
     if fmt is None:
         fmt = "jsonl" if path.lower().endswith(_JSONL) else "csv"
+    if fmt != "jsonl":
+        yield from _csv(path)
+        return
     with open(path, "rb") as stream:
-        if fmt == "jsonl":
-            yield from _jsonl(stream)
-        else:
-            yield from _csv(stream)
+        yield from _jsonl(stream)
 
 
 def _lines(stream: IO[bytes]) -> Iterator[str]:
@@ -145,23 +192,24 @@ def _lines(stream: IO[bytes]) -> Iterator[str]:
         yield raw.decode("utf-8", "replace")
 
 
-def _csv(stream: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    reader = csv.reader(_lines(stream))
-    header = next(reader, None)
-    if header is None:
-        return
-    names = [name.strip().lower() for name in header]
-    if "destination" not in names or "text" not in names:
-        raise ValueError("the CSV header must name at least the columns destination and text")
-    width = len(names)
-    for values in reader:
-        if not values:
-            continue
-        record: dict[str, Any] = dict(zip(names, values, strict=False))
-        if len(values) != width:
-            record = {"destination": "", "text": "", "key": "", "_bad": len(values)}
-            record["key"] = make_key("\x00csv-width", ",".join(values), str(reader.line_num))
-        yield reader.line_num, record
+def _csv(path: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    # The csv module reads the file itself (in C): no Python-level loop over lines.
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header is None:
+            return
+        names = [name.strip().lower() for name in header]
+        if "destination" not in names or "text" not in names:
+            raise ValueError("the CSV header must name at least the columns destination and text")
+        width = len(names)
+        for values in reader:
+            if len(values) == width:
+                yield reader.line_num, dict(zip(names, values, strict=True))
+            elif values:
+                line = reader.line_num
+                key = make_key("\x00csv-width", ",".join(values), str(line))
+                yield line, {"_bad": len(values), "key": key}
 
 
 def _jsonl(stream: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -186,8 +234,9 @@ def row_of(line: int, record: Mapping[str, Any] | Message) -> NewRow:
             if record["_bad"] == "json"
             else f"has {record['_bad']} fields where the header names another number"
         )
-        return NewRow(str(record["key"]), line, "", "", None, None, None, 0, Outcome.INVALID,
-                      reason)  # fmt: skip
+        return NewRow(
+            str(record["key"]), line, "", "", None, None, None, 0, Outcome.INVALID, reason
+        )
     return to_row(line, record)
 
 

@@ -155,7 +155,7 @@ class PostgresStore:
         self._x("SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (campaign,))
         return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])  # type: ignore[index]
 
-    def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> None:
+    def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
         """COPY into a scratch table, then one INSERT: an order faster than row by row."""
         self._x(
             "CREATE TEMP TABLE IF NOT EXISTS mysms_load (LIKE messages INCLUDING DEFAULTS)"
@@ -168,12 +168,12 @@ class PostgresStore:
         ) as copy:
             for row in rows:
                 copy.write_row((campaign, *row))
-        self._x(
+        return self._x(
             "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
             " parts, outcome, reason) SELECT campaign, key, line, destination, text, sender,"
             " date, ttl, parts, outcome, reason FROM mysms_load ORDER BY line"
             " ON CONFLICT (campaign, key) DO NOTHING"
-        )
+        ).rowcount
 
     def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]:
         rows = self._x(

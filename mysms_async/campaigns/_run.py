@@ -32,6 +32,7 @@ from .._models import Message, SendResult
 from ._rules import (
     DEFAULT_IDLE_POLL,
     NOT_SENT_PAUSE,
+    RATE_MARGIN,
     Outcome,
     describe_error,
     outcome_of_error,
@@ -168,7 +169,7 @@ class Worker:
     async def _wait_for_slot(self) -> None:
         """The campaign's next send slot, from the journal's clock: one pace for all workers."""
         if self.rate_limit:
-            delay = self.store.next_slot(self.campaign, 1.0 / self.rate_limit)
+            delay = self.store.next_slot(self.campaign, (1.0 + RATE_MARGIN) / self.rate_limit)
             if delay > 0:
                 await anyio.sleep(delay)
 

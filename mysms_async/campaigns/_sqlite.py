@@ -157,13 +157,15 @@ class SQLiteStore:
         self._x("BEGIN IMMEDIATE")
         return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
 
-    def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> None:
+    def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
+        before = self._db.total_changes
         self._db.executemany(
             "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
             " parts, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (campaign, key) DO NOTHING",
             [(campaign, *row) for row in rows],
         )
+        return self._db.total_changes - before
 
     def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]:
         found: dict[str, tuple[object, ...]] = {}

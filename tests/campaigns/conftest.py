@@ -62,11 +62,31 @@ def postgres_server() -> Iterator[str]:
         subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=120)
 
     try:
-        run(str(binaries / "initdb"), "-D", data, "-U", "mysms", "--auth=trust", "-E", "UTF8",
-            "--no-sync")  # fmt: skip
+        run(
+            str(binaries / "initdb"),
+            "-D",
+            data,
+            "-U",
+            "mysms",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         options = f"-p {port} -h 127.0.0.1 -k {root} -F -c max_connections=60"
-        run(str(binaries / "pg_ctl"), "-D", data, "-o", options, "-l",
-            os.path.join(root, "log"), "-w", "-t", "60", "start")  # fmt: skip
+        run(
+            str(binaries / "pg_ctl"),
+            "-D",
+            data,
+            "-o",
+            options,
+            "-l",
+            os.path.join(root, "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
     except subprocess.CalledProcessError as error:
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(
@@ -75,8 +95,12 @@ def postgres_server() -> Iterator[str]:
     try:
         yield f"postgresql://mysms@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", data, "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60, check=False)  # fmt: skip
+        subprocess.run(
+            [*prefix, str(binaries / "pg_ctl"), "-D", data, "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

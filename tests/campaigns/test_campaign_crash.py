@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mysms_async.campaigns import Journal
 from mysms_async.campaigns._rules import Outcome
 from mysms_async.testing import (
@@ -68,7 +66,7 @@ def _start(journal: str, base_url: str, worker: str, lanes: int) -> subprocess.P
             str(BATCH),
             "--lease",
             "1.5",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

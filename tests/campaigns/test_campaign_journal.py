@@ -470,8 +470,9 @@ async def test_two_trackers_on_postgres_never_ask_about_one_id_twice_in_a_round(
             ):
                 group.start_soon(lambda: campaign.track(one, batch_size=20))
                 group.start_soon(lambda: second.track(two, batch_size=20))
-    asked = Counter(i for request in gateway.requests if request.endpoint == "status"
-                    for i in request.ids)  # fmt: skip
+    asked = Counter(
+        i for request in gateway.requests if request.endpoint == "status" for i in request.ids
+    )
     assert len(asked) == 400 and max(asked.values()) == 1
 
 
