@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 from xml.parsers import expat
 
@@ -91,14 +90,10 @@ def decode_batch(body: bytes, wire_format: WireFormat, *, unique_ids: bool = Tru
     return batch
 
 
-_entry_id = attrgetter("id")
-
-
 def _check_unique_ids(entries: list[WireEntry]) -> None:
-    ids = list(map(_entry_id, entries))
-    if len(set(ids)) == len(ids):
-        return  # the common case: one set of C-level hashing per answer
-    named = [i for i in ids if i]  # entries with no id (refused messages) may share ""/None
+    if len({entry.id for entry in entries}) == len(entries):
+        return  # the common case: one pass per answer
+    named = [e.id for e in entries if e.id]  # entries with no id (refused messages) may repeat
     if len(set(named)) != len(named):
         raise ResponseError(
             "answer names one message id more than once; two messages cannot share an id",

@@ -289,14 +289,7 @@ def _check_query_budget(wire: WireMessage, budget: int) -> None:
 # A chunk at once
 
 _type = type
-_get_destination = attrgetter("destination")
-_get_text = attrgetter("text")
 _get_sender = attrgetter("sender")
-_get_date = attrgetter("date")
-_get_ttl = attrgetter("ttl")
-_ONLY_MESSAGE = frozenset([Message])
-_ONLY_STR = frozenset([str])
-_ONLY_NONE = frozenset([None])
 
 
 def wire_many(
@@ -320,24 +313,30 @@ def wire_many(
     count = len(messages)
     if not count:
         return []
+    # One comprehension checks five things per message: on CPython 3.11+ an inlined attribute
+    # read in a list comprehension costs less than a map() over an attrgetter, and one pass
+    # less than a C-level pass per rule.
     try:
-        if set(map(_type, messages)) != _ONLY_MESSAGE:
+        if [
+            m
+            for m in messages
+            if _type(m) is not Message
+            or m.date is not None
+            or m.ttl is not None
+            or _type(m.destination) is not str
+            or _type(m.text) is not str
+        ]:
             return None
-        destinations = list(map(_get_destination, messages))
-        texts = list(map(_get_text, messages))
-        kinds = set(map(_type, destinations))
-        kinds.update(map(_type, texts))
-        if (
-            kinds != _ONLY_STR
-            or set(map(_get_date, messages)) != _ONLY_NONE
-            or set(map(_get_ttl, messages)) != _ONLY_NONE
-            or not _DESTINATION_LENGTHS.issuperset(map(len, destinations))
-            or "" in texts
-        ):
-            return None
-        senders = set(map(_get_sender, messages))
+    except AttributeError:
+        return None  # an object that is not a Message at all
+    destinations = [m.destination for m in messages]
+    texts = [m.text for m in messages]
+    if "" in texts or not _DESTINATION_LENGTHS.issuperset(map(len, destinations)):
+        return None
+    try:
+        senders = {m.sender for m in messages}
     except TypeError:
-        return None  # an unhashable date, ttl or sender: the slow path names the field
+        return None  # an unhashable sender: the slow path names the field
     digits = "".join(destinations)
     if not (digits.isascii() and digits.isdigit()):
         return None
