@@ -7,6 +7,8 @@ In-process, through a transport that fails like a network::
         ...
     gateway.inject(DropAfterRead(), endpoint="send")   # the next send is lost after processing
     gateway.advance()                              # every message moves one state on
+    gateway.advance(by=timedelta(days=1))          # the clock: scheduled messages come due
+    FakeGateway(strict=False, max_records=0)       # lenient, and keeps nothing (load tests)
 
 Over a real loopback socket (needs the ``[emulator]`` extra, for uvicorn)::
 

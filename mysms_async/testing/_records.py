@@ -104,7 +104,8 @@ class SentMessage:
     """A message the gateway accepted, as it stands now.
 
     ``state`` is 2 (queued), 3 (handed to the operator), 4 (delivered) or -14 (failed); it moves
-    with :meth:`FakeGateway.advance` or with the gateway's ``delivery_delay``. ``price`` is what the
+    with :meth:`FakeGateway.advance` or with the gateway's ``delivery_delay``, once the message's
+    ``date`` (if any) has come. ``price`` is what the
     account was charged: ``parts`` times the gateway's price per part.
     """
 
