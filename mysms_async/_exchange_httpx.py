@@ -89,6 +89,8 @@ class HttpxExchange:
                         # The body of an error page is not read: nothing in it changes the outcome.
                         return Reply(response.status_code, b"", response.headers.get("retry-after"))
                     body = await _read_capped(response, self._cap)
+                    if await _discard_if_leftover(response):
+                        raise MayHaveArrived(_LEFTOVER)
                 finally:
                     await response.aclose()
         except TimeoutError:
@@ -121,6 +123,36 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
     async for chunk in response.aiter_raw():
         body.feed(chunk)
     return body.finish()
+
+
+_LEFTOVER = (
+    "more bytes followed a complete answer on this connection (an answer sent twice?); the"
+    " answer is not trusted and the connection is discarded"
+)
+
+
+async def _discard_if_leftover(response: httpx.Response) -> bool:
+    """Bytes already received past the end of the answer (a proxy that answered twice)?
+
+    The next request on this kept-alive connection would read them as its own answer, so the
+    connection (already back in its pool: httpx closes a response once its body is read) is
+    closed, and the pool opens a fresh one for the next request. Works for the client's own
+    slots and for a caller's ``http_client`` on httpx's stock transport; other transports keep
+    no h11 state to look at.
+    """
+    stream: object = response.stream
+    for _ in range(8):  # httpx and httpcore wrap the connection's stream a few times
+        connection = getattr(stream, "_connection", None)
+        h11_state = getattr(connection, "_h11_state", None)
+        if h11_state is not None:
+            if h11_state.trailing_data[0]:
+                await connection.aclose()  # type: ignore[union-attr]
+                return True
+            return False
+        stream = getattr(stream, "_stream", None) or getattr(stream, "_httpcore_stream", None)
+        if stream is None:
+            return False
+    return False
 
 
 def make_http_client(

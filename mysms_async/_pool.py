@@ -14,10 +14,6 @@ for good; handed out again, that slot would fail every later request with ``Pool
 slot whose request was cancelled or whose stream failed to close is retired (closed before the
 next request starts) and a fresh one takes its place: the pool never loses capacity.
 
-A slot is also retired when its connection holds bytes past a complete answer (a proxy that sends
-one answer twice): the next request on it would read that stale copy as its own answer. The
-answer just read is then suspect too, so its stream raises ``httpx.RemoteProtocolError``, which
-the exchange reports as "may have arrived".
 """
 
 from __future__ import annotations
@@ -31,16 +27,6 @@ import httpx
 _ONE_CONNECTION = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 _Slot = httpx.AsyncHTTPTransport
-
-
-def _has_leftover(slot: _Slot) -> bool:
-    """Bytes already received past the end of the answer (h11's ``trailing_data``)."""
-    for connection in slot._pool.connections:
-        inner = getattr(connection, "_connection", None)
-        h11_state = getattr(inner, "_h11_state", None)
-        if h11_state is not None and h11_state.trailing_data[0]:
-            return True
-    return False
 
 
 class _SlotReturningStream(httpx.AsyncByteStream):
@@ -59,12 +45,6 @@ class _SlotReturningStream(httpx.AsyncByteStream):
         except BaseException:
             self._suspect = True
             raise
-        if self._slot is not None and _has_leftover(self._slot):
-            self._suspect = True
-            raise httpx.RemoteProtocolError(
-                "more bytes followed a complete answer on this connection (an answer sent"
-                " twice?); the answer is not trusted and the connection is discarded"
-            )
 
     async def aclose(self) -> None:
         try:

@@ -237,6 +237,46 @@ async def test_send_with_an_internal_error_state_is_called_once(
     assert caught.value.state == int(state)
 
 
+UNDOCUMENTED_STATES = [1, -2, 7, 99, 2**70]
+
+
+@pytest.mark.parametrize("with_data", [False, True], ids=["no-data", "data-lists-an-id"])
+@pytest.mark.parametrize("state", UNDOCUMENTED_STATES)
+async def test_a_send_answered_with_an_undocumented_request_state_is_unknown(
+    gw: respx.MockRouter, state: int, with_data: bool
+) -> None:
+    """Issue 8, item 5: only -1 and -50..-52 say what happened. Any other non-zero state (even
+    with ``data`` listing an accepted id) leaves the gateway's word unclear: the message may
+    have been accepted, so it is unknown, never "failed, not sent", and it is not resent."""
+    answer: dict[str, Any] = {"state": str(state)}
+    if with_data:
+        answer["data"] = [{"id": "id-1", "state": "2"}]
+    route = gw.post("send/json").mock(
+        side_effect=[httpx.Response(200, json=answer), ok_answer("send")]
+    )
+    async with make_client(max_retries=5) as client:
+        with pytest.raises(DeliveryUnknownError) as caught:
+            await client.send("79112223333", "Hi")
+    assert route.call_count == 1
+    assert [m.text for m in caught.value.messages] == ["Hi"]
+    assert f"request state {state}" in str(caught.value)
+
+
+@pytest.mark.parametrize("operation", ["status", "credit"])
+@pytest.mark.parametrize("state", UNDOCUMENTED_STATES)
+async def test_status_and_balance_with_an_undocumented_request_state_are_gateway_errors(
+    gw: respx.MockRouter, state: int, operation: str
+) -> None:
+    route = gw.post(f"{operation}/json").mock(
+        side_effect=[httpx.Response(200, json={"state": str(state)}), ok_answer(operation)]
+    )
+    async with make_client(max_retries=5) as client:
+        with pytest.raises(GatewayError) as caught:
+            await call(client, "status" if operation == "status" else "balance")
+    assert type(caught.value) is GatewayError and caught.value.state == state
+    assert route.call_count == 1  # an undocumented state is not known to be transient
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 async def test_the_send_rule_holds_for_every_send_endpoint(

@@ -85,8 +85,8 @@ TIMEOUT = 5.0
 #: For the latency fault: the attempt's deadline (in-process, and over a real socket, where a
 #: loaded machine needs more room), and a delay well past both.
 SHORT_TIMEOUT = 0.1
-SOCKET_SHORT_TIMEOUT = 0.2
-LATE = 0.5
+SOCKET_SHORT_TIMEOUT = 0.5
+LATE = 1.2
 SMALL_CAP = 2048
 
 

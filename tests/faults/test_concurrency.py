@@ -16,7 +16,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 import pytest
-from fault_cases import DESTINATION, make_client, open_connections
+from fault_cases import DESTINATION, make_client, make_gateway, open_connections
 
 from mysms_async import ClientClosedError, Message, SendResult, StatusResult
 from mysms_async.testing import FakeGateway, Latency
@@ -139,3 +139,67 @@ async def test_200_tasks_share_one_client_with_some_cancelled(
             pass
     assert len(gateway.requests) == requests
     await client.aclose()  # closing twice is harmless
+
+
+# --- aclose() while requests wait (issue 8, item 4) --------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["in-process", "loopback-httpx", "loopback-aiohttp"])
+async def test_aclose_while_requests_wait_for_a_slot_or_the_rate_limiter(
+    where: str, served: tuple[FakeGateway, str]
+) -> None:
+    """One slot, a rate limit, a slow gateway: one send on the wire, two waiting for the slot,
+    two for the rate limiter. ``aclose()`` lets the first end with its real outcome (accepted)
+    and fails the others with ``ClientClosedError`` (nothing of theirs was sent), never with the
+    HTTP library's own "client has been closed" ``RuntimeError``."""
+    gateway, base_url = served
+    options: dict[str, object] = {"max_concurrency": 1}
+    if where != "in-process":
+        options.update(base_url=base_url, backend=where.split("-")[1])
+    else:
+        gateway = make_gateway()
+    client = make_client(gateway, "json", "POST", **options)  # type: ignore[arg-type]
+    await client.balance()  # connected
+    gateway.inject(Latency(0.3), times=None)
+    outcomes: dict[int, object] = {}
+
+    async def send(i: int) -> None:
+        try:
+            outcomes[i] = await client.send(DESTINATION, f"closing {i}")
+        except Exception as error:  # the type is what is checked
+            outcomes[i] = error
+
+    async with anyio.create_task_group() as group:
+        for i in range(3):
+            group.start_soon(send, i)
+        await anyio.sleep(0.1)  # 0 is on the wire, 1 and 2 wait for the slot
+        await client.aclose()
+    gateway.clear_faults()
+
+    first = outcomes[0]
+    assert isinstance(first, SendResult) and first.ok, first
+    assert first.id in gateway.messages
+    for i in (1, 2):
+        assert type(outcomes[i]) is ClientClosedError, outcomes[i]
+    assert [m.text for m in gateway.messages.values()].count("closing 1") == 0
+    assert [m.text for m in gateway.messages.values()].count("closing 2") == 0
+
+
+async def test_aclose_while_a_request_waits_for_the_rate_limiter() -> None:
+    gateway = make_gateway()
+    client = make_client(gateway, "json", "POST", rate_limit=2)
+    await client.balance()  # spends the one-token burst
+    outcome: list[object] = []
+
+    async def waiting() -> None:
+        try:
+            outcome.append(await client.send(DESTINATION, "rate limited"))
+        except Exception as error:  # the type is what is checked
+            outcome.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiting)
+        await anyio.sleep(0.05)
+        await client.aclose()
+    assert len(outcome) == 1 and type(outcome[0]) is ClientClosedError, outcome
+    assert "rate limited" not in [m.text for m in gateway.messages.values()]
