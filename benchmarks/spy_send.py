@@ -150,24 +150,31 @@ def _python_place(frame: str) -> tuple[str, str] | None:
     return file.split("/", 1)[0].removesuffix(".py"), f"{function} ({file})"
 
 
-def _leaf_group(frames: list[str]) -> str:
-    """Where a sample's CPU goes: the collector, a C extension, or the innermost Python frame."""
+def _leaf(frames: list[str]) -> tuple[str, str]:
+    """Where a sample's CPU goes (the collector, a C extension, or the innermost Python frame),
+    and the function there."""
     if any(frame.startswith("gc_collect_main ") for frame in frames):
-        return "cyclic GC (any caller)"
+        return "cyclic GC (any caller)", "gc_collect_main"
     for frame in reversed(frames):
         match = _FRAME.match(frame)
         file = match["file"] if match else ""
         if extension := _EXTENSION.search(file):
-            return f"{extension[1]} (C)"
+            return f"{extension[1]} (C)", frame.split(" (", 1)[0]
         place = _python_place(frame)
         if place is not None:
-            return place[0]
-    return "other"
+            return place
+    return "other", frames[-1]
 
 
 def analyse(folded: Path) -> dict[str, Any]:
     """Samples by the group of the leaf, and mysms_async functions inclusive."""
-    side: dict[str, Any] = {"total": 0, "groups": Counter(), "own": Counter(), "gc_in": Counter()}
+    side: dict[str, Any] = {
+        "total": 0,
+        "groups": Counter(),
+        "functions": Counter(),
+        "own": Counter(),
+        "gc_in": Counter(),
+    }
     for line in folded.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         frames = stack.split(";")
@@ -177,8 +184,9 @@ def analyse(folded: Path) -> dict[str, Any]:
             continue
         count = int(count_text)
         side["total"] += count
-        group = _leaf_group(frames)
+        group, function = _leaf(frames)
         side["groups"][group] += count
+        side["functions"][group, function] += count
         seen = set()
         for frame in frames:
             place = _python_place(frame)
@@ -224,6 +232,20 @@ def report(
         if max(c, r) < 0.005 * cpu["client"] / requests * 1e6:
             continue
         print(f"  {c:8.1f} {r:8.1f} {c - r:8.1f} {(c - r) * per_message:9.3f}  {group}")
+    extra = sorted(groups, key=lambda g: -(us("client", g) - us("raw", g)))[: args.detail]
+    for group in extra:
+        print(f"\n{group}: functions (self), us/request, client vs raw:")
+        functions = {f for g, f in sides["client"]["functions"] if g == group} | {
+            f for g, f in sides["raw"]["functions"] if g == group
+        }
+
+        def fus(name: str, function: str, group: str = group) -> float:
+            return float(sides[name]["functions"].get((group, function), 0) * scale[name])
+
+        ranked = sorted(functions, key=lambda f: -(fus("client", f) - fus("raw", f)))
+        for function in ranked[:10]:
+            c, r = fus("client", function), fus("raw", function)
+            print(f"  {c:8.1f} {r:8.1f} {c - r:8.1f}  {function}")
     print("\nclient: mysms_async functions, inclusive, us/request [us/msg]:")
     for function, samples in sides["client"]["own"].most_common(args.top):
         micros = samples * scale["client"]
@@ -268,6 +290,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--detail", type=int, default=4, help="groups to break down by function")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:  # the sampled workload: one side, timings to a file
