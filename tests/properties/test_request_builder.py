@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 import xmltodict
-from hypothesis import example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from property_strategies import MOSCOW, expected_date
 
@@ -30,6 +30,7 @@ from mysms_async._request import (
     WireMessage,
     to_wire,
     validate_message_id,
+    wire_many,
 )
 from mysms_async.testing import FakeGateway
 from mysms_async.testing import _wire as gateway_wire
@@ -234,3 +235,67 @@ def test_a_bad_message_gets_its_own_outcome_in_a_bulk_send(batch: list[Message])
 @pytest.mark.parametrize("name", list(EXTREMES))
 def test_an_extreme_message_gets_its_own_outcome_in_a_bulk_send(name: str) -> None:
     check_bulk_outcomes([ok, EXTREMES[name][0], ok])
+
+
+# --- the chunk-wide fast path never weakens a rule ---------------------------------------------
+
+
+class Sub(str):
+    """A str subclass: the fast path must hand it to the per-message path, never pass it on."""
+
+
+plain_messages = st.builds(
+    Message,
+    st.one_of(
+        st.from_regex(r"[0-9]{9,16}", fullmatch=True),
+        st.from_regex(r"\+?[0-9 ()\-.]{10,20}", fullmatch=True),
+        st.sampled_from(["٧٩١١٢٢٢٣٣٣٣", "7911222333\n3", "79112223333", ""]),
+        st.from_regex(r"[0-9]{10,15}", fullmatch=True).map(Sub),
+    ),
+    st.one_of(
+        hostile_texts,
+        st.sampled_from(["Hi", "Привет", "😀\u200d", "", "line\nbreak", "a\x00b"]),
+        st.text(min_size=1).map(Sub),
+    ),
+    st.one_of(
+        st.none(),
+        st.sampled_from(["MySMS", "Bad Sender!", "1234567890123456", "Other"]),
+        st.just("MySMS").map(Sub),
+    ),
+    st.one_of(st.none(), st.none(), st.datetimes()),
+    st.one_of(st.none(), st.none(), st.integers(-1, 10)),
+)
+
+
+valid_messages = st.builds(
+    Message,
+    st.from_regex(r"[0-9]{10,15}", fullmatch=True),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1),
+    st.sampled_from([None, None, "MySMS", "Other", "123456"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.lists(valid_messages, min_size=1, max_size=5),
+        st.lists(st.one_of(valid_messages, valid_messages, plain_messages), min_size=1, max_size=4),
+        st.lists(st.one_of(plain_messages, messages), min_size=1, max_size=5),
+    ),
+    st.sampled_from([None, SENDER]),
+    st.sampled_from([None, 40, 8000]),
+)
+def test_wire_many_agrees_with_to_wire_or_defers_to_it(
+    chunk: list[Message], default_sender: str | None, budget: int | None
+) -> None:
+    """``wire_many`` returns exactly what ``to_wire`` makes of each message, or None (the caller
+    then validates message by message); it never accepts what ``to_wire`` refuses."""
+    fast = wire_many(chunk, default_sender, MOSCOW, query_budget=budget)
+    event("fast path" if fast is not None else "deferred")
+    if fast is None:
+        return
+    slow = [to_wire(m, default_sender, MOSCOW, query_budget=budget) for m in chunk]
+    assert fast == slow
+    for wire in fast:
+        fields = (wire.source, wire.destination, wire.text, wire.date, wire.ttl)
+        assert all(value is None or type(value) is str for value in fields)
