@@ -35,7 +35,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _constants as C
 from ._config import Seconds, to_seconds
@@ -75,7 +74,7 @@ def _input_error(exc: Exception) -> MySMSError:
 class _Reader:
     """The caller's messages, read one chunk at a time; an error of theirs ends the reading."""
 
-    __slots__ = ("_async", "_sync", "exhausted", "size")
+    __slots__ = ("_async", "_sync", "exhausted", "is_sync", "size")
 
     def __init__(self, messages: Messages, size: int) -> None:
         self.size = size
@@ -86,6 +85,22 @@ class _Reader:
             self._async = messages.__aiter__()
         else:
             self._sync = iter(messages)
+        self.is_sync = self._sync is not None
+
+    def read_sync(self) -> tuple[list[Message], MySMSError | None]:
+        """``read`` for a plain iterable: no await, so nothing can interleave with it."""
+        if self.exhausted:
+            return [], None
+        batch: list[Message] = []
+        try:
+            assert self._sync is not None
+            batch.extend(itertools.islice(self._sync, self.size))  # keeps what came before
+        except Exception as exc:
+            self.exhausted = True
+            return batch, _input_error(exc)
+        if len(batch) < self.size:
+            self.exhausted = True
+        return batch, None
 
     async def read(self) -> tuple[list[Message], MySMSError | None]:
         """The next chunk (short at the end), and the input's error if reading failed."""
@@ -112,21 +127,35 @@ class _Reader:
 class _Pending:
     """One chunk read, with its outcomes once known."""
 
-    __slots__ = ("chunk", "done", "results", "started")
+    __slots__ = ("_done", "chunk", "results", "started")
 
     def __init__(self, chunk: Chunk) -> None:
         self.chunk = chunk
         self.results: list[SendResult] | None = None
-        self.done = anyio.Event()
         self.started = False
+        self._done: anyio.Event | None = None  # made only when someone waits
 
     def finish(self, results: list[SendResult]) -> None:
         self.results = results
-        self.done.set()
+        if self._done is not None:
+            self._done.set()
+
+    async def wait(self) -> list[SendResult]:
+        if self.results is None:
+            if self._done is None:
+                self._done = anyio.Event()
+            await self._done.wait()
+        assert self.results is not None
+        return self.results
 
 
 class _Pipeline:
-    """One reader, ``max_concurrency`` workers, and the chunks read in input order."""
+    """``max_concurrency`` long-lived workers; each reads the next chunk when it is free.
+
+    Reading is serialised by a lock, so chunks join ``queue`` in input order; a worker reads only
+    when it can send at once, so at most ``max_concurrency`` chunks are read and unanswered (plus
+    those answered and not yet consumed, which ``window`` bounds for a stream).
+    """
 
     def __init__(self, ops: Operations, reader: _Reader, *, window: int | None) -> None:
         self._ops = ops
@@ -137,92 +166,132 @@ class _Pipeline:
         self.stop: MySMSError | None = None
         #: What stopped the reading from the input's side: the chunks already read still go.
         self.input_error: MySMSError | None = None
-        self.reading = False
+        self._workers = 0
+        self._read = 0
+        self._limit: int | None = None
+        self._lock: anyio.Lock | None = None
+        self._reading: set[anyio.CancelScope] = set()
         self._stop_reading = False
-        self._producer: anyio.CancelScope | None = None
-        self._wake = anyio.Event()
+        self._waiter: anyio.Event | None = None
         self._window = None if window is None else anyio.Semaphore(window)
 
     def start(self, group: anyio.abc.TaskGroup, *, limit: int | None = None) -> None:
-        """Start reading and sending; ``limit`` caps the chunks this run reads (a wave)."""
+        """Start the workers; ``limit`` caps the chunks this run reads (a wave)."""
         workers = self._ops.settings.max_concurrency
         if limit is not None:
             workers = min(workers, limit)
-        send, receive = anyio.create_memory_object_stream[_Pending](0)
-        self.reading = True
-        group.start_soon(self._produce, send, limit)
-        with receive:
-            for _ in range(workers):
-                group.start_soon(self._work, receive.clone())
+        self._limit = limit
+        self._lock = anyio.Lock()
+        self._workers = workers
+        for _ in range(workers):
+            group.start_soon(self._work)
 
     def stop_reading(self) -> None:
+        """Read nothing more: a read waiting for the caller's input is cancelled, and a worker
+        waiting for room in the window is let through (it then sees that reading is over)."""
         self._stop_reading = True
-        if self._producer is not None:
-            self._producer.cancel()
+        for scope in self._reading:
+            scope.cancel()
+        if self._window is not None:
+            for _ in range(self._ops.settings.max_concurrency):
+                self._window.release()
 
-    def _notify(self) -> None:
-        self._wake.set()
-        self._wake = anyio.Event()
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            self._waiter.set()
+            self._waiter = None
 
-    async def _produce(self, send: MemoryObjectSendStream[_Pending], limit: int | None) -> None:
-        reader, queue, window = self._reader, self.queue, self._window
-        count = 0
-        try:
-            with anyio.CancelScope() as self._producer, send:
-                if self._stop_reading:
-                    return
-                while self.stop is None and self.input_error is None and not reader.exhausted:
-                    if limit is not None and count == limit:
-                        break
-                    if window is not None:
-                        await window.acquire()
-                    messages, error = await reader.read()
-                    if messages:
-                        count += 1
-                        pending = _Pending(self._ops.prepare_chunk(messages))
-                        queue.append(pending)
-                        self._notify()
-                        if error is not None:  # not sent: the input failed inside this chunk
-                            pending.finish(pending.chunk.fail_all(error))
-                        elif pending.chunk.wires:
-                            await send.send(pending)
-                        else:
-                            pending.finish(pending.chunk.merge([]))
-                    elif window is not None:
-                        window.release()
-                    if error is not None:
-                        self.input_error = error
-        finally:
-            self.reading = False
-            self._notify()
+    def _may_read(self) -> bool:
+        return not (
+            self._stop_reading
+            or self.stop is not None
+            or self.input_error is not None
+            or self._reader.exhausted
+            or (self._limit is not None and self._read >= self._limit)
+        )
 
-    async def _work(self, receive: MemoryObjectReceiveStream[_Pending]) -> None:
+    async def _read_one(self) -> _Pending | None:
+        """The next chunk, queued in input order; None when reading is over."""
+        if not self._may_read():
+            return None
+        if self._window is not None:
+            await self._window.acquire()
+        if self._reader.is_sync:
+            # No await between the check, the read and the queueing: chunks join the queue in
+            # input order without a lock, and there is no read to cancel.
+            if not self._may_read():
+                return self._take([], None)
+            return self._take(*self._reader.read_sync())
+        assert self._lock is not None
+        async with self._lock:
+            if not self._may_read():
+                return self._take([], None)
+            with anyio.CancelScope() as scope:
+                self._reading.add(scope)
+                try:
+                    messages, error = await self._reader.read()
+                finally:
+                    self._reading.discard(scope)
+            if scope.cancelled_caught:
+                return self._take([], None)
+            return self._take(messages, error)
+
+    def _take(self, messages: list[Message], error: MySMSError | None) -> _Pending | None:
+        if not messages or self._stop_reading or self.stop is not None:
+            if self._window is not None:
+                self._window.release()
+            if messages:  # read after the run stopped: never sent
+                pending = _Pending(Chunk(messages))
+                self.queue.append(pending)
+                pending.finish(pending.chunk.fail_all(self.stop or MySMSError("not sent")))
+            if error is not None:
+                self.input_error = error
+            return None
+        self._read += 1
+        pending = _Pending(self._ops.prepare_chunk(messages))
+        self.queue.append(pending)
+        self._wake()
+        if error is not None:  # not sent: the input failed inside this chunk
+            self.input_error = error
+            pending.finish(pending.chunk.fail_all(error))
+        return pending
+
+    async def _work(self) -> None:
         ops = self._ops
-        with receive:
-            async for pending in receive:
+        try:
+            while (pending := await self._read_one()) is not None:
+                if pending.results is not None:
+                    continue
+                chunk = pending.chunk
+                if not chunk.wires:
+                    pending.finish(chunk.merge([]))
+                    continue
                 if self.stop is not None:  # read, but the run stopped: not sent
-                    pending.finish(pending.chunk.fail_all(self.stop))
+                    pending.finish(chunk.fail_all(self.stop))
                     continue
                 pending.started = True
-                results, stop = await ops.send_chunk(pending.chunk)
+                results, stop = await ops.send_chunk(chunk)
                 pending.finish(results)
                 if stop is not None and self.stop is None:
                     self.stop = stop
+        finally:
+            self._workers -= 1
+            if not self._workers:
+                self._wake()
 
     async def next_results(self) -> list[SendResult] | None:
         """The next chunk's outcomes in input order, once known; None at the end."""
         queue = self.queue
         while not queue:
-            if not self.reading:
+            if not self._workers:
                 return None
-            await self._wake.wait()
-        pending = queue[0]
-        await pending.done.wait()
+            self._waiter = waiter = anyio.Event()
+            await waiter.wait()
+        results = await queue[0].wait()
         queue.popleft()
         if self._window is not None:
             self._window.release()
-        assert pending.results is not None
-        return pending.results
+        return results
 
     def settle(self) -> None:
         """After cancellation: outcomes for the chunks that never finished."""

@@ -44,6 +44,8 @@ class MessageState(IntEnum):
 
 _INTERNAL_ERRORS = frozenset({-50, -51, -52})
 _MESSAGE_STATES = {state.value: state for state in MessageState}
+#: ``lookup(code, code)`` is ``message_state(code)`` without a Python call per message.
+message_state_lookup = _MESSAGE_STATES.get
 _REQUEST_STATES = {state.value: state for state in RequestState}
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import sniffio
 
 from . import _constants as C
-from ._codes import message_state
+from ._codes import message_state, message_state_lookup
 from ._config import Credentials, Settings
 from ._decoders import WireBatch, decode_balance, decode_batch
 from ._exceptions import (
@@ -229,10 +229,17 @@ class Operations:
         batch: WireBatch = await self._execute(
             prepared, lambda body: self._decode_batch(body, expected), messages
         )
-        assert batch.data is not None  # _decode_batch checked it
+        data = batch.data
+        assert data is not None  # _decode_batch checked it
+        ids = [entry.id for entry in data]
+        states = [entry.state for entry in data]
+        if all(ids):  # the common case: every message has its id; built in C-level passes
+            return list(
+                map(AnsweredSendResult, messages, ids, map(message_state_lookup, states, states))
+            )
         results: list[SendResult] = []
         append = results.append
-        for message, entry in zip(messages, batch.data, strict=True):
+        for message, entry in zip(messages, data, strict=True):
             if entry.id or entry.state < 0:
                 append(AnsweredSendResult(message, entry.id or None, message_state(entry.state)))
             else:
