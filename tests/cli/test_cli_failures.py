@@ -10,6 +10,7 @@ flight with the emulator's latency fault, so the signal lands while the gateway 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -260,3 +261,28 @@ def test_ctrl_c_while_the_send_is_in_flight_is_unknown_not_lost(
     # the library's own warning, named like every line the command writes
     assert all(line.startswith("mysms: ") for line in err.splitlines()), err
     assert "mysms: warning: send of 1 message(s) cancelled while in flight" in err
+
+
+def test_a_results_file_that_cannot_be_written_leaves_its_rows_on_stderr(
+    gateway: tuple[FakeGateway, dict[str, str]], tmp_path: Path
+) -> None:
+    """The record itself on a full disk: the rows it may lack are the last lines of stderr."""
+    fake, env = gateway
+    source = campaign(tmp_path / "c.csv", 30)
+    argv = ("--batch-size", "5", "bulk", source, "--results", "/dev/full", "--overwrite")
+    process = _spawn(env, *argv, stdout=subprocess.PIPE)
+    _, err = _finish(process)
+    assert process.returncode == 1, err
+    _no_traceback(err)
+    assert "cannot write the results to /dev/full (No space left on device)" in err
+    unrecorded = [
+        line.removeprefix("mysms: unrecorded: ")
+        for line in err.splitlines()
+        if line.startswith("mysms: unrecorded: ")
+    ]
+    rows = list(csv.DictReader(unrecorded))
+    # the failure stops the reading (it may come at the first flush, a second in): every row
+    # read before it is on stderr, and nothing after it was sent
+    assert [row["line"] for row in rows] == [str(n) for n in range(2, 2 + len(rows))]
+    assert rows and len(fake.messages) == len(rows) <= 30
+    assert_record_of_truth(fake, rows, exact=True)
