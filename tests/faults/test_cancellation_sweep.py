@@ -16,11 +16,13 @@ import random
 from collections.abc import Awaitable, Callable
 
 import anyio
+import pytest
 import sniffio
 from fault_cases import DESTINATION, make_client, make_gateway, open_connections
 from test_concurrency import connected_to
 
 from mysms_async import MySMSClient, MySMSError
+from mysms_async._transport import InFlight
 from mysms_async.testing import FakeGateway
 
 SLOTS = 1  # one slot: a single stuck connection bricks the client
@@ -113,8 +115,8 @@ async def test_asyncio_cancellations_in_process_never_lose_capacity() -> None:
         cancelled = await _cancelled_at_random(client, 1000, rng)
         assert cancelled > 100  # the sweep really cut requests
         await _still_works(client)
-        limiter = client._transport._in_flight
-        assert limiter is not None and limiter.borrowed_tokens == 0
+        in_flight = client._transport._in_flight
+        assert in_flight.free == SLOTS and in_flight.waiting == 0
 
 
 async def test_asyncio_cancellations_over_a_socket_never_lose_capacity(
@@ -171,3 +173,51 @@ def test_trio_move_on_after_over_a_socket_never_loses_capacity(
         assert connected_to(port) == []
 
     anyio.run(main, backend="trio")
+
+
+# --- the in-flight bound itself -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+def test_the_in_flight_bound_loses_no_place_to_cancelled_waiters(anyio_backend: str) -> None:
+    """Waiters cancelled at random, some just after being handed a place: the bound holds at
+    every moment, every place comes back, and waiters are served first come first served."""
+
+    async def main() -> None:
+        places = 3
+        bound = InFlight(places)
+        rng = random.Random(SEED)
+        holding = 0
+        most = 0
+        order: list[int] = []
+
+        async def user(i: int) -> None:
+            nonlocal holding, most
+            await bound.acquire()
+            try:
+                holding += 1
+                most = max(most, holding)
+                order.append(i)
+                await anyio.sleep(0)
+            finally:
+                holding -= 1
+                bound.release()
+
+        async with anyio.create_task_group() as group:
+            for i in range(400):
+                scope = anyio.CancelScope()
+
+                async def run(i: int = i, scope: anyio.CancelScope = scope) -> None:
+                    with scope:
+                        await user(i)
+
+                group.start_soon(run)
+                if rng.random() < 0.3:
+                    for _ in range(rng.randrange(3)):
+                        await anyio.sleep(0)
+                    scope.cancel()
+        assert most == places
+        assert bound.free == places and bound.waiting == 0
+        assert len(order) > 100
+
+    anyio.run(main, backend=anyio_backend)
