@@ -16,6 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 import anyio
+import anyio.lowlevel
 import pytest
 import sniffio
 from fault_cases import DESTINATION, make_client, make_gateway, open_connections
@@ -198,7 +199,7 @@ def test_the_in_flight_bound_loses_no_place_to_cancelled_waiters(anyio_backend: 
                 holding += 1
                 most = max(most, holding)
                 order.append(i)
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
             finally:
                 holding -= 1
                 bound.release()
@@ -214,7 +215,7 @@ def test_the_in_flight_bound_loses_no_place_to_cancelled_waiters(anyio_backend: 
                 group.start_soon(run)
                 if rng.random() < 0.3:
                     for _ in range(rng.randrange(3)):
-                        await anyio.sleep(0)
+                        await anyio.lowlevel.checkpoint()
                     scope.cancel()
         assert most == places
         assert bound.free == places and bound.waiting == 0
