@@ -47,7 +47,7 @@ def count_parts(text: str) -> int:
 def make_key(destination: str, text: str, date: str | None) -> str:
     digest = hashlib.blake2b(
         f"{destination}\x1f{text}\x1f{date or ''}".encode("utf-8", "surrogatepass"),
-        digest_size=12,
+        digest_size=9,
     ).digest()
     return base64.urlsafe_b64encode(digest).decode()
 

@@ -228,14 +228,13 @@ class PostgresStore:
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
         self._x(
             "UPDATE messages m SET outcome = s.outcome, gateway_id = s.gateway_id,"
-            " state = s.state, reason = s.reason, lease_until = NULL, sent_at = %s,"
-            " changed_at = %s"
+            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
+            " sent_at = %s"
             " FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::int[], %s::text[])"
             "  AS s(id, outcome, gateway_id, state, reason)"
             f" WHERE m.id = s.id AND m.worker = %s AND m.outcome IN ({Outcome.SENDING},"
             f" {Outcome.UNKNOWN})",
             (
-                now,
                 now,
                 [s.id for s in settled],
                 [s.outcome for s in settled],
@@ -344,7 +343,8 @@ class PostgresStore:
         with self._db.transaction(), self._db.cursor(name="mysms_export") as cursor:
             cursor.execute(
                 "SELECT key, line, destination, outcome, gateway_id, state, parts, reason,"
-                " sent_at, changed_at FROM messages WHERE campaign = %s ORDER BY id",
+                " sent_at, coalesce(changed_at, sent_at) FROM messages WHERE campaign = %s"
+                " ORDER BY id",
                 (campaign,),
             )
             for row in cursor:

@@ -141,10 +141,13 @@ DEFAULT_IDLE_POLL: Final = 0.2
 """Seconds a worker waits when nothing is pending but other workers still have rows in flight."""
 NOT_SENT_PAUSE: Final = 0.2
 """Seconds a worker waits after a batch came back unsent, so a refusing gateway is not hammered."""
-RATE_MARGIN: Final = 0.1
+RATE_MARGIN: Final = 0.15
 """Send slots are spaced this much wider than ``1 / rate_limit``: the gateway counts requests by
 their arrival, and network and scheduling jitter between two workers must not squeeze one more
 request into its one-second window."""
+SLOT_TOLERANCE: Final = 0.25
+"""A lane that wakes this share of an interval after its slot takes a new one."""
+MAX_RESLOTS: Final = 5
 DEFAULT_TRACK_BATCH: Final = 500
 DEFAULT_TRACK_INTERVAL: Final = 5.0
 LOAD_CHUNK: Final = 5000

@@ -18,27 +18,34 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import anyio
+import anyio.to_thread
 
 from .._client import MySMSClient
 from .._exceptions import DeliveryUnknownError, MySMSError
 from .._models import Message, SendResult
 from ._rules import (
     DEFAULT_IDLE_POLL,
+    MAX_RESLOTS,
     NOT_SENT_PAUSE,
     RATE_MARGIN,
+    SLOT_TOLERANCE,
     Outcome,
     describe_error,
     outcome_of_error,
     stops_the_run,
 )
 from ._store import Claimed, Settled, Store
+
+T = TypeVar("T")
 
 EXPIRED = "lease expired while in flight: the request may have reached the gateway"
 ABANDONED = "in flight when its worker stopped: the request may have reached the gateway"
@@ -115,7 +122,20 @@ class Worker:
         self.stop = stop
         self.on_batch = on_batch
         self.summary = RunSummary(worker_id or new_worker_id())
+        self._lock = threading.Lock()
+        self._limiter = anyio.CapacityLimiter(1)
         self.worker = self.summary.worker
+
+    async def _db(self, call: Callable[..., T], *args: Any) -> T:
+        """A journal call in a worker thread, one at a time: the event loop keeps serving the
+        other lanes' requests while a commit waits for the disk. A thread call runs to its end
+        even if the lane is cancelled meanwhile, so no commit is cut in half."""
+
+        def locked() -> T:
+            with self._lock:
+                return call(*args)
+
+        return await anyio.to_thread.run_sync(locked, limiter=self._limiter)
 
     def _lease_until(self) -> int:
         return now_ms() + int(self.lease * 1000)
@@ -161,17 +181,33 @@ class Worker:
         while True:
             await anyio.sleep(self.lease / 3)
             try:
-                self.store.renew(self.campaign, self.worker, self._lease_until())
+                await self._db(self.store.renew, self.campaign, self.worker, self._lease_until())
             except Exception as error:  # the journal is gone: nothing more may be claimed
                 self._fail(error)
                 return
 
-    async def _wait_for_slot(self) -> None:
-        """The campaign's next send slot, from the journal's clock: one pace for all workers."""
-        if self.rate_limit:
-            delay = self.store.next_slot(self.campaign, (1.0 + RATE_MARGIN) / self.rate_limit)
+    async def _wait_for_slot(self) -> bool:
+        """Wait for the campaign's next send slot (one pace for all workers, on the journal's
+        clock); ``False`` if asked to stop meanwhile.
+
+        The slot is taken after the claim, right before the request, so that nothing slow sits
+        between the two; a lane that wakes late (a busy machine) takes a new slot rather than
+        crowd the requests of the next second.
+        """
+        if not self.rate_limit:
+            return not self._stopping()
+        interval = (1.0 + RATE_MARGIN) / self.rate_limit
+        for _ in range(MAX_RESLOTS):
+            with self._lock:
+                delay = self.store.next_slot(self.campaign, interval)
+            target = anyio.current_time() + delay
             if delay > 0:
                 await anyio.sleep(delay)
+            if self._stopping():
+                return False
+            if anyio.current_time() - target <= interval * SLOT_TOLERANCE:
+                break
+        return True
 
     async def _lane(self) -> None:
         try:
@@ -182,32 +218,42 @@ class Worker:
     async def _claim_and_send(self) -> None:
         store = self.store
         while not self._stopping():
-            await self._wait_for_slot()
-            if self._stopping():
-                return
-            rows = store.claim(self.campaign, self.worker, self.batch_size, self._lease_until())
-            if not rows:
-                store.expire(self.campaign, now_ms(), EXPIRED)
-                pending, sending = store.remaining(self.campaign)
+            rows = await self._db(
+                store.claim, self.campaign, self.worker, self.batch_size, self._lease_until()
+            )
+            if rows:
+                messages = [_message(row) for row in rows]  # before the slot, not after it
+                try:
+                    go = await self._wait_for_slot()
+                except anyio.get_cancelled_exc_class():
+                    with self._lock:  # nothing was written yet: provably not sent
+                        store.release(self.worker, [row.id for row in rows])
+                    raise
+                if not go:
+                    await self._db(store.release, self.worker, [row.id for row in rows])
+                    return
+            else:
+                await self._db(store.expire, self.campaign, now_ms(), EXPIRED)
+                pending, sending = await self._db(store.remaining, self.campaign)
                 if pending == 0 and sending == 0:
                     return
                 await anyio.sleep(DEFAULT_IDLE_POLL)
                 continue
-            back = await self._send(rows)
+            back = await self._send(rows, messages)
             if back:
                 await anyio.sleep(NOT_SENT_PAUSE)
 
-    async def _send(self, rows: list[Claimed]) -> int:
+    async def _send(self, rows: list[Claimed], messages: list[Message]) -> int:
         """Send one claimed batch and commit each message's outcome; how many went back."""
         store = self.store
-        messages = [_message(row) for row in rows]
         self.summary.requests += 1
         stop_with: BaseException | None = None
         try:
             results = await self.client.send_many(messages)
         except anyio.get_cancelled_exc_class():
             # The request may be on the wire: say so before the cancellation goes on.
-            store.settle(self.worker, _all(rows, Outcome.UNKNOWN, ABANDONED), now_ms())
+            with self._lock:  # no await here: the cancellation must not cut this short
+                store.settle(self.worker, _all(rows, Outcome.UNKNOWN, ABANDONED), now_ms())
             raise
         except Exception as error:
             if stops_the_run(error):
@@ -221,9 +267,9 @@ class Worker:
                 ]
         settled, back = classify(rows, results)
         if settled:
-            store.settle(self.worker, settled, now_ms())
+            await self._db(store.settle, self.worker, settled, now_ms())
         if back:
-            store.release(self.worker, back)
+            await self._db(store.release, self.worker, back)
             self.summary.returned += len(back)
         for item in settled:
             self.summary.outcomes[Outcome(item.outcome).label] += 1

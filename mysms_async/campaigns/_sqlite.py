@@ -245,13 +245,13 @@ class SQLiteStore:
         """One statement for the whole batch: the outcomes travel as one JSON array."""
         self._x(
             "UPDATE messages SET outcome = s.outcome, gateway_id = s.gateway_id,"
-            " state = s.state, reason = s.reason, lease_until = NULL, sent_at = ?,"
-            " changed_at = ?"
+            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
+            " sent_at = ?"
             " FROM (SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
             "  value ->> 3 AS state, value ->> 4 AS reason FROM json_each(?)) AS s"
             " WHERE messages.id = s.id AND messages.worker = ?"
             f" AND messages.outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN})",
-            (now, now, json.dumps(settled), worker),
+            (now, json.dumps(settled), worker),
         )
 
     def release(self, worker: str, ids: Sequence[int]) -> None:
@@ -351,7 +351,7 @@ class SQLiteStore:
         cursor = self._db.cursor()
         cursor.execute(
             "SELECT key, line, destination, outcome, gateway_id, state, parts, reason, sent_at,"
-            " changed_at FROM messages WHERE campaign = ? ORDER BY id",
+            " coalesce(changed_at, sent_at) FROM messages WHERE campaign = ? ORDER BY id",
             (campaign,),
         )
         for row in cursor:
