@@ -23,7 +23,9 @@ message. Messages are distinct too (200,000 destinations and texts), so no cache
 either side. The collector stays on, as users run it: ``gc.collect()`` before each sample, and
 the time spent in collections during the sample is counted (``gc.callbacks``) and shown.
 Samples alternate raw / library, and P1d is the median over repetitions of the difference
-within one repetition (both measured back to back). CPU time is ``time.process_time()``.
+within one repetition (both measured back to back); "best" is the fastest library sample less
+the fastest raw one, the figure least inflated by other processes on a shared machine. CPU
+time is ``time.process_time()``; the load average is printed at the start and the end.
 
 The goal (issue 10, P1d): library minus raw <= 0.5 us per message, 200k messages, GC on.
 A benchmark, not a test: it prints a table and exits 0 whether the goal is met or not.
@@ -32,6 +34,7 @@ A benchmark, not a test: it prints a table and exits 0 whether the goal is met o
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import gc
 import os
@@ -283,6 +286,9 @@ def measure(count: int, batch: int, repeat: int, wire_format: str, path: str) ->
         "library": statistics.median(r[0] for r in libs),
         "delta": statistics.median(deltas),
         "delta_range": (min(deltas), max(deltas)),
+        # Best of each side: on a loaded machine the least disturbed sample is the closest to
+        # the work itself (other processes only ever add time).
+        "best_delta": min(r[0] for r in libs) - min(r[0] for r in raws),
         "ratio": statistics.median(lib[0] / raw[0] for raw, lib in zip(raws, libs, strict=True)),
         "raw_gc": statistics.median(r[1] for r in raws),
         "library_gc": statistics.median(r[1] for r in libs),
@@ -311,20 +317,28 @@ def main() -> None:
     )
     print()
     header = (
-        f"{'batch':>6} {'raw us':>8} {'lib us':>8} {'P1d us':>8} {'range':>13} {'ratio':>6}"
-        f" {'GC raw':>7} {'GC lib':>7}  verdict"
+        f"{'batch':>6} {'raw us':>8} {'lib us':>8} {'P1d us':>8} {'range':>13} {'best':>6}"
+        f" {'ratio':>6} {'GC raw':>7} {'GC lib':>7}  verdict (on the median)"
     )
     print(header)
     print("-" * len(header))
-    rows = [
-        measure(args.messages, batch, args.repeat, args.format, args.path) for batch in args.batch
-    ]
+
+    async def in_a_loop() -> list[dict[str, Any]]:
+        # Inside a running event loop, as the client always is: its lifecycle check asks which
+        # loop it runs in, a question that costs an exception when there is none.
+        return [
+            measure(args.messages, batch, args.repeat, args.format, args.path)
+            for batch in args.batch
+        ]
+
+    rows = asyncio.run(in_a_loop())
     for row in rows:
         low, high = row["delta_range"]
         verdict = "PASS" if row["delta"] <= GOAL_US else "MISS"
         print(
             f"{row['batch']:>6} {row['raw']:>8.3f} {row['library']:>8.3f} {row['delta']:>8.3f}"
-            f" {low:>6.3f}-{high:<6.3f} {row['ratio']:>5.2f}x {row['raw_gc']:>7.3f}"
+            f" {low:>6.3f}-{high:<6.3f} {row['best_delta']:>6.3f} {row['ratio']:>5.2f}x"
+            f" {row['raw_gc']:>7.3f}"
             f" {row['library_gc']:>7.3f}  {verdict} (goal <= {GOAL_US} us; {row['path']} path)"
         )
     print()

@@ -185,14 +185,17 @@ class _XmlAnswer:
         return self.fields
 
     def _start(self, name: str, attributes: object) -> None:
-        self._markup()  # an element inside a value
-        if len(self._depth_names) >= _MAX_DEPTH:
+        names = self._depth_names
+        depth = len(names)
+        if (depth == 2 or depth == 4) and names[-1] in self._VALUES:
+            self._markup()  # an element inside a value: refused there
+        elif depth >= _MAX_DEPTH:
             raise ResponseError(
                 f"XML answer is nested deeper than {_MAX_DEPTH} levels", status_code=200
             )
-        self._depth_names.append(name)
+        names.append(name)
         self._text.clear()
-        if len(self._depth_names) == 3 and name == "message" and self._in_data():
+        if depth == 2 and name == "message" and names[1] == "data":
             self._entry = {}
 
     def _end(self, name: str) -> None:
@@ -209,9 +212,6 @@ class _XmlAnswer:
             _put(self._entry, name, "".join(self._text).strip())
         self._depth_names.pop()
         self._text.clear()
-
-    def _in_data(self) -> bool:
-        return self._depth_names[1] == "data"
 
     def _markup(self, *_: object) -> None:
         """An element, comment or processing instruction has started inside the current one:

@@ -29,7 +29,7 @@ from . import _constants as C
 from ._config import Credentials, HttpMethod, WireFormat
 from ._exceptions import ValidationError
 from ._models import Message
-from ._textrules import FORBIDDEN_TEXT, check_xml_safe, plain_str
+from ._textrules import check_xml_safe, is_xml_safe, plain_str
 
 __all__ = [
     "PreparedRequest",
@@ -305,8 +305,8 @@ def wire_many(
     or ttl. One comprehension checks what is per message (exact ``Message`` and ``str`` types,
     so a subclass goes the slow way, which copies it to a plain ``str``; no date or ttl; a
     non-empty text; a destination of 10 to 15 characters); then every destination's digits are
-    checked in one joined ``isdigit``, the texts in one joined ``isprintable`` (the
-    forbidden-character regex only runs when that says no), and each distinct sender once.
+    checked in one joined ``bytes.isdigit``, the texts joined by ``is_xml_safe``, and each
+    distinct sender once.
     When anything is off, the caller falls back to ``to_wire`` per message, which also says
     which message broke which rule. ``timezone`` is unused here (no dates pass this way); it
     keeps the signature of ``to_wire``.
@@ -335,11 +335,13 @@ def wire_many(
         senders = {m.sender for m in messages}
     except TypeError:
         return None  # an unhashable sender: the slow path names the field
-    digits = "".join(destinations)
-    if not (digits.isascii() and digits.isdigit()):
+    # bytes.isdigit is ten times faster than str.isdigit, and encoding refuses non-ASCII digits.
+    try:
+        if not "".join(destinations).encode("ascii").isdigit():
+            return None
+    except UnicodeEncodeError:
         return None
-    joined = "".join(texts)
-    if not joined.isprintable() and FORBIDDEN_TEXT.search(joined):
+    if not is_xml_safe("".join(texts)):
         return None
     sources: dict[str | None, str | None] = {}
     for sender in senders:

