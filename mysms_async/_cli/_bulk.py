@@ -58,6 +58,8 @@ class Ledger:
         #: Set by a signal or a failing results file: no more rows are read, so the run ends
         #: once the requests in flight are answered.
         self.stop_reading = False
+        #: Outcomes the client had when the run ended early and had not handed over.
+        self.leftover: list[SendResult] = []
 
     def messages(self, rows: Iterable[Row]) -> Iterator[Message]:
         iterator = iter(rows)
@@ -262,19 +264,19 @@ def _send_rows(session: Session, client: MySMSClient, source: RowSource, report:
 
     async def run(stop: Stop) -> None:
         async with client:
-            async for result in client.iter_send(ledger.messages(source.rows())):
-                ledger.result(result)
+            await _stream(client, ledger, source)
 
     try:
         run_interruptible(run, graceful=True, stop=stop)
     except (Interrupted, KeyboardInterrupt) as error:
         ledger.abandon(
-            None, "interrupted while in flight: may have been sent; check before resending"
+            ledger.leftover,
+            "interrupted while in flight: may have been sent; check before resending",
         )
         return _stopped(session, report, interrupt_signum(error), in_flight=True)
     except AuthError as error:
         ledger.abandon(
-            getattr(error, "results", None),
+            [*(getattr(error, "results", None) or ()), *ledger.leftover],
             "in flight when the gateway refused the password: may have been sent; check before"
             " resending",
         )
@@ -285,7 +287,7 @@ def _send_rows(session: Session, client: MySMSClient, source: RowSource, report:
     except MySMSError as error:
         kind = type(error).__name__
         ledger.abandon(
-            getattr(error, "results", None),
+            [*(getattr(error, "results", None) or ()), *ledger.leftover],
             f"in flight when the run stopped ({kind}): may have been sent; check before resending",
         )
         report.stopped = "error"
@@ -295,6 +297,28 @@ def _send_rows(session: Session, client: MySMSClient, source: RowSource, report:
     if stop.signum is not None:
         return _stopped(session, report, stop.signum, in_flight=False)
     return EXIT_OK
+
+
+async def _stream(client: MySMSClient, ledger: Ledger, source: RowSource) -> None:
+    """Every row's message through the client, each result to the ledger as it comes.
+
+    ``stream_send`` keeps ``max_concurrency`` requests in flight all along; on an early end its
+    ``leftover`` holds the outcomes it had and did not hand over, kept for the ledger. Without
+    it (an older library), ``iter_send`` sends in waves.
+    """
+    messages = ledger.messages(source.rows())
+    stream_send = getattr(client, "stream_send", None)
+    if stream_send is None:
+        async for result in client.iter_send(messages):
+            ledger.result(result)
+        return
+    stream = stream_send(messages)
+    try:
+        async with stream as results:
+            async for result in results:
+                ledger.result(result)
+    finally:
+        ledger.leftover = list(getattr(stream, "leftover", ()))
 
 
 def _stopped(session: Session, report: BulkReport, signum: int, *, in_flight: bool) -> int:
