@@ -323,6 +323,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="price charged per SMS part (default: %(default)s)",
     )
     emulator.add_argument(
+        "--lenient",
+        action="store_true",
+        help="let through what only a strict test double refuses: unknown query parameters,"
+        " a wrong content type (default: strict, HTTP 400 saying why)",
+    )
+    emulator.add_argument(
+        "--max-records",
+        type=non_negative_int,
+        metavar="N",
+        help="keep only the latest N messages, so a long load test's memory stays flat; a"
+        " status for an older id answers -10 (default: keep all)",
+    )
+    emulator.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,

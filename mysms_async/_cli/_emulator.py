@@ -42,6 +42,8 @@ def cmd_emulator(session: Session) -> int:
         delivery_delay=args.delivery_delay,
         fail_share=args.fail_share,
         price_per_part=args.price_per_part,
+        strict=not args.lenient,
+        max_records=args.max_records,
     )
     account = gateway.accounts[0]
     gateway.set_balance(account.username, args.balance)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from decimal import Decimal
 
 import pytest
 import uvicorn
 
 from mysms_async._cli import main
+from mysms_async.testing import FakeGateway
 from mysms_async.testing._server import listening_socket
 
 
@@ -98,3 +100,22 @@ def test_a_port_in_use_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> 
     err = capsys.readouterr().err
     assert code == 1
     assert "cannot listen on 127.0.0.1:" in err and "Traceback" not in err
+
+
+def test_emulator_options_reach_the_gateway(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[FakeGateway] = []
+
+    def run(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+        seen.append(self.config.app)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    argv = ["emulator", "--port", "0", "-q", "--lenient", "--max-records", "2", "--balance", "5"]
+    assert main(argv) == 130
+    (gateway,) = seen
+    assert not gateway.strict and gateway.balance_of("demo") == 5
+    assert gateway.price_per_part == Decimal("1.50")
+    assert main(["emulator", "--port", "0", "-q"]) == 130
+    assert seen[1].strict
