@@ -26,6 +26,7 @@ with the task group closed before each result is handed over.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections import deque
@@ -322,7 +323,7 @@ class _Pipeline:
         return [result for pending in self.queue for result in pending.results or ()]
 
 
-def report_unhanded(results: list[SendResult], why: str) -> None:
+def report_not_handed_over(results: list[SendResult], why: str) -> None:
     """A WARNING naming every accepted id and counting the unknown: nothing vanishes silently."""
     accepted = [r.id for r in results if r.ok and r.id is not None]
     unknown = sum(isinstance(r.error, DeliveryUnknownError) for r in results)
@@ -412,7 +413,7 @@ class SendStream:
             pipeline.settle()
             self.leftover = self._current[self._index :] + pipeline.outcomes()
             self._current, self._index = [], 0
-            report_unhanded(self.leftover, "stream_send left early")
+            report_not_handed_over(self.leftover, "stream_send left early")
         return False
 
 
@@ -485,11 +486,13 @@ class ResultIterator(AsyncGenerator[SendResult, None]):
         self._closed = True
         self.leftover = self._buffer[self._index :]
         self._buffer, self._index = [], 0
-        report_unhanded(self.leftover, "iter_send closed early")
+        report_not_handed_over(self.leftover, "iter_send closed early")
 
     def __del__(self) -> None:
+        # Abandoned after a ``break`` without ``aclose()``: say what was never handed over.
         if self._index < len(self._buffer):
-            self._close()
+            with contextlib.suppress(Exception):  # the interpreter may be shutting down
+                self._close()
 
 
 class BulkEngine:
@@ -505,7 +508,7 @@ class BulkEngine:
                 pipeline.start(group)
         except anyio.get_cancelled_exc_class():
             pipeline.settle()
-            report_unhanded(pipeline.outcomes(), "send_many was cancelled")
+            report_not_handed_over(pipeline.outcomes(), "send_many was cancelled")
             raise
         results = pipeline.outcomes()
         error = pipeline.error

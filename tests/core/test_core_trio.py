@@ -103,3 +103,29 @@ def test_bulk_timeouts_and_failures_under_trio_with_a_mock_transport() -> None:
     assert paths.count("/rest/sms/send/json") == 3  # 5 messages in batches of 2
     assert paths.count("/rest/sms/status/json") == 2
     assert paths.count("/rest/sms/credit/json") == 2
+
+
+def test_stream_send_and_the_loop_guard_under_trio() -> None:
+    from mysms_async import WrongEventLoopError
+    from mysms_async.testing import FakeGateway
+
+    gateway = FakeGateway()
+    client = gateway.client(batch_size=3, max_concurrency=2)
+    messages = [Message("79112223333", f"trio {i}") for i in range(20)]
+
+    async def main() -> tuple[int, int]:
+        assert sniffio.current_async_library() == "trio"
+        taken = 0
+        async with client.stream_send(messages) as results:
+            async for result in results:
+                assert result.ok
+                taken += 1
+                if taken == 4:
+                    break
+        return taken, len(results.leftover)
+
+    taken, leftover = anyio.run(main, backend="trio")
+    # Leaving early: nothing lost, nothing sent twice.
+    assert taken + leftover == len(gateway.messages)
+    with pytest.raises(WrongEventLoopError):  # a second trio.run is another loop
+        anyio.run(client.balance, backend="trio")
