@@ -51,7 +51,6 @@ Operation = Literal["send", "status", "credit"]
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 
-_DESTINATION = re.compile(rf"[0-9]{{{C.DESTINATION_MIN_DIGITS},{C.DESTINATION_MAX_DIGITS}}}")
 _DESTINATION_LENGTHS = frozenset(range(C.DESTINATION_MIN_DIGITS, C.DESTINATION_MAX_DIGITS + 1))
 _DESTINATION_DECORATION = re.compile(r"[\s\-().]")
 _SENDER_DIGITS = re.compile(rf"[0-9]{{1,{C.SENDER_MAX_DIGITS}}}")
@@ -101,8 +100,13 @@ class PreparedRequest:
 
 def normalise_destination(value: object) -> str:
     """Digits only: "+7 (911) 222-33-33" becomes "79112223333"."""
-    if type(value) is str and _DESTINATION.fullmatch(value):
-        return value  # the common case in bulk sends: already normalised
+    if (
+        type(value) is str
+        and len(value) in _DESTINATION_LENGTHS
+        and value.isascii()
+        and value.isdigit()
+    ):
+        return value  # the common case: already normalised (a regex costs 3x these checks)
     if isinstance(value, int) and not isinstance(value, bool):
         value = int.__repr__(value)  # an int subclass's own __str__ is not trusted
     if not isinstance(value, str):
@@ -118,7 +122,7 @@ def normalise_destination(value: object) -> str:
             "may contain only digits, spaces, dashes, dots, parentheses and a leading +",
             value,
         )
-    if not _DESTINATION.fullmatch(digits):
+    if len(digits) not in _DESTINATION_LENGTHS:
         raise ValidationError(
             "destination",
             f"must have {C.DESTINATION_MIN_DIGITS} to {C.DESTINATION_MAX_DIGITS} digits"
