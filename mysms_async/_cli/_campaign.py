@@ -151,8 +151,9 @@ def cmd_campaign(session: Session) -> int:
     args = session.args
     command = getattr(args, "campaign_command", None)
     if command is None:
-        raise UsageError("mysms campaign needs an action: create, run, track, status, export,"
-                         " resolve")  # fmt: skip
+        raise UsageError(
+            "mysms campaign needs an action: create, run, track, status, export, resolve"
+        )
     url = getattr(args, "journal", None) or os.environ.get(ENV_JOURNAL)
     if url is None:
         url = SANDBOX_JOURNAL if args.sandbox else None
@@ -386,6 +387,7 @@ def _show(session: Session, report: Report) -> None:
     for title, codes in (
         ("refused", report.refused_by_state),
         ("undelivered", report.undelivered_by_state),
+        ("failed", report.failed_by_state),
     ):
         for code, count in codes.items():
             lines.append(f"    {title} with state {code}: {count}")

@@ -43,6 +43,7 @@ class Report:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOME_NAMES, 0))
     refused_by_state: dict[int, int] = field(default_factory=dict)
     undelivered_by_state: dict[int, int] = field(default_factory=dict)
+    failed_by_state: dict[int, int] = field(default_factory=dict)
     parts: int = 0
     parts_sent: int = 0
     cost: Decimal | None = None
@@ -67,6 +68,7 @@ class Report:
             "undelivered_by_state": {
                 str(k): v for k, v in sorted(self.undelivered_by_state.items())
             },
+            "failed_by_state": {str(k): v for k, v in sorted(self.failed_by_state.items())},
             "parts": self.parts,
             "parts_sent": self.parts_sent,
             "cost": None if self.cost is None else str(self.cost),
@@ -91,6 +93,8 @@ def build_report(
             report.parts_sent += parts
         if outcome is Outcome.REFUSED and state is not None:
             report.refused_by_state[state] = report.refused_by_state.get(state, 0) + count
+        if outcome is Outcome.FAILED and state is not None:
+            report.failed_by_state[state] = report.failed_by_state.get(state, 0) + count
         if outcome is Outcome.UNDELIVERED and state is not None:
             report.undelivered_by_state[state] = report.undelivered_by_state.get(state, 0) + count
     if price_per_part is not None:

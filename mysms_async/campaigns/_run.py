@@ -93,7 +93,9 @@ def classify(
         if outcome is None:
             back.append(row.id)
         else:
-            settled.append(Settled(row.id, outcome, None, None, describe_error(result.error)))
+            code = getattr(result.error, "state", None)  # a GatewayError's request state
+            state = code if isinstance(code, int) and outcome is Outcome.FAILED else None
+            settled.append(Settled(row.id, outcome, None, state, describe_error(result.error)))
     return settled, back
 
 

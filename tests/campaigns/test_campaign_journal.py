@@ -206,6 +206,7 @@ async def test_each_failure_leads_to_its_outcome_and_unknown_is_never_resent(
             summary = await campaign.run(client, batch_size=2)
         counts = campaign.report().counts
         assert counts["failed"] == 2 and counts["unknown"] == 2
+        assert campaign.report().failed_by_state == {-50: 2}
         assert counts["refused"] == 1  # the gateway refused the unregistered sender (-11)
         assert counts["invalid"] == 1  # the client refused the number before sending
         assert counts["accepted"] == 2  # the 429'd batch went back to pending and was sent later
@@ -494,3 +495,21 @@ async def test_report_counts_have_exactly_the_pinned_keys(journal_url: str) -> N
         outcomes = [line.split(",")[3] for line in out.getvalue().splitlines()[1:]]
         assert sorted(outcomes) == ["accepted", "accepted", "accepted", "invalid"]
         assert Outcome.ACCEPTED.label == "accepted"
+
+
+def test_the_public_names_are_few_and_exact() -> None:
+    import mysms_async.campaigns as campaigns
+
+    assert set(campaigns.__all__) == {
+        "DEFAULT_JOURNAL",
+        "ENV_JOURNAL",
+        "Campaign",
+        "DuplicateKeyError",
+        "Journal",
+        "JournalError",
+        "Outcome",
+        "Report",
+        "RunSummary",
+        "TrackSummary",
+    }
+    assert issubclass(campaigns.JournalError, __import__("mysms_async").MySMSError)

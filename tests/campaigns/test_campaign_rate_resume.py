@@ -7,6 +7,7 @@ its arrival time on the test process's monotonic clock before handing it to the 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import sys
 import threading
@@ -96,7 +97,7 @@ def test_rate_limit_holds_across_three_worker_processes(postgres_url: str) -> No
     busiest = max(
         sum(1 for later in arrivals[i:] if later < start + 1.0) for i, start in enumerate(arrivals)
     )
-    gaps = [round(b - a, 3) for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(arrivals)]
     assert busiest <= rate, f"{busiest} requests in one second; gaps between arrivals: {gaps}"
     # And the workers together did use the rate: not three times it, not a trickle.
     span = arrivals[-1] - arrivals[0]
