@@ -199,3 +199,13 @@ async def send_one(http: httpx.AsyncClient, text: str = "Hi", **fields: str) -> 
     ((message_id, state),) = answer.data
     assert state == "2", state
     return message_id
+
+
+class Clock:
+    """A clock a test moves by hand: give it as ``FakeGateway(clock=...)``, then set ``now``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

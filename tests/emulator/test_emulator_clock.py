@@ -11,20 +11,12 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from emulator_wire import BASE, send_one, status
+from emulator_wire import BASE, Clock, send_one, status
 
 from mysms_async.testing import FakeGateway
 
 # 12:00 in Moscow (UTC+3) on 1 December 2026.
 START = datetime(2026, 12, 1, 9, 0, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _state(http: httpx.AsyncClient, message_id: str) -> str:
@@ -36,7 +28,7 @@ async def _state(http: httpx.AsyncClient, message_id: str) -> str:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(500.0)
 
 
 @pytest.fixture

@@ -7,17 +7,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from emulator_wire import BASE, send_one, status
+from emulator_wire import BASE, Clock, send_one, status
 
 from mysms_async.testing import FakeGateway
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _states(http: httpx.AsyncClient, *ids: str) -> list[str]:
