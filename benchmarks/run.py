@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -69,7 +70,7 @@ class Profile:
     memory_warmup: int
 
 
-FULL = Profile(5, 40_000, 200_000, 2_000, 2_000, 20, 1_000_000, 20_000)
+FULL = Profile(5, 40_000, 200_000, 1_000, 1_000, 20, 1_000_000, 20_000)
 QUICK = Profile(3, 6_000, 20_000, 300, 400, 6, 200_000, 20_000)
 
 
@@ -602,10 +603,12 @@ async def measure_throughput(
 # Memory (fresh processes) and P1d (H3's per-message measurement, its own script)
 
 
-def measure_memory(fast: Gateway, profile: Profile, backend: str) -> list[dict[str, Any]] | str:
+def measure_memory(
+    fast: Gateway, profile: Profile, backend: str, repeats: int
+) -> list[dict[str, Any]] | str:
     """Fresh-process probes of one backend, or why there are none."""
     runs = []
-    for _ in range(profile.repeats):
+    for _ in range(repeats):
         command = [
             sys.executable,
             str(HERE / "memory_probe.py"),
@@ -1030,6 +1033,10 @@ def parse_args() -> argparse.Namespace:
         "--only", help="regular expression: run only the configurations whose name it matches"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probes")
+    parser.add_argument("--memory-repeats", type=int, help="probes per backend (default: repeats)")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help="memory probes: which backends, a,b"
+    )
     parser.add_argument("--no-per-message", action="store_true", help="skip per_message.py")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the raw samples go")
     parser.add_argument(
@@ -1047,6 +1054,8 @@ def main() -> int:
     if args.repeats:
         profile = Profile(**{**asdict(profile), "repeats": args.repeats})
     only = re.compile(args.only) if args.only else None
+    # Stopped with SIGTERM, still stop the gateways (the ``finally`` of ``gateway()``).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.priority is not None:
         os.setpriority(os.PRIO_PROCESS, 0, args.priority)
 
@@ -1063,9 +1072,10 @@ def main() -> int:
         print("throughput rounds ...", file=sys.stderr, flush=True)
         samples, missing = asyncio.run(measure_throughput(fast, slow, profile, wanted))
         if not args.no_memory:
-            for backend in BACKENDS:
+            repeats = args.memory_repeats or profile.repeats
+            for backend in args.backends.split(","):
                 print(f"memory probes, {backend} ...", file=sys.stderr, flush=True)
-                memory[backend] = measure_memory(fast, profile, backend)
+                memory[backend] = measure_memory(fast, profile, backend, repeats)
     per_message: dict[str, Any] | str = "n/a (not run)"
     if not args.no_per_message:
         print("per_message.py ...", file=sys.stderr, flush=True)
