@@ -1,10 +1,12 @@
 """``bulk``: every row of a file sent (or, with ``--dry-run``, checked), and accounted for.
 
 The flow: :class:`._rows.RowSource` reads the rows, :class:`Ledger` hands their messages to
-:meth:`MySMSClient.iter_send` and pairs each result with its row, :class:`._report.BulkReport`
-writes the outcome. When the run stops early (Ctrl-C, a refused password, a failure) every row
-still waiting is written too, with what is known of it, so no row is ever missing from the
-results file, and none that may have been sent is ever reported as not sent.
+:meth:`MySMSClient.stream_send` and pairs each result with its row, :class:`._report.BulkReport`
+writes the outcome. When the run stops early (SIGINT, SIGTERM, a refused password, a failure)
+every row still waiting is written too, with what is known of it (the library's ``.results``
+and ``leftover``, else ``unknown``), so no row is ever missing from the results file, and none
+that may have been sent is ever reported as not sent. A signal first only stops the reading
+(:mod:`._signals`), so that the requests in flight end with real outcomes.
 """
 
 from __future__ import annotations
@@ -294,6 +296,12 @@ def _send_rows(session: Session, client: MySMSClient, source: RowSource, report:
         report.error = (kind, describe_error(error))
         out.error(describe_error(error), kind, document=False)
         return EXIT_PROBLEMS
+    except Exception:  # a bug: the traceback follows, but the results file is complete first
+        ledger.abandon(
+            ledger.leftover, "in flight when the command failed: may have been sent; check first"
+        )
+        report.stopped = "error"
+        raise
     if stop.signum is not None:
         return _stopped(session, report, stop.signum, in_flight=False)
     return EXIT_OK
