@@ -36,6 +36,7 @@ from ._session import Session, open_client, sandbox
 
 SANDBOX_JOURNAL: Final = "sqlite:///mysms-sandbox-campaigns.db"
 _SANDBOX_TRACK_TIMEOUT: Final = 10.0
+_BAR_WIDTH: Final = 40
 
 AddGlobals = Callable[..., None]
 
@@ -381,6 +382,13 @@ def _status(session: Session, journal: Journal) -> int:
 def _show(session: Session, report: Report) -> None:
     out = session.out
     lines = [f"campaign {report.name}: {report.total} messages, {report.parts} parts"]
+    if report.total and not report.done:
+        settled = report.total - report.counts["pending"] - report.counts["sending"]
+        filled = settled * _BAR_WIDTH // report.total
+        lines.append(
+            f"  [{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {settled} of {report.total}"
+            f" settled, {report.counts['sending']} in flight"
+        )
     for name, count in report.counts.items():
         if count:
             lines.append(f"  {name:<12}{count:>10}")

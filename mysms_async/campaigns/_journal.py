@@ -16,6 +16,7 @@ import anyio
 import anyio.lowlevel
 
 from .._client import MySMSClient
+from .._exceptions import ValidationError
 from ._load import Source, read_file, row_of, same_content
 from ._report import Report, build_report, write_export
 from ._rules import (
@@ -95,8 +96,8 @@ class Journal:
         taken by a different row raises :class:`DuplicateKeyError` and nothing of this load is
         kept. ``campaign.loaded`` counts what this load added.
         """
-        if not name or len(name) > 200:
-            raise JournalError("a campaign name must have 1 to 200 characters")
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise ValidationError("name", "must be a string of 1 to 200 characters", name)
         store = self._store
         row = store.create_campaign(name, now_ms())
         loaded = {"added": 0, "invalid": 0, "skipped": 0}
@@ -191,12 +192,18 @@ class Campaign:
         is stored with the campaign and holds for all its workers together. The client's own
         ``batch_size`` should be at least this one, so that a batch is one request.
         """
-        if batch_size < 1 or lanes < 1:
-            raise JournalError("batch_size and lanes must be at least 1")
+        for field, value in (("batch_size", batch_size), ("lanes", lanes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(field, "must be an integer of at least 1", value)
+        lease_seconds = seconds("lease", lease)
         if rate_limit is not None:
-            if rate_limit <= 0:
-                raise JournalError("rate_limit must be positive")
-            self._store.set_rate_limit(self._row.id, rate_limit)
+            if (
+                isinstance(rate_limit, bool)
+                or not isinstance(rate_limit, (int, float))
+                or not 0 < rate_limit < float("inf")
+            ):
+                raise ValidationError("rate_limit", "must be a positive number of requests/s")
+            self._store.set_rate_limit(self._row.id, float(rate_limit))
         current = self._store.campaign(self.name)
         assert current is not None
         worker = Worker(
@@ -204,7 +211,7 @@ class Campaign:
             self._row.id,
             client,
             batch_size=batch_size,
-            lease=seconds("lease", lease),
+            lease=lease_seconds,
             lanes=lanes,
             worker_id=worker_id,
             rate_limit=current.rate_limit,

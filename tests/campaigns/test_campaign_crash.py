@@ -105,7 +105,7 @@ def _crash_run(journal: str, *, workers: int, lanes: int, kills: int, seed: int)
             spawn()
         deadline = time.monotonic() + 100
         while len(killed) < kills and time.monotonic() < deadline:
-            time.sleep(rng.uniform(0.8, 2.0))
+            time.sleep(rng.uniform(0.5, 1.5))
             alive = [name for name, proc in running.items() if proc.poll() is None]
             if not alive:
                 break

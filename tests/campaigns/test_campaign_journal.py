@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -49,6 +50,13 @@ def _gateway(**kwargs: object) -> FakeGateway:
     gateway = FakeGateway(**kwargs)  # type: ignore[arg-type]
     gateway.set_balance("demo", 10**9)
     return gateway
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll state that another component keeps (the emulator, the journal): it has no event."""
+    with anyio.fail_after(30):
+        while not condition():  # noqa: ASYNC110
+            await anyio.sleep(0.01)
 
 
 def _rows(count: int, start: int = 0) -> list[dict[str, str]]:
@@ -259,9 +267,15 @@ async def test_a_live_lease_is_waited_for_on_postgres(postgres_url: str) -> None
         store = open_store(postgres_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
         store.claim(cid, "slow-worker", 2, now_ms() + 60_000)
-        async with gateway.client() as client:
-            with anyio.move_on_after(1.0):
-                await campaign.run(client)
+        async with gateway.client() as client, anyio.create_task_group() as group:
+
+            async def cancel_once_the_rest_is_sent() -> None:
+                await _until(lambda: campaign.report().counts["accepted"] >= 2)
+                await anyio.sleep(0.3)  # the worker keeps waiting for the other's lease
+                group.cancel_scope.cancel()
+
+            group.start_soon(cancel_once_the_rest_is_sent)
+            await campaign.run(client)
         counts = campaign.report().counts
         assert counts["sending"] == 2 and counts["accepted"] == 2
         # The slow worker's answer arrives: its outcome is written over its own claim.
@@ -278,9 +292,14 @@ async def test_cancelled_in_flight_is_recorded_unknown(journal_url: str) -> None
     gateway.inject(Latency(5), endpoint="send")
     with Journal(journal_url) as journal:
         campaign = await journal.create("c", _rows(3))
-        async with gateway.client() as client:
-            with anyio.move_on_after(0.3):
-                await campaign.run(client)
+        async with gateway.client() as client, anyio.create_task_group() as group:
+
+            async def cancel_once_sent() -> None:
+                await _until(lambda: bool(gateway.requests))  # on the wire: answer in 5 s
+                group.cancel_scope.cancel()
+
+            group.start_soon(cancel_once_sent)
+            await campaign.run(client)
         report = campaign.report()
         assert report.counts["unknown"] == 3
         out = io.StringIO()
@@ -293,14 +312,14 @@ async def test_cancelled_in_flight_is_recorded_unknown(journal_url: str) -> None
 
 async def test_stop_lets_the_request_in_flight_finish(journal_url: str) -> None:
     gateway = _gateway()
-    gateway.inject(Latency(0.3), endpoint="send")
+    gateway.inject(Latency(0.5), endpoint="send")
     stop = anyio.Event()
     with Journal(journal_url) as journal:
         campaign = await journal.create("c", _rows(6))
         async with gateway.client(batch_size=2) as client, anyio.create_task_group() as group:
 
             async def stop_soon() -> None:
-                await anyio.sleep(0.1)
+                await _until(lambda: bool(gateway.requests))  # arrived; its answer waits
                 stop.set()
 
             group.start_soon(stop_soon)
@@ -513,3 +532,18 @@ def test_the_public_names_are_few_and_exact() -> None:
         "TrackSummary",
     }
     assert issubclass(campaigns.JournalError, __import__("mysms_async").MySMSError)
+
+
+async def test_bad_options_are_validation_errors_before_any_request(journal_url: str) -> None:
+    from mysms_async import ValidationError
+
+    gateway = _gateway()
+    with Journal(journal_url) as journal:
+        with pytest.raises(ValidationError, match="name"):
+            await journal.create("", [])
+        campaign = await journal.create("c", _rows(1))
+        async with gateway.client() as client:
+            for options in ({"batch_size": 0}, {"lanes": 0}, {"rate_limit": 0}, {"lease": -1}):
+                with pytest.raises(ValidationError):
+                    await campaign.run(client, **options)  # type: ignore[arg-type]
+    assert gateway.requests == []
