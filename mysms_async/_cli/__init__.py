@@ -15,8 +15,8 @@ Output is for people by default (rich tables and a progress bar, from the ``[cli
 programs with ``--json``: one JSON document per command, or JSON Lines for ``bulk`` (one line per
 input row, then a summary line). Progress, notes and errors go to stderr.
 
-``bulk`` streams its input: rows are read, validated and sent one wave at a time by
-:meth:`MySMSClient.iter_send`, and each input row gets exactly one row in the results file, in
+``bulk`` streams its input: rows are read, validated and sent as they go by
+:meth:`MySMSClient.stream_send`, and each input row gets exactly one row in the results file, in
 input order, whatever happened to it: accepted (with its id), rejected (with the gateway's code),
 unknown (the request may have reached the gateway: never resend such rows blindly), failed,
 invalid (with the reason and its line number), or not sent.

@@ -47,11 +47,11 @@ from ._signals import (
 
 
 class Ledger:
-    """Pairs the results of ``iter_send`` with their input rows, and keeps input order.
+    """Pairs the results of ``stream_send`` with their input rows, and keeps input order.
 
     Rows that never reach the client (unreadable, or refused while parsing) wait in the queue
     behind the rows sent before them, so the results file stays in input order. The queue holds
-    at most the client's read-ahead: one wave of batches.
+    at most the client's read-ahead: the batches it keeps in flight or ready.
     """
 
     def __init__(self, report: BulkReport) -> None:
@@ -81,7 +81,7 @@ class Ledger:
     def result(self, result: SendResult) -> None:
         row = self._queue.popleft()
         if result.message is not row.message:
-            raise RuntimeError("results came back out of input order")  # never: iter_send keeps it
+            raise RuntimeError("results came back out of input order")  # never: the client keeps it
         self._report.record(row, result)
         self._flush()
 
