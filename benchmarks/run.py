@@ -98,10 +98,27 @@ class Gateway:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: With ``pin()``: the CPUs the gateway may run on (the client has the others).
+GATEWAY_CPUS: set[int] = set()
+
+
+def pin() -> str:
+    """Client on the first CPU, gateways on the rest: a wake-up of the gateway then does not
+    preempt the client on its own core (which charges the client's clock with waiting)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return "not pinned (one CPU)"
+    os.sched_setaffinity(0, {cpus[0]})
+    GATEWAY_CPUS.update(cpus[1:])
+    return f"client on CPU {cpus[0]}, gateways on CPU {','.join(map(str, cpus[1:]))}"
+
+
 @contextlib.contextmanager
 def gateway(latency: float) -> Iterator[Gateway]:
     command = [sys.executable, str(HERE / "fake_server.py"), "--latency", str(latency)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    if GATEWAY_CPUS:
+        os.sched_setaffinity(process.pid, GATEWAY_CPUS)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -1033,6 +1050,9 @@ def parse_args() -> argparse.Namespace:
         "--only", help="regular expression: run only the configurations whose name it matches"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probes")
+    parser.add_argument(
+        "--pin", action="store_true", help="client on one CPU, the gateways on the other(s)"
+    )
     parser.add_argument("--memory-repeats", type=int, help="probes per backend (default: repeats)")
     parser.add_argument(
         "--backends", default=",".join(BACKENDS), help="memory probes: which backends, a,b"
@@ -1066,7 +1086,9 @@ def main() -> int:
     load_before = os.getloadavg()
     print("\n".join(machine()))
     nice = os.getpriority(os.PRIO_PROCESS, 0)
-    print(f"mode: {'quick' if args.quick else 'full'}, nice {nice}, {profile}\n", flush=True)
+    pinned = pin() if args.pin else "not pinned"
+    mode = "quick" if args.quick else "full"
+    print(f"mode: {mode}, nice {nice}, {pinned}, {profile}\n", flush=True)
     memory: dict[str, list[dict[str, Any]] | str] = {}
     with gateway(0.0) as fast, gateway(LATENCY) as slow:
         print("throughput rounds ...", file=sys.stderr, flush=True)
@@ -1110,6 +1132,7 @@ def main() -> int:
         {
             "machine": machine(),
             "nice": os.getpriority(os.PRIO_PROCESS, 0),
+            "pinned": pinned,
             "load_before": load_before,
             "load_after": load_after,
             "samples": {k: [asdict(s) for s in v] for k, v in samples.items()},
