@@ -47,6 +47,18 @@ class HttpxExchange:
         self.client = http_client or make_http_client(settings, transport)
         self._urls: dict[str, httpx.URL] = {}
         self._headers: dict[str | None, dict[str, str]] = {None: _PLAIN_HEADERS}
+        # The client's own httpx client has no auth, hooks, cookies or redirects to apply:
+        # its transport is called directly, skipping ``AsyncClient.send``'s work per request
+        # (header and cookie merging, the cookie jar, the auth flow, its INFO log line).
+        self._direct: httpx.AsyncBaseTransport | None = (
+            self.client._transport if self.owns_client else None
+        )
+        self._own_headers: dict[str | None, httpx.Headers] = {}
+        self._extensions = {
+            "timeout": httpx.Timeout(
+                settings.timeout, connect=settings.timeout / 2, pool=settings.timeout / 2
+            ).as_dict()
+        }
 
     def _url(self, path: str) -> httpx.URL:
         """Twelve endpoints at most: parse each URL once, not once per request."""
@@ -64,6 +76,15 @@ class HttpxExchange:
             }
         return headers
 
+    def _own_headers_for(self, content_type: str | None) -> httpx.Headers:
+        headers = self._own_headers.get(content_type)
+        if headers is None:
+            headers = httpx.Headers(self.client.headers)
+            if content_type is not None:
+                headers["content-type"] = content_type
+            self._own_headers[content_type] = headers
+        return headers
+
     async def aclose(self) -> None:
         if self.owns_client:
             await self.client.aclose()
@@ -72,18 +93,34 @@ class HttpxExchange:
         client = self.client
         if client.is_closed:
             raise ClientClosedError(
-                "the httpx.AsyncClient given to MySMSClient as http_client= is closed"
+                "the httpx.AsyncClient this MySMSClient uses is closed (an http_client= given"
+                " to it must stay open while it is used)"
             )
-        request = client.build_request(
-            prepared.method,
-            self._url(prepared.path),
-            params=prepared.params,
-            content=prepared.content,
-            headers=self._headers_for(prepared.content_type),
-        )
+        direct = self._direct
+        if direct is None:
+            request = client.build_request(
+                prepared.method,
+                self._url(prepared.path),
+                params=prepared.params,
+                content=prepared.content,
+                headers=self._headers_for(prepared.content_type),
+            )
+        else:
+            request = httpx.Request(
+                prepared.method,
+                self._url(prepared.path),
+                params=prepared.params,
+                content=prepared.content,
+                headers=self._own_headers_for(prepared.content_type),
+                extensions=self._extensions,
+            )
         try:
             with anyio.fail_after(self._timeout):
-                response = await client.send(request, stream=True, follow_redirects=False)
+                if direct is None:
+                    response = await client.send(request, stream=True, follow_redirects=False)
+                else:
+                    response = await direct.handle_async_request(request)
+                    response.request = request
                 try:
                     if response.status_code != 200:
                         # The body of an error page is not read: nothing in it changes the outcome.
