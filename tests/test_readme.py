@@ -28,7 +28,15 @@ import httpx
 import pytest
 
 from mysms_async import ConfigurationError
-from mysms_async.testing import DEMO_PASSWORD, DEMO_SENDER, DEMO_USERNAME, FakeGateway
+from mysms_async.testing import (
+    DEMO_PASSWORD,
+    DEMO_SENDER,
+    DEMO_USERNAME,
+    DropAfterRead,
+    ErrorState,
+    FakeGateway,
+    Fault,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -143,6 +151,23 @@ async def test_fastapi_bad_number_is_a_422_not_a_500(
     assert response.status_code == 422
     assert "destination" in response.json()["detail"]
     assert gateway.requests == []  # refused before any I/O
+
+
+@pytest.mark.parametrize(
+    ("fault", "detail"),
+    [
+        (DropAfterRead(), "the code may have been sent"),  # accepted, answer lost
+        (ErrorState(-51), "not sent: "),  # the gateway says it did not execute it
+    ],
+)
+async def test_fastapi_gateway_failures_are_a_502(
+    fastapi_app: httpx.AsyncClient, gateway: FakeGateway, fault: Fault, detail: str
+) -> None:
+    gateway.inject(fault, endpoint="send")
+    response = await fastapi_app.post("/login-code", params={"phone": "79112223333"})
+    assert response.status_code == 502
+    assert response.json()["detail"].startswith(detail)
+    assert DEMO_PASSWORD not in response.text
 
 
 async def test_fastapi_without_credentials_stops_with_a_configuration_error(

@@ -49,7 +49,7 @@ class Account:
     senders: tuple[str, ...] = (DEMO_SENDER,)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageFields:
     """One message of a send request, as it arrived; ``None`` where the field was left out.
 
@@ -63,7 +63,7 @@ class MessageFields:
     ttl: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordedRequest:
     """One request that reached the app, with what it carried and how it was answered.
 
@@ -99,7 +99,7 @@ class RecordedRequest:
         return next((value for key, value in self.query if key == name), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SentMessage:
     """A message the gateway accepted, as it stands now.
 
