@@ -526,6 +526,24 @@ class BulkEngine:
     # status ----------------------------------------------------------------------------------
 
     async def status_many(self, ids: list[str]) -> list[StatusResult]:
+        """Each distinct id is asked once: an answer with the same id twice is one the decoder
+        must refuse for a send, so a status request never invites one."""
+        try:
+            unique = list(dict.fromkeys(ids))
+        except TypeError:  # an unhashable id: it fails validation on its own
+            unique = ids
+        if len(unique) == len(ids):
+            return await self._status_many(ids)
+        try:
+            answered = await self._status_many(unique)
+        except MySMSError as error:
+            by_id = dict(zip(unique, error.results, strict=False))
+            error.results = [by_id[i] for i in ids if i in by_id]
+            raise
+        by_id = dict(zip(unique, answered, strict=True))
+        return [by_id[i] for i in ids]
+
+    async def _status_many(self, ids: list[str]) -> list[StatusResult]:
         size = self._ops.chunk_size
         chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
         outcomes: list[list[StatusResult]] = [[] for _ in chunks]

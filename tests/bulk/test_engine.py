@@ -339,3 +339,12 @@ async def test_an_input_error_lets_the_requests_in_flight_finish_before_it_is_ra
     assert [r.id for r in caught.value.results] == [f"id-m{i}" for i in range(4)]
     assert len(gateway.batches) == 2  # both batches read before the error were sent, whole
     assert not [r for r in caplog.records if r.levelname == "WARNING"]  # none cut off mid-flight
+
+
+async def test_status_many_asks_each_distinct_id_once() -> None:
+    gateway = ScriptedGateway()
+    gateway.states = {"a": [2], "b": [4]}
+    async with gateway.client(batch_size=10) as client:
+        results = await client.status_many(["a", "b", "a"])
+    assert gateway.status_requests == [["a", "b"]]  # an answer never needs the same id twice
+    assert [(r.requested_id, r.state) for r in results] == [("a", 2), ("b", 4), ("a", 2)]
