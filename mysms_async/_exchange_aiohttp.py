@@ -158,21 +158,10 @@ class AiohttpExchange:
             try:
                 if response.status != 200:
                     # The body of an error page is not read: nothing in it changes the outcome.
-                    return Reply(response.status, b"", response.headers.get("Retry-After"))
-                headers = response.headers
-                body = CappedBody(
-                    self._cap, headers.get("Content-Encoding"), headers.get("Content-Length")
-                )
-                async for chunk in response.content.iter_any():
-                    body.feed(chunk)
-                data = body.finish()
-                if _has_leftover(response):
-                    response.close()
-                    raise MayHaveArrived(
-                        "more bytes followed a complete answer on this connection (an answer"
-                        " sent twice?); the answer is not trusted and the connection is"
-                        " discarded"
-                    )
+                    # Released unread, its connection is kept only if the whole page arrived.
+                    reply = Reply(response.status, b"", response.headers.get("Retry-After"))
+                else:
+                    reply = await self._read(response)
             except BaseException:
                 response.close()  # never hand a half-read connection back to the pool
                 raise
@@ -187,6 +176,20 @@ class AiohttpExchange:
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise MayHaveArrived("connection failed", self._describe(exc)) from None
+        return reply
+
+    async def _read(self, response: aiohttp.ClientResponse) -> Reply:
+        """The body through the capped reader; then nothing may follow it on the connection."""
+        headers = response.headers
+        body = CappedBody(self._cap, headers.get("Content-Encoding"), headers.get("Content-Length"))
+        async for chunk in response.content.iter_any():
+            body.feed(chunk)
+        data = body.finish()
+        if _has_leftover(response):
+            raise MayHaveArrived(
+                "more bytes followed a complete answer on this connection (an answer sent"
+                " twice?); the answer is not trusted and the connection is discarded"
+            )
         return Reply(200, data)
 
     def _describe(self, exc: BaseException) -> str:

@@ -192,12 +192,16 @@ class Transport:
     async def aclose(self) -> None:
         """Let requests on the wire finish (each within its timeout), then close the engine."""
         self._closed = True
-        if self._on_the_wire:
-            self._drained = anyio.Event()
-            with anyio.move_on_after(self._settings.timeout + 1):
-                await self._drained.wait()
-        if self._exchange is not None:
-            await self._exchange.aclose()
+        try:
+            if self._on_the_wire:
+                if self._drained is None:
+                    self._drained = anyio.Event()
+                with anyio.move_on_after(self._settings.timeout + 1):
+                    await self._drained.wait()
+        finally:
+            if self._exchange is not None:
+                with anyio.CancelScope(shield=True):  # a cancelled aclose() still closes
+                    await self._exchange.aclose()
 
     async def execute(
         self,

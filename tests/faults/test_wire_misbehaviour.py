@@ -261,3 +261,30 @@ async def test_http_proxy_and_no_proxy_from_the_environment_are_honoured(
             await closed(client)
         assert type(caught.value) is TransportError  # refused: provably not sent
         assert len(proxy.received) == 1
+
+
+# --- error pages hand their connection back ------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_error_pages_never_hold_a_connection(engine: str) -> None:
+    """One connection allowed: an error page whose connection were never handed back would
+    make every later attempt wait for a connection until its timeout."""
+
+    def script(request: Received, index: int) -> Reply:
+        if index < 2 * ATTEMPTS:
+            return Reply(http_response(b"busy " * 100, status="503 Busy"))
+        return Reply(balance_answer())
+
+    with raw_server(script) as (server, port):
+        client = client_for(port, engine, max_concurrency=1, timeout=4)
+        try:
+            with anyio.fail_after(3):
+                for _ in range(2):
+                    with pytest.raises(ResponseError) as caught:
+                        await client.balance()
+                    assert caught.value.status_code == 503
+                assert (await client.balance()).amount > 0
+        finally:
+            await closed(client)
+    assert len(server.received) == 2 * ATTEMPTS + 1
