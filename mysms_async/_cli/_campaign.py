@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 import anyio
@@ -33,42 +33,13 @@ from ..campaigns._rules import DEFAULT_BATCH, DEFAULT_LEASE, DEFAULT_TRACK_INTER
 from ._constants import AUTH_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from ._output import UsageError
 from ._session import Session, open_client, sandbox
+from ._types import amount, positive_int, positive_seconds
 
 SANDBOX_JOURNAL: Final = "sqlite:///mysms-sandbox-campaigns.db"
 _SANDBOX_TRACK_TIMEOUT: Final = 10.0
 _BAR_WIDTH: Final = 40
 
 AddGlobals = Callable[..., None]
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _price(text: str) -> Decimal:
-    try:
-        value = Decimal(text.replace(",", "."))
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount") from None
-    if not value.is_finite() or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative amount")
-    return value
 
 
 def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
@@ -101,28 +72,28 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
     run = action(
         "run", "send the campaign's pending messages (any number of workers on PostgreSQL)"
     )
-    run.add_argument("--lanes", type=_positive_int, default=1, help="requests in flight")
+    run.add_argument("--lanes", type=positive_int, default=1, help="requests in flight")
     run.add_argument(
-        "--rate-limit", type=_positive_float, metavar="R", help="requests/s for all workers"
+        "--rate-limit", type=positive_seconds, metavar="R", help="requests/s for all workers"
     )
     run.add_argument(
         "--lease",
-        type=_positive_float,
+        type=positive_seconds,
         metavar="S",
         default=DEFAULT_LEASE,
         help=f"seconds a claim lives without renewal (default: {DEFAULT_LEASE:g})",
     )
-    run.add_argument("--price-per-part", type=_price, metavar="AMOUNT")
+    run.add_argument("--price-per-part", type=amount, metavar="AMOUNT")
 
     track = action("track", "poll the delivery state of accepted messages")
     track.add_argument("--until-final", action="store_true", help="until each one is final")
-    track.add_argument("--timeout", type=_positive_float, metavar="S", help="give up after S s")
+    track.add_argument("--timeout", type=positive_seconds, metavar="S", help="give up after S s")
     track.add_argument(
-        "--interval", type=_positive_float, metavar="S", default=DEFAULT_TRACK_INTERVAL
+        "--interval", type=positive_seconds, metavar="S", default=DEFAULT_TRACK_INTERVAL
     )
 
     status = action("status", "counts by outcome and state, parts, cost, pace")
-    status.add_argument("--price-per-part", type=_price, metavar="AMOUNT")
+    status.add_argument("--price-per-part", type=amount, metavar="AMOUNT")
 
     export = action("export", "one row per message: key, destination, outcome, id, state, times")
     export.add_argument("--out", metavar="FILE", help="where to write (default: stdout)")
@@ -327,10 +298,11 @@ def _run(session: Session, journal: Journal) -> int:
 def _track(session: Session, journal: Journal) -> int:
     args, out = session.args, session.out
     campaign = _campaign(journal, args.name)
-    if args.sandbox:
+    if args.sandbox and not _sandbox_knows(session, campaign):
         out.say(
-            "sandbox: the emulated gateway lives inside one command and knows no ids sent by an"
-            " earlier one; `campaign run --sandbox` tracked delivery before it returned"
+            "sandbox: this emulated gateway does not know the ids this campaign was sent with"
+            " (a sandbox that forgets between commands); `campaign run --sandbox` tracked"
+            " delivery before it returned"
         )
         return _status(session, journal)
 
@@ -367,6 +339,15 @@ def _track(session: Session, journal: Journal) -> int:
         return EXIT_OK if report.all_accepted and summary.left == 0 else EXIT_PROBLEMS
 
     return _with_client(session, body)
+
+
+def _sandbox_knows(session: Session, campaign: Campaign) -> bool:
+    """Asking a gateway about ids it never gave out would mark them undelivered (-10)."""
+    known = sandbox(session).messages
+    for row in campaign.export_records():
+        if row["outcome"] == "accepted":
+            return row["id"] in known
+    return True
 
 
 def _status(session: Session, journal: Journal) -> int:

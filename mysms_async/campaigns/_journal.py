@@ -7,7 +7,7 @@ thin composition of a store (SQL), the rules, and a worker, tracker or report.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from decimal import Decimal
 from types import TracebackType
 from typing import IO, Any
@@ -18,7 +18,7 @@ import anyio.lowlevel
 from .._client import MySMSClient
 from .._exceptions import ValidationError
 from ._load import Source, read_file, row_of, same_content
-from ._report import Report, build_report, write_export
+from ._report import Report, build_report, export_rows, write_export
 from ._rules import (
     DEFAULT_BATCH,
     DEFAULT_LEASE,
@@ -247,6 +247,10 @@ class Campaign:
     def export(self, stream: IO[str], *, fmt: str = "csv") -> int:
         """Write one row per message (CSV or ``jsonl``) to ``stream``; return how many."""
         return write_export(self._store, self._row.id, stream, fmt)
+
+    def export_records(self) -> Iterator[dict[str, Any]]:
+        """One dict per message, the export's columns, in load order (streamed)."""
+        return export_rows(self._store, self._row.id)
 
     def events(self) -> Iterable[tuple[str, int, int]]:
         """(key, time in ms, state) of every state change tracking recorded, in order."""

@@ -44,6 +44,7 @@ def mysms(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> object:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a sandbox that remembers
     for name in ("MYSMS_JOURNAL", "MYSMS_USERNAME", "MYSMS_PASSWORD", "MYSMS_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
 
