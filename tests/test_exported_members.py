@@ -34,3 +34,34 @@ def test_every_error_carries_results_even_when_not_from_a_bulk_run() -> None:
     assert mysms_async.AuthError().results == []
     assert mysms_async.ValidationError("field", "rule").results == []
     assert mysms_async.ConfigurationError("x", variable="MYSMS_FORMAT").results == []
+
+
+def test_the_private_modules_import_one_another_without_a_circle() -> None:
+    """Data flows one way (STYLE.md): façades -> operations -> builder, transport, decoders."""
+    import ast
+    from pathlib import Path
+
+    package = Path(mysms_async.__file__).parent
+    modules = {path.stem: path for path in package.glob("_*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        graph[name] = {
+            node.module.split(".")[0]
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        } & set(modules)
+
+    def circle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, trail = stack.pop()
+            for dependency in graph[node]:
+                if dependency == start:
+                    return [*trail, start]
+                if dependency not in trail:
+                    stack.append((dependency, [*trail, dependency]))
+        return None
+
+    circles = [c for name in graph if (c := circle_from(name)) is not None]
+    assert circles == []
+    assert "_client" not in graph["_bulk"] and "_bulk" not in graph["_operations"]
