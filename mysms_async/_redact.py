@@ -36,6 +36,8 @@ REDACTED = "***"
 #: ``describe_body`` also removes the secret wherever it occurs in a body, when it has at least
 #: this many characters (a shorter one occurs by chance, and ``***`` would point at it).
 _BODY_SUBSTRING_MIN = 8
+#: Bytes read past the cut by ``describe_body`` (an answer may be megabytes long).
+_BODY_WINDOW = 64 * 1024
 
 # Each alternative: a marker, then a named group ``vN`` holding the value in that context.
 _CONTEXTS = re.compile(
@@ -149,7 +151,11 @@ def describe_body(body: bytes, secret: str | None, limit: int = 60) -> str:
     whole body is redacted first (by structure; by every spelling of a long enough secret), and
     only then cut to ``limit`` bytes.
     """
-    text = redact_text(_decode_body(body), secret)
+    # Only the start of the body is read: far enough past the cut that any value beginning
+    # before it, and any spelling of the secret (at most 16 characters per character), ends
+    # inside the window; a value running past its end is redacted to the end.
+    window = limit + _BODY_WINDOW + 16 * len(secret or "")
+    text = redact_text(_decode_body(body[:window]), secret)
     if secret and len(secret) >= _BODY_SUBSTRING_MIN:
         for form in _spellings(secret):
             text = text.replace(form, REDACTED)

@@ -129,16 +129,21 @@ FAILURES: list[tuple[str, Any]] = [
 ]
 
 
+@pytest.mark.parametrize("callers_http", [False, True], ids=["own engine", "caller's httpx"])
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 @pytest.mark.parametrize("failure", [f for _, f in FAILURES], ids=[n for n, _ in FAILURES])
 async def test_a_failing_get_leaks_the_password_nowhere(
-    logs: pytest.LogCaptureFixture, fmt: str, failure: Any
+    logs: pytest.LogCaptureFixture, fmt: str, failure: Any, callers_http: bool
 ) -> None:
+    """The client's own httpx engine drives its transport directly (httpx logs nothing); a
+    caller's ``http_client`` goes through ``AsyncClient``, which logs each request's URL."""
     with respx.mock(base_url=BASE_URL, assert_all_called=False) as gw:
         route = gw.route().mock(side_effect=failure)
-        client = make_client(wire_format=fmt, max_retries=1)
-        async with client:
-            errors = await run_everything(client)
+        async with httpx.AsyncClient() as http:
+            extra = {"http_client": http} if callers_http else {}
+            client = make_client(wire_format=fmt, max_retries=1, **extra)
+            async with client:
+                errors = await run_everything(client)
         # The URLs really did carry the password: otherwise this test would prove nothing.
         assert all(c.request.url.params["p"] == PASSWORD for c in route.calls)
 
@@ -149,10 +154,10 @@ async def test_a_failing_get_leaks_the_password_nowhere(
     assert_no_secret(text)
     # The client logged each request; httpx logged the answered ones.
     assert any(r.name == "mysms_async" and r.levelno == logging.DEBUG for r in logs.records)
-    if isinstance(failure, httpx.Response):
-        http_lines = [r.getMessage() for r in logs.records if r.name == "httpx"]
+    http_lines = [r.getMessage() for r in logs.records if r.name == "httpx"]
+    if callers_http and isinstance(failure, httpx.Response):
         assert any(line.startswith("HTTP Request: GET") for line in http_lines)
-        assert all("p=" not in line or "p=***" in line for line in http_lines)
+    assert all("p=" not in line or "p=***" in line for line in http_lines)
 
 
 async def test_an_echoed_url_in_a_garbage_body_does_not_leak(
@@ -182,12 +187,13 @@ async def test_results_and_reprs_hide_the_password(logs: pytest.LogCaptureFixtur
         gw.route(url__startswith=BASE_URL + "credit").respond(
             200, json={"state": "0", "balance": "1,0"}
         )
-        client = make_client()
-        async with client:
-            sent = await client.send("79112223333", "Hi")
-            status = await client.status("id-1")
-            balance = await client.balance()
-            opened = repr(client)
+        async with httpx.AsyncClient() as http:  # a caller's client: httpx logs each URL
+            client = make_client(http_client=http)
+            async with client:
+                sent = await client.send("79112223333", "Hi")
+                status = await client.status("id-1")
+                balance = await client.balance()
+                opened = repr(client)
     credentials = Credentials(USERNAME, PASSWORD)
     builder = RequestBuilder(credentials, "json", "GET")
     prepared = builder.send([to_wire(Message("79112223333", "Hi"), None, dt.timezone.utc)])
