@@ -324,20 +324,22 @@ class _Pipeline:
 
 
 def report_not_handed_over(results: list[SendResult], why: str) -> None:
-    """A WARNING naming every accepted id and counting the unknown: nothing vanishes silently."""
+    """A WARNING naming every accepted id and every message of unknown delivery (by its
+    destination): nothing that may have been sent vanishes silently."""
     accepted = [r.id for r in results if r.ok and r.id is not None]
-    unknown = sum(isinstance(r.error, DeliveryUnknownError) for r in results)
+    unknown = [r.message for r in results if isinstance(r.error, DeliveryUnknownError)]
     if not accepted and not unknown:
         return
     logger.warning(
-        "%s: %d outcome(s) were not handed over: %d accepted (ids: %s), %d of unknown delivery,"
-        " %d not sent or refused; they are kept in .leftover",
+        "%s: %d outcome(s) were not handed over: %d accepted (ids: %s), %d of unknown delivery"
+        " (to: %s), %d not sent or refused; they are kept in .leftover",
         why,
         len(results),
         len(accepted),
         ", ".join(accepted) or "none",
-        unknown,
-        len(results) - len(accepted) - unknown,
+        len(unknown),
+        ", ".join(str(m.destination) for m in unknown) or "none",
+        len(results) - len(accepted) - len(unknown),
     )
 
 

@@ -320,7 +320,10 @@ async def test_leaving_stream_send_early_finishes_requests_in_flight_into_leftov
     assert any("accepted" in r.getMessage() for r in caplog.records)
 
 
-async def test_stream_send_cancelled_from_outside_marks_requests_in_flight_unknown() -> None:
+async def test_stream_send_cancelled_from_outside_marks_requests_in_flight_unknown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
     gateway = ScriptedGateway(slow_seconds=30)
     received: list[SendResult] = []
     async with gateway.client(batch_size=2, max_concurrency=2) as client:
@@ -333,6 +336,8 @@ async def test_stream_send_cancelled_from_outside_marks_requests_in_flight_unkno
     reported = received + results.leftover
     assert [r.message for r in reported] == numbered(20, special={6: SLOW})[: len(reported)]
     assert isinstance(reported[6].error, DeliveryUnknownError)
+    warned = [r.getMessage() for r in caplog.records if "stream_send left early" in r.getMessage()]
+    assert warned and "of unknown delivery (to: 79112220000" in warned[0]
     sent = {entry["text"] for batch in gateway.batches for entry in batch}
     for result in reported:
         if result.message.text in sent:
