@@ -1,7 +1,8 @@
 """The SQLite journal: one file, WAL mode, one worker process per campaign.
 
-Only SQL lives here. Commits use ``synchronous=FULL``: a claim must survive a power cut, not only a
-killed process, or a batch that went out could come back as ``pending`` and be sent again.
+Only SQL lives here. Claims commit with ``synchronous=FULL``: a claim must survive a power cut,
+not only a killed process, or a batch that went out could come back as ``pending`` and be sent
+again. Outcomes commit without waiting for the disk (see :meth:`SQLiteStore._relaxed`).
 A second worker on the same campaign is refused through an advisory lock on a byte of a sidecar
 file (``<journal>-run.lock``), which the kernel drops the moment the holder dies, even by
 ``kill -9``; so the holder may also treat every ``sending`` row of the campaign as abandoned.
@@ -9,6 +10,7 @@ file (``<journal>-run.lock``), which the kernel drops the moment the holder dies
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -241,8 +243,27 @@ class SQLiteStore:
             (lease_until, campaign, worker),
         )
 
+    @contextlib.contextmanager
+    def _relaxed(self) -> Iterator[None]:
+        """Commit without waiting for the disk: for writes whose loss in a power cut is safe.
+
+        Only a claim must reach the disk before its request is written. An outcome lost in a
+        power cut leaves its rows ``sending``, and the next worker records them ``unknown``:
+        never resent. The next claim's synced commit carries the relaxed ones to disk anyway.
+        A killed process loses nothing either way (WAL).
+        """
+        self._x("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self._x("PRAGMA synchronous=FULL")
+
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
         """One statement for the whole batch: the outcomes travel as one JSON array."""
+        with self._relaxed():
+            self._settle(worker, settled, now)
+
+    def _settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
         self._x(
             "UPDATE messages SET outcome = s.outcome, gateway_id = s.gateway_id,"
             " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
@@ -255,6 +276,10 @@ class SQLiteStore:
         )
 
     def release(self, worker: str, ids: Sequence[int]) -> None:
+        with self._relaxed():
+            self._release(worker, ids)
+
+    def _release(self, worker: str, ids: Sequence[int]) -> None:
         self._x(
             f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"
             " WHERE id IN (SELECT value FROM json_each(?)) AND worker = ?"
