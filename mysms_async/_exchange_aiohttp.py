@@ -39,7 +39,7 @@ from . import _constants as C
 from ._config import Settings
 from ._exceptions import ClientClosedError
 from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy
-from ._inflate import ACCEPT_ENCODING, CappedBody
+from ._inflate import ACCEPT_ENCODING, CappedBody, too_large
 from ._redact import RedactPasswordFilter, redact_text
 from ._request import PreparedRequest
 
@@ -96,7 +96,9 @@ class AiohttpExchange:
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._urls: dict[str, URL] = {}
-        self._headers: dict[str | None, dict[str, str] | None] = {None: None}
+        # One full headers dict per content type, given whole to each request: session default
+        # headers would be merged into every request's headers again.
+        self._headers: dict[str | None, dict[str, str]] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -113,7 +115,6 @@ class AiohttpExchange:
             timeout=aiohttp.ClientTimeout(total=timeout, connect=timeout / 2),
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
-            headers={"User-Agent": C.USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
             trust_env=False,
         )
         session._retry_connection = False
@@ -130,10 +131,13 @@ class AiohttpExchange:
         query = urlencode(prepared.params, quote_via=quote, safe="")
         return URL(f"{self._base_url}{prepared.path}?{query}", encoded=True)
 
-    def _headers_for(self, content_type: str | None) -> dict[str, str] | None:
-        if content_type in self._headers:
-            return self._headers[content_type]
-        headers = self._headers[content_type] = {"Content-Type": content_type or ""}
+    def _headers_for(self, content_type: str | None) -> dict[str, str]:
+        headers = self._headers.get(content_type)
+        if headers is None:
+            headers = {"User-Agent": C.USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            self._headers[content_type] = headers
         return headers
 
     async def aclose(self) -> None:
@@ -179,12 +183,39 @@ class AiohttpExchange:
         return reply
 
     async def _read(self, response: aiohttp.ClientResponse) -> Reply:
-        """The body through the capped reader; then nothing may follow it on the connection."""
+        """The body through the capped reader; then nothing may follow it on the connection.
+
+        An answer whose Content-Length is within the cap is read in one call: aiohttp's parser
+        stops at that length (more bytes stay on the connection, caught below; fewer are a
+        ``ClientPayloadError``), so the read is bounded without feeding chunks one by one.
+        A compressed one is still inflated through ``CappedBody``, whose bound covers the
+        inflated size. Any other answer (chunked, no length, or a length past the cap, which
+        ``CappedBody`` refuses before reading) goes chunk by chunk through the capped reader.
+        """
         headers = response.headers
-        body = CappedBody(self._cap, headers.get("Content-Encoding"), headers.get("Content-Length"))
-        async for chunk in response.content.iter_any():
-            body.feed(chunk)
-        data = body.finish()
+        cap = self._cap
+        encoding = headers.get("Content-Encoding")
+        length = headers.get("Content-Length")
+        if (
+            length is not None
+            and length.isdigit()
+            and int(length) <= cap
+            and "Transfer-Encoding" not in headers
+        ):
+            inflate = None if encoding is None else CappedBody(cap, encoding, None)
+            raw = await response.content.read()
+            if len(raw) > cap:  # pragma: no cover - the parser stops at Content-Length
+                raise too_large(cap)
+            if inflate is None:
+                data = raw
+            else:
+                inflate.feed(raw)
+                data = inflate.finish()
+        else:
+            body = CappedBody(cap, encoding, length)
+            async for chunk in response.content.iter_any():
+                body.feed(chunk)
+            data = body.finish()
         if _has_leftover(response):
             raise MayHaveArrived(
                 "more bytes followed a complete answer on this connection (an answer sent"

@@ -17,10 +17,13 @@ import asyncio
 import enum
 import logging
 import weakref
+from asyncio import _get_running_loop
 from collections.abc import Sequence
 from typing import Any
 
 import sniffio
+from sniffio import current_async_library_cvar as _sniffio_cvar
+from sniffio import thread_local as _sniffio_thread
 
 from . import _constants as C
 from ._codes import message_state, message_state_lookup
@@ -82,6 +85,20 @@ class Lifecycle:
                 "this MySMSClient is closed; create a new one (a closed connection pool"
                 " cannot be reopened)"
             )
+        ref = self._loop
+        if ref is not None:
+            # Fast path, as strict as the full check below: the running asyncio loop (per
+            # thread) is the client's own, and no other library (trio, even as a guest on this
+            # loop) has claimed the thread or context, so sniffio would answer "asyncio" (or
+            # nothing) and the full check would find the same loop.
+            running = _get_running_loop()
+            if (
+                running is not None
+                and ref() is running
+                and _sniffio_thread.name is None
+                and _sniffio_cvar.get() is None
+            ):
+                return
         loop = _running_loop()
         if loop is None:
             return
