@@ -21,12 +21,16 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
+from hashlib import blake2b
+from itertools import islice, repeat
+from operator import itemgetter
 from typing import IO, Any, Final
 
 from .._models import Message
 from .._segments import segments
-from ._rules import Outcome
+from ._rules import LOAD_CHUNK, Outcome
 from ._store import NewRow
 
 Source = str | Iterable[Any] | AsyncIterable[Any]
@@ -34,8 +38,12 @@ Source = str | Iterable[Any] | AsyncIterable[Any]
 
 _GSM_BASIC_ASCII: Final = re.compile(r"[\n\r !-Z_a-z]*")
 _JSONL: Final = (".jsonl", ".ndjson", ".json")
-_URLSAFE: Final = str.maketrans("+/", "-_")
 _FIELDS: Final = ("destination", "text", "sender", "date", "ttl", "key")
+_URLSAFE_BYTES: Final = bytes.maketrans(b"+/", b"-_")
+_GSM_BASIC_BYTES: Final = bytes(c for c in range(128) if _GSM_BASIC_ASCII.fullmatch(chr(c)))
+"""Deleting these from an ASCII text leaves nothing when the text is GSM-basic ASCII."""
+_NEW_ROW: Final = partial(tuple.__new__, NewRow)
+"""``NewRow`` from one tuple of its fields, without the Python-level ``__new__``."""
 
 
 def count_parts(text: str) -> int:
@@ -51,7 +59,7 @@ def make_key(destination: str, text: str, date: str | None) -> str:
         digest_size=9,
     ).digest()
     # base64.urlsafe_b64encode, without its Python-level wrapper: this runs once per row.
-    return binascii.b2a_base64(digest, newline=False).decode().translate(_URLSAFE)
+    return binascii.b2a_base64(digest, newline=False).translate(_URLSAFE_BYTES).decode()
 
 
 def _text(record: Mapping[str, Any], name: str) -> str | None:
@@ -173,8 +181,13 @@ def _check(fields: Mapping[str, Any]) -> str | None:
 # --- files ------------------------------------------------------------------------------------
 
 
-def read_file(path: str, fmt: str | None = None) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """(line, record) pairs from a CSV (header row) or JSON Lines file, one at a time."""
+def read_file(
+    path: str, fmt: str | None = None
+) -> Iterator[tuple[int, Mapping[str, Any] | NewRow]]:
+    """(line, record) pairs from a CSV (header row) or JSON Lines file, one at a time.
+
+    A record is a mapping, or for plain CSV rows the finished ``NewRow`` (see ``row_of``).
+    """
     if fmt is None:
         fmt = "jsonl" if path.lower().endswith(_JSONL) else "csv"
     if fmt != "jsonl":
@@ -194,8 +207,10 @@ def _lines(stream: IO[bytes]) -> Iterator[str]:
         yield raw.decode("utf-8", "replace")
 
 
-def _csv(path: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    # The csv module reads the file itself (in C): no Python-level loop over lines.
+def _csv(path: str) -> Iterator[tuple[int, Mapping[str, Any] | NewRow]]:
+    # The csv module reads the file itself (in C): no Python-level loop over lines. Rows are
+    # taken a chunk at a time, so that a chunk of plain rows is turned into journal rows in a
+    # few C-level passes (``_plain_chunk``); only a chunk with something unusual goes row by row.
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
         reader = csv.reader(stream)
         header = next(reader, None)
@@ -205,13 +220,125 @@ def _csv(path: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
         if "destination" not in names or "text" not in names:
             raise ValueError("the CSV header must name at least the columns destination and text")
         width = len(names)
-        for values in reader:
-            if len(values) == width:
-                yield reader.line_num, dict(zip(names, values, strict=True))
-            elif values:
-                line = reader.line_num
-                key = make_key("\x00csv-width", ",".join(values), str(line))
-                yield line, {"_bad": len(values), "key": key}
+        plan = _Columns(names)
+        while True:
+            start = reader.line_num
+            block = list(islice(reader, LOAD_CHUNK))
+            if not block:
+                return
+            # Each row's number is the line it ends on, as ``reader.line_num`` says after it.
+            lines: Sequence[int] = range(start + 1, reader.line_num + 1)
+            if len(lines) != len(block):  # a quoted field spans lines
+                lines = _end_lines(block, start)
+            rows = _plain_chunk(block, lines, width, plan)
+            yield from rows if rows is not None else _csv_rows(block, lines, names)
+
+
+def _end_lines(block: list[list[str]], start: int) -> list[int]:
+    """The line each row ends on: the file is read in lines split at ``\\n``, ``\\r\\n`` or
+    ``\\r`` (``newline=""``), and a quoted field keeps the line breaks inside it as they were."""
+    lines = []
+    line = start
+    for values in block:
+        line += 1
+        for value in values:
+            line += value.count("\n") + value.count("\r") - value.count("\r\n")
+        lines.append(line)
+    return lines
+
+
+def _csv_rows(
+    block: list[list[str]], lines: Sequence[int], names: list[str]
+) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    width = len(names)
+    for values, line in zip(block, lines, strict=True):
+        if len(values) == width:
+            yield line, dict(zip(names, values, strict=True))
+        elif values:
+            key = make_key("\x00csv-width", ",".join(values), str(line))
+            yield line, {"_bad": len(values), "key": key}
+
+
+class _Columns:
+    """Where each field sits in a CSV row (``None``: no such column)."""
+
+    def __init__(self, names: list[str]) -> None:
+        def at(name: str) -> int | None:
+            return names.index(name) if name in names else None
+
+        self.destination = names.index("destination")
+        self.text = names.index("text")
+        self.sender = at("sender")
+        self.key = at("key")
+        self.dated = [i for i in (at("date"), at("ttl")) if i is not None]
+
+
+def _plain_chunk(
+    block: list[list[str]], lines: Sequence[int], width: int, plan: _Columns
+) -> Iterator[tuple[int, NewRow]] | None:
+    """Journal rows for a chunk of plain rows in a few C-level passes; ``None``: look closer.
+
+    Plain: every row has the header's width, a destination and a text, no date and no ttl (the
+    same rows ``to_row`` takes its short way), so the rows come out exactly as ``to_row`` makes
+    them. Keys are hashed row by row, but encoded to text for the whole chunk at once (nine
+    bytes are exactly twelve base64 characters, with no padding); parts come from the lengths
+    when the whole chunk is GSM-basic ASCII.
+    """
+    if set(map(len, block)) != {width}:
+        return None
+    for column in plan.dated:
+        if any(map(itemgetter(column), block)):
+            return None
+    texts = list(map(itemgetter(plan.text), block))
+    destinations = list(map(str.strip, map(itemgetter(plan.destination), block)))
+    if not all(texts) or not all(destinations):
+        return None
+    count = len(block)
+    senders: Iterable[str | None] = repeat(None, count)
+    if plan.sender is not None:
+        raw = list(map(itemgetter(plan.sender), block))
+        if any(raw):
+            senders = [value.strip() or None for value in raw]
+    own: list[str] | None = None
+    if plan.key is not None:
+        own = list(map(str.strip, map(itemgetter(plan.key), block)))
+        if not any(own):
+            own = None
+    digests = b"".join(
+        [
+            blake2b(f"{d}\x1f{t}\x1f".encode("utf-8", "surrogatepass"), digest_size=9).digest()
+            for d, t in zip(destinations, texts, strict=True)
+        ]
+    )
+    encoded = binascii.b2a_base64(digests, newline=False).translate(_URLSAFE_BYTES).decode()
+    keys = [encoded[i : i + 12] for i in range(0, 12 * count, 12)]
+    if own is not None:
+        keys = [mine or hashed for mine, hashed in zip(own, keys, strict=True)]
+    joined = "".join(texts)
+    parts: Iterable[int]
+    if joined.isascii() and not joined.encode().translate(None, _GSM_BASIC_BYTES):
+        if max(map(len, texts)) <= 160:
+            parts = repeat(1, count)
+        else:
+            parts = [1 if len(t) <= 160 else math.ceil(len(t) / 153) for t in texts]
+    else:
+        parts = list(map(count_parts, texts))
+    rows = map(
+        _NEW_ROW,
+        zip(
+            keys,
+            lines,
+            destinations,
+            texts,
+            senders,
+            repeat(None),
+            repeat(None),
+            parts,
+            repeat(Outcome.PENDING),
+            repeat(None),
+        ),
+    )
+    return zip(lines, rows, strict=True)
 
 
 def _jsonl(stream: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -228,8 +355,13 @@ def _jsonl(stream: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any]]]:
         yield line, record
 
 
-def row_of(line: int, record: Mapping[str, Any] | Message) -> NewRow:
-    """``to_row`` with the reasons of rows the readers could not parse."""
+def row_of(line: int, record: Mapping[str, Any] | Message | NewRow) -> NewRow:
+    """``to_row`` with the reasons of rows the readers could not parse.
+
+    A ``NewRow`` is a row the CSV reader has already made (``_plain_chunk``): passed through.
+    """
+    if isinstance(record, NewRow):
+        return record
     if isinstance(record, Mapping) and "_bad" in record:
         reason = (
             "not a JSON object"

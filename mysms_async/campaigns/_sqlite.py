@@ -160,12 +160,18 @@ class SQLiteStore:
         return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
 
     def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
+        """Insert what is new; the count inserted (fewer than ``rows``: some keys were taken).
+
+        The rows go to ``executemany`` as they are (a ``NewRow`` is a tuple of the columns in
+        order), with the campaign's id written into the statement: copying every row into a
+        new tuple only to prepend one constant cost a tenth of the load.
+        """
         before = self._db.total_changes
         self._db.executemany(
             "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
-            " parts, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" parts, outcome, reason) VALUES ({int(campaign)}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (campaign, key) DO NOTHING",
-            [(campaign, *row) for row in rows],
+            rows,
         )
         return self._db.total_changes - before
 
