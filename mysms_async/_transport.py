@@ -14,9 +14,10 @@ next retry) raises ``ClientClosedError`` instead of whatever the engine would sa
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import anyio
@@ -70,6 +71,11 @@ class _AttemptFailed(Exception):
         self.unknown_delivery = unknown_delivery
 
 
+def _asyncio_checkpoint() -> Awaitable[None]:
+    """anyio's checkpoint on asyncio, without the backend lookup: the aiohttp engine's only."""
+    return asyncio.sleep(0)
+
+
 class InFlight:
     """At most ``places`` requests on the wire, first come first served.
 
@@ -79,11 +85,15 @@ class InFlight:
     waiter. A waiter cancelled after being handed a place passes it on, so none is ever lost.
     """
 
-    __slots__ = ("_free", "_waiters")
+    __slots__ = ("_free", "_waiters", "checkpoint")
 
     def __init__(self, places: int) -> None:
         self._free = places
         self._waiters: collections.deque[anyio.Event] = collections.deque()
+        #: anyio's checkpoint asks sniffio for the library on every call; once the engine is
+        #: known to be asyncio-only (aiohttp), the transport swaps in asyncio's own, the same
+        #: ``sleep(0)`` anyio would run.
+        self.checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint
 
     @property
     def waiting(self) -> int:
@@ -99,7 +109,7 @@ class InFlight:
             try:
                 # Still a checkpoint, as anyio promises of every await: cancellation lands here,
                 # and a run gives other tasks their turn between requests.
-                await anyio.lowlevel.checkpoint()
+                await self.checkpoint()
             except BaseException:
                 self.release()
                 raise
@@ -185,6 +195,7 @@ class Transport:
             from ._exchange_aiohttp import AiohttpExchange
 
             self._exchange = AiohttpExchange(self._settings, self._secret)
+            self._in_flight.checkpoint = _asyncio_checkpoint
         else:
             self._exchange = self._httpx()
         return self._exchange
