@@ -9,7 +9,8 @@
     ├── ClientClosedError (also RuntimeError) the client was used after aclose()
     ├── WrongEventLoopError (also RuntimeError) the client was used from a second event loop
     ├── AuthError                           request state -1
-    ├── GatewayError                        request state -50/-51/-52 or another non-zero one
+    ├── GatewayError                        request state -50/-51/-52 (status/balance: any other
+    │                                       non-zero one; on a send that is DeliveryUnknownError)
     ├── ResponseError                       non-200 answer, or a body not of the documented shape
     ├── TransportError                      the network failed before an answer arrived
     │   └── DeliveryUnknownError            a send that may have reached the gateway
