@@ -4,7 +4,8 @@ Send one message or a campaign of hundreds of thousands, check delivery, read th
 send an SMS twice by accident. ``mysms_async.testing`` holds a local gateway for tests and trials.
 """
 
-from ._client import InsecureURLWarning, MySMSClient
+from ._bulk import ResultIterator, SendStream
+from ._client import MySMSClient
 from ._codes import MessageState, RequestState
 from ._exceptions import (
     AuthError,
@@ -13,6 +14,7 @@ from ._exceptions import (
     DeliveryUnknownError,
     GatewayError,
     InputError,
+    InsecureURLWarning,
     MessageRejectedError,
     MySMSError,
     ResponseError,
@@ -41,8 +43,10 @@ __all__ = [
     "MySMSError",
     "RequestState",
     "ResponseError",
+    "ResultIterator",
     "Segments",
     "SendResult",
+    "SendStream",
     "StatusResult",
     "TransportError",
     "ValidationError",

@@ -24,6 +24,7 @@ from ._config import (
     make_settings,
     read_env,
 )
+from ._exceptions import InsecureURLWarning as InsecureURLWarning  # re-exported for _cli
 from ._exceptions import ValidationError
 from ._models import Balance, Message, SendResult, StatusResult
 from ._operations import Operations, State
@@ -57,10 +58,6 @@ class ClientOptions(TypedDict, total=False):
 
 
 _OPTION_NAMES = frozenset(ClientOptions.__annotations__)
-
-
-class InsecureURLWarning(UserWarning):
-    """The base URL is plain http:// to a host that is not local: the password travels in clear."""
 
 
 class MySMSClient:

@@ -14,6 +14,9 @@ class RequestState(IntEnum):
     INTERNAL_ERROR_51 = -51
     INTERNAL_ERROR_52 = -52
 
+    # The number, as on Python >= 3.11, also on 3.10 (whose IntEnum prints "RequestState.OK").
+    __str__ = int.__repr__
+
     @property
     def is_internal_error(self) -> bool:
         return self.value in _INTERNAL_ERRORS

@@ -24,8 +24,11 @@ An error raised out of ``send_many``, ``iter_send`` or ``stream_send`` after inp
 carries ``.results``: the ``SendResult`` of every message read (``send_many``) or of every
 message read and not yet yielded (the streams), in input order. Elsewhere ``.results`` is empty.
 
-This module imports nothing of the package's own: the models import it, not the reverse, so
-messages and results appear here as plain objects.
+Warnings: ``InsecureURLWarning`` (a ``UserWarning``), when the password would travel in clear.
+
+Of the package's own modules this one imports only :mod:`._codes`, a leaf that imports nothing
+of the package, to name request and message states. The models import this module, not the
+reverse, so messages and results appear here as plain objects.
 """
 
 from __future__ import annotations
@@ -33,7 +36,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._codes import MessageState
+from ._codes import MessageState, RequestState, request_state
+
+
+class InsecureURLWarning(UserWarning):
+    """The base URL is plain http:// to a host that is not local: the password travels in clear."""
 
 
 class MySMSError(Exception):
@@ -89,16 +96,20 @@ class AuthError(MySMSError):
     """The gateway refused the username or password (request state -1)."""
 
     def __init__(self, message: str = "authorisation failed (request state -1)") -> None:
-        self.state = -1
+        self.state: RequestState = RequestState.AUTH_FAILED
         super().__init__(message)
 
 
 class GatewayError(MySMSError):
-    """The gateway answered with a non-zero request state other than -1."""
+    """The gateway answered with a non-zero request state other than -1.
+
+    ``.state`` is that state: a :class:`RequestState` member for a documented code, the plain
+    int for one the document does not list.
+    """
 
     def __init__(self, state: int, message: str | None = None) -> None:
-        self.state = state
-        super().__init__(message or f"gateway error: request state {state}")
+        self.state: RequestState | int = request_state(state)
+        super().__init__(message or f"gateway error: request state {int(state)}")
 
 
 class ResponseError(MySMSError):

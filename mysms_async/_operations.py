@@ -73,6 +73,7 @@ class Lifecycle:
     """Unopened, open, closed; and the one event loop the client's connections belong to."""
 
     __slots__ = ("_loop", "state")
+    state: State
 
     def __init__(self) -> None:
         self.state = State.UNOPENED
@@ -135,6 +136,7 @@ class Chunk:
     """Up to one request's worth of messages, with the ones that cannot be sent set aside."""
 
     __slots__ = ("failed", "messages", "valid", "wires")
+    messages: list[Message]
 
     def __init__(self, messages: list[Message]) -> None:
         self.messages = messages
@@ -164,6 +166,10 @@ class Chunk:
 
 class Operations:
     """The client's configured pieces, and the steps from a message to its outcome."""
+
+    builder: RequestBuilder
+    lifecycle: Lifecycle
+    chunk_size: int
 
     def __init__(
         self,

@@ -47,6 +47,8 @@ class Journal:
     context manager, or call :meth:`close`.
     """
 
+    url: str
+
     def __init__(self, url: str | None = None) -> None:
         self.url = url or os.environ.get(ENV_JOURNAL) or DEFAULT_JOURNAL
         self._store: Store = open_store(self.url)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from http import HTTPStatus as _HTTPPhrases
+from http import HTTPStatus
 from typing import Final
 
 from .._segments import segments
@@ -43,7 +43,7 @@ from ._faults import (
     ErrorState,
     Fault,
     HTMLPage,
-    HTTPStatus,
+    HTTPErrorStatus,
     RawBody,
     WrongShape,
 )
@@ -55,7 +55,7 @@ __all__ = ["Endpoints"]
 _DESTINATION: Final = re.compile(r"[0-9]{10,15}")
 _DATE: Final = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _TTL: Final = re.compile(r"[1-9][0-9]*")
-_PHRASES: Final = frozenset(status.value for status in _HTTPPhrases)
+_PHRASES: Final = frozenset(status.value for status in HTTPStatus)
 _HTML_PAGE: Final = (
     b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
     b"<body><h1>502 Bad Gateway</h1><hr><p>nginx</p></body></html>\n"
@@ -179,8 +179,8 @@ class Endpoints:
 
 def fault_answer(fault: Fault, endpoint: Endpoint, fmt: WireFormat, method: str) -> Answer:
     """The answer a body-replacing or refusing fault gives instead of the document's."""
-    if isinstance(fault, HTTPStatus):
-        phrase = _HTTPPhrases(fault.code).phrase if fault.code in _PHRASES else "Error"
+    if isinstance(fault, HTTPErrorStatus):
+        phrase = HTTPStatus(fault.code).phrase if fault.code in _PHRASES else "Error"
         extra: tuple[tuple[str, str], ...] = ()
         if fault.retry_after is not None:
             value = fault.retry_after

@@ -16,7 +16,7 @@ from ._faults import (
     Endpoint,
     ErrorState,
     Fault,
-    HTTPStatus,
+    HTTPErrorStatus,
     Latency,
     TruncatedBody,
     applies_to,
@@ -28,10 +28,10 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = ("send", "status", "credit")
 
 DEFAULT_RANDOM_FAULTS: Final[tuple[Fault, ...]] = (
     Latency(0.01),
-    HTTPStatus(500),
-    HTTPStatus(502),
-    HTTPStatus(503),
-    HTTPStatus(429),
+    HTTPErrorStatus(500),
+    HTTPErrorStatus(502),
+    HTTPErrorStatus(503),
+    HTTPErrorStatus(429),
     ErrorState(-50),
     DropAfterRead(),
     TruncatedBody(),

@@ -5,24 +5,24 @@ what a client's retry logic must get right: a send whose answer was lost after p
 (``processed=True``) has already sent and charged its messages, and retrying it sends them twice;
 a send refused before processing (``processed=False``) sent nothing and is safe to retry.
 
-===================  =========  ==========================================================
-fault                processed  the client sees
-===================  =========  ==========================================================
-``Latency``          yes        the normal answer, ``seconds`` late (a read timeout if that
-                                is longer than the client waits)
-``DropAfterRead``    yes        the connection closed without an answer
-``TruncatedBody``    yes        the normal answer cut in half (or the connection closed
-                                half-way, with ``close=True``)
-``DataLength``       yes        the normal answer with ``data`` ``delta`` entries longer
-                                (or shorter, if negative)
-``HTTPStatus``       no         an HTTP error status, with ``Retry-After`` if given
-``ErrorState``     no         HTTP 200 with a top-level error state (-50, -51, -52)
-``HTMLPage``         no*        an HTML error page
-``EmptyBody``        no*        an empty body
-``WrongShape``       no*        a well-formed JSON or XML body of the wrong shape
-``RawBody``          no*        exactly the bytes and headers given
-``ConnectRefused``   no         ``httpx.ConnectError``: the request never reached the app
-===================  =========  ==========================================================
+========================  =========  ==========================================================
+fault                     processed  the client sees
+========================  =========  ==========================================================
+``Latency``               yes        the normal answer, ``seconds`` late (a read timeout if that
+                                     is longer than the client waits)
+``DropAfterRead``         yes        the connection closed without an answer
+``TruncatedBody``         yes        the normal answer cut in half (or the connection closed
+                                     half-way, with ``close=True``)
+``DataLength``            yes        the normal answer with ``data`` ``delta`` entries longer
+                                     (or shorter, if negative)
+``HTTPErrorStatus``       no         an HTTP error status, with ``Retry-After`` if given
+``ErrorState``            no         HTTP 200 with a top-level error state (-50, -51, -52)
+``HTMLPage``              no*        an HTML error page
+``EmptyBody``             no*        an empty body
+``WrongShape``            no*        a well-formed JSON or XML body of the wrong shape
+``RawBody``               no*        exactly the bytes and headers given
+``ConnectRefused``        no         ``httpx.ConnectError``: the request never reached the app
+========================  =========  ==========================================================
 
 \\* ``processed`` is a field of these, ``False`` by default.
 """
@@ -43,7 +43,7 @@ __all__ = [
     "Fault",
     "GatewayDisconnect",
     "HTMLPage",
-    "HTTPStatus",
+    "HTTPErrorStatus",
     "Latency",
     "RawBody",
     "TruncatedBody",
@@ -109,7 +109,7 @@ class DataLength:
 
 
 @dataclass(frozen=True)
-class HTTPStatus:
+class HTTPErrorStatus:
     """Answer with HTTP ``code`` (500, 502, 503, 429, ...) before carrying anything out.
 
     ``retry_after`` becomes a ``Retry-After`` header: a number of seconds, or a string sent as
@@ -122,7 +122,7 @@ class HTTPStatus:
 
     def __post_init__(self) -> None:
         if not 400 <= self.code <= 599:
-            raise ValueError("HTTPStatus.code must be an HTTP error status (400-599)")
+            raise ValueError("HTTPErrorStatus.code must be an HTTP error status (400-599)")
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ Fault = (
     | DropAfterRead
     | TruncatedBody
     | DataLength
-    | HTTPStatus
+    | HTTPErrorStatus
     | ErrorState
     | HTMLPage
     | EmptyBody

@@ -26,7 +26,7 @@ from mysms_async.testing import (
     DropAfterRead,
     ErrorState,
     FakeGateway,
-    HTTPStatus,
+    HTTPErrorStatus,
     Latency,
 )
 
@@ -37,11 +37,17 @@ BATCH = 1000
 #: client sees a broken answer that it cannot tell from a drop; it is left out here (the
 #: in-process tests cover a real refusal). A 429 and request state -50 prove nothing was sent;
 #: after a 503 or a connection dropped after the request was read, the client cannot know.
-FAULTS = (HTTPStatus(429), ErrorState(-50), HTTPStatus(503), DropAfterRead(), Latency(0.05))
+FAULTS = (
+    HTTPErrorStatus(429),
+    ErrorState(-50),
+    HTTPErrorStatus(503),
+    DropAfterRead(),
+    Latency(0.05),
+)
 
 
 def _maybe_sent(fault: object) -> bool:
-    if isinstance(fault, HTTPStatus):
+    if isinstance(fault, HTTPErrorStatus):
         return fault.code != 429
     return isinstance(fault, DropAfterRead)
 

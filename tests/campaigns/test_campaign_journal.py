@@ -29,7 +29,7 @@ from mysms_async.testing import (
     DropAfterRead,
     ErrorState,
     FakeGateway,
-    HTTPStatus,
+    HTTPErrorStatus,
     Latency,
 )
 
@@ -202,7 +202,9 @@ async def test_each_failure_leads_to_its_outcome_and_unknown_is_never_resent(
     gateway = _gateway()
     gateway.inject(ErrorState(-50), endpoint="send")  # batch 1: failed, nothing accepted
     gateway.inject(DropAfterRead(), endpoint="send")  # batch 2: accepted, answer lost: unknown
-    gateway.inject(HTTPStatus(429), endpoint="send", times=3)  # batch 3: not sent, back to pending
+    gateway.inject(
+        HTTPErrorStatus(429), endpoint="send", times=3
+    )  # batch 3: not sent, back to pending
     rows = [
         *_rows(6),
         {"destination": "79110000077", "text": "from a stranger", "sender": "Stranger"},

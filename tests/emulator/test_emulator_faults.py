@@ -33,7 +33,7 @@ from mysms_async.testing import (
     FakeGateway,
     GatewayDisconnect,
     HTMLPage,
-    HTTPStatus,
+    HTTPErrorStatus,
     Latency,
     RawBody,
     TruncatedBody,
@@ -61,7 +61,7 @@ def test_each_fault_says_whether_it_is_processed() -> None:
     assert DropAfterRead().processed
     assert TruncatedBody().processed
     assert DataLength(1).processed
-    assert not HTTPStatus(503).processed
+    assert not HTTPErrorStatus(503).processed
     assert not ErrorState(-50).processed
     assert not ConnectRefused().processed
     assert not HTMLPage().processed
@@ -77,7 +77,7 @@ def test_fault_values_are_checked() -> None:
     with pytest.raises(ValueError, match="0"):
         DataLength(0)
     with pytest.raises(ValueError, match="400-599"):
-        HTTPStatus(200)
+        HTTPErrorStatus(200)
 
 
 async def test_latency_answers_late_after_processing(
@@ -109,20 +109,20 @@ async def test_latency_beyond_the_read_timeout_is_a_read_timeout_after_processin
 @pytest.mark.parametrize(
     ("fault", "retry_after"),
     [
-        (HTTPStatus(503), None),
-        (HTTPStatus(500), None),
-        (HTTPStatus(502), None),
-        (HTTPStatus(429, retry_after=7), "7"),
-        (HTTPStatus(503, retry_after=2.0), "2"),
-        (HTTPStatus(503, retry_after=1.5), "1.5"),
+        (HTTPErrorStatus(503), None),
+        (HTTPErrorStatus(500), None),
+        (HTTPErrorStatus(502), None),
+        (HTTPErrorStatus(429, retry_after=7), "7"),
+        (HTTPErrorStatus(503, retry_after=2.0), "2"),
+        (HTTPErrorStatus(503, retry_after=1.5), "1.5"),
         (
-            HTTPStatus(503, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"),
+            HTTPErrorStatus(503, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"),
             "Wed, 21 Oct 2015 07:28:00 GMT",
         ),
     ],
 )
 async def test_http_status_refuses_before_processing(
-    http: httpx.AsyncClient, gateway: FakeGateway, fault: HTTPStatus, retry_after: str | None
+    http: httpx.AsyncClient, gateway: FakeGateway, fault: HTTPErrorStatus, retry_after: str | None
 ) -> None:
     gateway.inject(fault)
     response = await _post_send(http, "Hi")
@@ -301,7 +301,7 @@ async def test_connect_refused_never_reaches_the_app(
 
 
 async def test_times_and_endpoint(http: httpx.AsyncClient, gateway: FakeGateway) -> None:
-    gateway.inject(HTTPStatus(503), endpoint="credit", times=2)
+    gateway.inject(HTTPErrorStatus(503), endpoint="credit", times=2)
     assert read(await _post_send(http, "Hi")).state == "0"  # a send is not a credit request
     for _ in range(2):
         assert (await http.get("credit/json", params={"u": "demo", "p": "x"})).status_code == 503
@@ -312,9 +312,9 @@ async def test_times_and_endpoint(http: httpx.AsyncClient, gateway: FakeGateway)
 async def test_faults_are_used_in_injection_order(
     http: httpx.AsyncClient, gateway: FakeGateway
 ) -> None:
-    gateway.inject(HTTPStatus(500))
-    gateway.inject(HTTPStatus(502))
-    assert gateway.pending_faults == (HTTPStatus(500), HTTPStatus(502))
+    gateway.inject(HTTPErrorStatus(500))
+    gateway.inject(HTTPErrorStatus(502))
+    assert gateway.pending_faults == (HTTPErrorStatus(500), HTTPErrorStatus(502))
     codes = [(await _post_send(http, "Hi")).status_code for _ in range(3)]
     assert codes == [500, 502, 200]
 
@@ -330,17 +330,17 @@ async def test_forever_until_cleared(http: httpx.AsyncClient, gateway: FakeGatew
 async def test_unknown_paths_do_not_use_faults(
     http: httpx.AsyncClient, gateway: FakeGateway
 ) -> None:
-    gateway.inject(HTTPStatus(503))
+    gateway.inject(HTTPErrorStatus(503))
     assert (await http.get("nowhere")).status_code == 404
     assert (await http.delete("send/json")).status_code == 405
-    assert gateway.pending_faults == (HTTPStatus(503),)
+    assert gateway.pending_faults == (HTTPErrorStatus(503),)
 
 
 def test_inject_checks_its_arguments(gateway: FakeGateway) -> None:
     with pytest.raises(ValueError, match="endpoint"):
-        gateway.inject(HTTPStatus(503), endpoint="balance")  # type: ignore[arg-type]
+        gateway.inject(HTTPErrorStatus(503), endpoint="balance")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="times"):
-        gateway.inject(HTTPStatus(503), times=0)
+        gateway.inject(HTTPErrorStatus(503), times=0)
     with pytest.raises(ValueError, match="rate"):
         gateway.random_faults(rate=2)
     with pytest.raises(ValueError, match="kinds"):
@@ -349,7 +349,9 @@ def test_inject_checks_its_arguments(gateway: FakeGateway) -> None:
 
 async def _fault_sequence(seed: int, rate: float, count: int) -> list[str]:
     gateway = FakeGateway()
-    gateway.random_faults(rate, [HTTPStatus(500), ErrorState(-51), ConnectRefused()], seed=seed)
+    gateway.random_faults(
+        rate, [HTTPErrorStatus(500), ErrorState(-51), ConnectRefused()], seed=seed
+    )
     outcomes = []
     async with httpx.AsyncClient(transport=gateway.transport(), base_url=BASE) as http:
         for _ in range(count):
@@ -379,17 +381,21 @@ async def test_random_faults_are_seeded_and_follow_the_rate() -> None:
 async def test_random_faults_off_and_per_endpoint(
     http: httpx.AsyncClient, gateway: FakeGateway
 ) -> None:
-    gateway.random_faults(1.0, [HTTPStatus(503)], endpoint="send")
+    gateway.random_faults(1.0, [HTTPErrorStatus(503)], endpoint="send")
     assert (await _post_send(http, "Hi")).status_code == 503
     assert (await credit(http, "GET", "json")).state == "0"
-    gateway.inject(HTTPStatus(500))  # injected faults come first
+    gateway.inject(HTTPErrorStatus(500))  # injected faults come first
     assert (await _post_send(http, "Hi")).status_code == 500
     gateway.random_faults(0)
     assert (await _post_send(http, "Hi")).status_code == 200
 
 
 async def test_default_random_faults_soak(gateway: FakeGateway) -> None:
-    assert {type(f) for f in DEFAULT_RANDOM_FAULTS} >= {HTTPStatus, DropAfterRead, ConnectRefused}
+    assert {type(f) for f in DEFAULT_RANDOM_FAULTS} >= {
+        HTTPErrorStatus,
+        DropAfterRead,
+        ConnectRefused,
+    }
     gateway.random_faults(0.5, seed=11)
     errors = 0
     async with httpx.AsyncClient(transport=gateway.transport(), base_url=BASE) as http:

@@ -15,7 +15,7 @@ from mysms_async.testing import (
     DEMO_USERNAME,
     Account,
     FakeGateway,
-    HTTPStatus,
+    HTTPErrorStatus,
 )
 
 
@@ -223,8 +223,8 @@ async def test_reset_forgets_everything_but_accounts(
 ) -> None:
     await send_one(http)
     gateway.set_balance(DEMO_USERNAME, 5)
-    gateway.inject(HTTPStatus(503))
-    gateway.random_faults(1.0, [HTTPStatus(500)])
+    gateway.inject(HTTPErrorStatus(503))
+    gateway.random_faults(1.0, [HTTPErrorStatus(500)])
     gateway.reset()
     assert gateway.requests == []
     assert gateway.messages == {}

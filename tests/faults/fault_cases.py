@@ -54,7 +54,7 @@ from mysms_async.testing import (
     FakeGateway,
     Fault,
     HTMLPage,
-    HTTPStatus,
+    HTTPErrorStatus,
     Latency,
     RawBody,
     TruncatedBody,
@@ -338,7 +338,7 @@ def _http_cases() -> list[Case]:
                 Case(
                     f"http{code}-" + ("no-retry-after" if retry_after is None else "retry-after-0"),
                     Kind.THROTTLED if code == 429 else Kind.SERVER_ERROR,
-                    _const(HTTPStatus(code, retry_after=retry_after)),
+                    _const(HTTPErrorStatus(code, retry_after=retry_after)),
                     status_code=code,
                     retry_after=None if retry_after is None else float(retry_after),
                 )

@@ -38,7 +38,7 @@ from mysms_async import (
     Message,
     ResponseError,
 )
-from mysms_async.testing import DataLength, HTTPStatus, RawBody
+from mysms_async.testing import DataLength, HTTPErrorStatus, RawBody
 
 
 @pytest.mark.parametrize(("op", "fmt", "method", "case"), matrix())
@@ -109,7 +109,7 @@ async def test_data_length_in_a_batch_status(fmt: Fmt, delta: int) -> None:
 async def test_a_retry_after_is_waited_for_even_with_backoff_off() -> None:
     gateway = make_gateway()
     async with make_client(gateway, "json", "POST", max_retries=1) as client:
-        gateway.inject(HTTPStatus(429, retry_after=1), endpoint="send")
+        gateway.inject(HTTPErrorStatus(429, retry_after=1), endpoint="send")
         started = anyio.current_time()
         result = await client.send(DESTINATION, "throttled once")
         elapsed = anyio.current_time() - started
@@ -122,7 +122,7 @@ async def test_a_retry_after_is_waited_for_even_with_backoff_off() -> None:
 async def test_a_retry_after_longer_than_a_caller_would_wait_is_raised_at_once() -> None:
     gateway = make_gateway()
     async with make_client(gateway, "xml", "GET") as client:
-        gateway.inject(HTTPStatus(503, retry_after=3600), endpoint="credit", times=None)
+        gateway.inject(HTTPErrorStatus(503, retry_after=3600), endpoint="credit", times=None)
         with anyio.fail_after(2):
             with pytest.raises(ResponseError) as caught:
                 await client.balance()
@@ -135,7 +135,7 @@ async def test_a_retry_after_longer_than_a_caller_would_wait_is_raised_at_once()
 async def test_retries_stop_at_max_retries() -> None:
     gateway = make_gateway()
     async with make_client(gateway, "json", "GET") as client:
-        gateway.inject(HTTPStatus(503), endpoint="credit", times=ATTEMPTS - 1)
+        gateway.inject(HTTPErrorStatus(503), endpoint="credit", times=ATTEMPTS - 1)
         assert (await client.balance()).amount > 0  # the last permitted attempt succeeds
     assert len(gateway.requests) == ATTEMPTS
 

@@ -33,7 +33,7 @@ from mysms_async.testing import (
     ConnectRefused,
     DropAfterRead,
     FakeGateway,
-    HTTPStatus,
+    HTTPErrorStatus,
     TruncatedBody,
 )
 
@@ -78,7 +78,7 @@ async def test_every_layer_logs_at_debug_over_a_socket_and_none_leaks(
             for fault in (
                 ConnectRefused(),  # over a socket: dropped before the request is read
                 DropAfterRead(),
-                HTTPStatus(503),
+                HTTPErrorStatus(503),
                 TruncatedBody(close=True),
             ):
                 for call in (

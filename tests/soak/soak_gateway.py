@@ -26,7 +26,7 @@ from mysms_async.testing import (
     ErrorState,
     FakeGateway,
     Fault,
-    HTTPStatus,
+    HTTPErrorStatus,
     Latency,
     TruncatedBody,
 )
@@ -35,11 +35,11 @@ from mysms_async.testing import (
 #: one-second timeout: the gateway carries the send out and the client never hears of it.
 SOAK_FAULTS: tuple[Fault, ...] = (
     DropAfterRead(),
-    HTTPStatus(500),
-    HTTPStatus(502),
-    HTTPStatus(503),
-    HTTPStatus(429),
-    HTTPStatus(429, retry_after=0),
+    HTTPErrorStatus(500),
+    HTTPErrorStatus(502),
+    HTTPErrorStatus(503),
+    HTTPErrorStatus(429),
+    HTTPErrorStatus(429, retry_after=0),
     ErrorState(-50),
     ErrorState(-51),
     ErrorState(-52),
@@ -53,8 +53,8 @@ SOAK_FAULTS: tuple[Fault, ...] = (
 
 
 def fault_name(fault: Fault) -> str:
-    """A short, stable label: ``HTTPStatus(429, retry_after=0)`` -> ``HTTP 429 Retry-After``."""
-    if isinstance(fault, HTTPStatus):
+    """A short, stable label: ``HTTPErrorStatus(429, retry_after=0)`` is ``HTTP 429 Retry-After``"""
+    if isinstance(fault, HTTPErrorStatus):
         return f"HTTP {fault.code}" + (" Retry-After" if fault.retry_after is not None else "")
     if isinstance(fault, ErrorState):
         return f"state {fault.code}"
