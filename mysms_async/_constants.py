@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 DEFAULT_BASE_URL = "https://my-sms.ru/rest/sms/"
 DEFAULT_WIRE_FORMAT = "json"
 DEFAULT_HTTP_METHOD = "POST"
@@ -45,3 +47,16 @@ USER_AGENT = "mysms-async"
 #: LimitRequestLine 8190), and httpx refuses URLs past 64 KiB only once the request is made.
 #: About 1,300 Cyrillic or 7,900 plain Latin characters of text fit; POST has no such limit.
 MAX_GET_QUERY_BYTES = 8000
+
+# The emulator's demo account and price (mysms_async.testing, and the defaults `mysms emulator`
+# shows in its help, without importing the emulator).
+#: Username of the account a ``FakeGateway`` has when none are given.
+DEMO_USERNAME = "demo"
+#: Password of the demo account.
+DEMO_PASSWORD = "demo-password"
+#: Starting balance of the demo account.
+DEMO_BALANCE = Decimal("1000")
+#: The one sender name registered for the demo account.
+DEMO_SENDER = "MySMS"
+#: What a ``FakeGateway`` charges per SMS part unless told otherwise.
+DEFAULT_PRICE_PER_PART = Decimal("1.50")

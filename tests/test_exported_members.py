@@ -1,7 +1,10 @@
 import ast
 import builtins
 import importlib
+import subprocess
+import sys
 import typing
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -177,32 +180,127 @@ def test_every_error_carries_results_even_when_not_from_a_bulk_run() -> None:
     assert mysms_async.ConfigurationError("x", variable="MYSMS_FORMAT").results == []
 
 
-def test_the_private_modules_import_one_another_without_a_circle() -> None:
-    """Data flows one way (STYLE.md): façades -> operations -> builder, transport, decoders."""
-    import ast
-    from pathlib import Path
+def import_graph() -> dict[str, set[str]]:
+    """Every module of the package, subpackages included, and the package modules it imports.
 
-    package = Path(mysms_async.__file__).parent
-    modules = {path.stem: path for path in package.glob("_*.py")}
+    Every import counts, lazy ones and those under ``TYPE_CHECKING`` too: a circle that only the
+    type checker or a late call walks is still two modules that each need the other. Importing
+    ``a.b.c`` runs ``a.b``'s ``__init__`` as well, unless the importer lives inside ``a.b``.
+    """
+    root = Path(mysms_async.__file__).parent
+    modules: dict[str, Path] = {}
+    for path in root.rglob("*.py"):
+        parts = ["mysms_async", *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+
+    def ancestors(name: str) -> set[str]:
+        parts = name.split(".")
+        return {".".join(parts[:n]) for n in range(1, len(parts))}
+
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        graph[name] = {
-            node.module.split(".")[0]
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
-        } & set(modules)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    origin = ".".join([*base, *(node.module or "").split(".")]).rstrip(".")
+                else:
+                    origin = node.module or ""
+                # ``from pkg import mod`` imports the module; ``from pkg import name``, pkg itself.
+                targets |= {
+                    f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in modules else origin
+                    for alias in node.names
+                }
+        edges = {t for t in targets if t in modules}
+        for target in list(edges):
+            edges |= ancestors(target) - ancestors(name) - {name}
+        graph[name] = {e for e in edges if e in modules and e != name}
+    return graph
 
-    def circle_from(start: str) -> list[str] | None:
+
+def test_the_private_modules_import_one_another_without_a_circle() -> None:
+    """Data flows one way (STYLE.md), in the core and inside every subpackage (_cli, testing,
+    campaigns): façades -> operations -> builder, transport, decoders."""
+    graph = import_graph()
+    assert {"mysms_async._cli._args", "mysms_async.testing._gateway"} <= set(graph)
+    assert {"mysms_async.campaigns._store"} <= set(graph)
+
+    def circle_from(start: str) -> tuple[str, ...] | None:
         stack = [(start, [start])]
         while stack:
             node, trail = stack.pop()
-            for dependency in graph[node]:
+            for dependency in sorted(graph[node]):
                 if dependency == start:
-                    return [*trail, start]
+                    return (*trail, start)
                 if dependency not in trail:
                     stack.append((dependency, [*trail, dependency]))
         return None
 
-    circles = [c for name in graph if (c := circle_from(name)) is not None]
-    assert circles == []
-    assert "_client" not in graph["_bulk"] and "_bulk" not in graph["_operations"]
+    def shown(circle: tuple[str, ...]) -> str:
+        """One spelling per circle, whichever module it was found from: the least one first."""
+        ring = circle[:-1]
+        first = ring.index(min(ring))
+        return " -> ".join([*ring[first:], *ring[:first], ring[first]])
+
+    circles = {shown(c) for name in sorted(graph) if (c := circle_from(name)) is not None}
+    assert circles == set()
+    assert "mysms_async._client" not in graph.get("mysms_async._bulk", set())
+    assert "mysms_async._bulk" not in graph.get("mysms_async._operations", set())
+
+
+def test_the_import_graph_sees_relative_absolute_lazy_and_type_checking_imports() -> None:
+    """The guard above is only as good as the graph it walks."""
+    graph = import_graph()
+    # from .. import _constants as C; from .._config import ...; from ._campaign import ...
+    assert {"mysms_async._constants", "mysms_async._config", "mysms_async._cli._campaign"} <= (
+        graph["mysms_async._cli._args"]
+    )
+    # from .. import __version__ (the package's __init__)
+    assert "mysms_async" in graph["mysms_async._cli._args"]
+    # from . import _asgi, _wire
+    assert {"mysms_async.testing._asgi", "mysms_async.testing._wire"} <= (
+        graph["mysms_async.testing._gateway"]
+    )
+    # a lazy import inside a method, and one under TYPE_CHECKING
+    assert "mysms_async._client" in graph["mysms_async.testing._gateway"]
+    assert "mysms_async.testing._gateway" in graph["mysms_async.testing._plugin"]
+    # from ..campaigns import ...: the subpackage's __init__
+    assert "mysms_async.campaigns" in graph["mysms_async._cli._campaign"]
+
+
+def loaded_by(*args: str) -> set[str]:
+    """The package's modules a fresh interpreter imports to run ``python -X importtime ARGS``."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line.rpartition("|")[2].strip() for line in run.stderr.splitlines()]
+    assert "mysms_async._cli" in lines  # the probe sees the CLI's own imports
+    return {line for line in lines if line.startswith("mysms_async")}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-c", "import mysms_async._cli"),
+        ("-m", "mysms_async", "--help"),
+        ("-m", "mysms_async", "emulator", "--help"),  # shows the emulator's defaults
+    ],
+    ids=["import", "help", "emulator-help"],
+)
+def test_the_command_line_does_not_load_the_emulator_to_start(args: tuple[str, ...]) -> None:
+    """The CLI's defaults for the emulator live in ``_constants``: building the parser must not
+    import the emulator (its gateway, httpx's ASGI transport, the fault plan) for two numbers."""
+    loaded = loaded_by(*args)
+    assert "mysms_async.testing._gateway" not in loaded
+    assert {name for name in loaded if name.startswith("mysms_async.testing")} == set()

@@ -11,7 +11,7 @@ import argparse
 from .. import __version__
 from .. import _constants as C
 from .._config import ENV_PASSWORD, ENV_SENDER, ENV_USERNAME
-from ..testing._records import DEFAULT_PRICE_PER_PART, DEMO_BALANCE
+from .._constants import DEFAULT_PRICE_PER_PART, DEMO_BALANCE
 from ._campaign import add_campaign_parser
 from ._constants import (
     DEFAULT_MAX_PARTS,

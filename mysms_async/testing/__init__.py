@@ -16,6 +16,7 @@ Over a real loopback socket (needs the ``[emulator]`` extra, for uvicorn)::
         ...
 """
 
+from .._constants import DEMO_BALANCE, DEMO_PASSWORD, DEMO_SENDER, DEMO_USERNAME
 from ._faults import (
     ConnectRefused,
     DataLength,
@@ -34,10 +35,6 @@ from ._faults import (
 )
 from ._gateway import DEFAULT_RANDOM_FAULTS, FakeGateway
 from ._records import (
-    DEMO_BALANCE,
-    DEMO_PASSWORD,
-    DEMO_SENDER,
-    DEMO_USERNAME,
     Account,
     MessageFields,
     RecordedRequest,

@@ -12,12 +12,36 @@ from typing import Any
 
 from ._faults import GatewayDisconnect
 
-__all__ = ["Answer", "Receive", "Scope", "Send", "drop", "read_body", "respond", "truncated"]
+__all__ = [
+    "Answer",
+    "App",
+    "Receive",
+    "Refused",
+    "Scope",
+    "Send",
+    "drop",
+    "read_body",
+    "refuse",
+    "respond",
+    "truncated",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+#: An ASGI 3 application: what the transport and the server carry requests into.
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Refused(Exception):
+    """Raised by the app, in-process only, to refuse the connection before reading anything.
+
+    The in-process transport turns it into the ``httpx.ConnectError`` of a refused connection.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the fake gateway refused the connection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +80,17 @@ async def respond(send: Send, answer: Answer) -> None:
     headers = _raw_headers(answer, len(answer.body))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body, "more_body": False})
+
+
+async def refuse(send: Send, in_process: bool) -> None:
+    """Refuse the connection (a ``ConnectRefused`` fault), before the body is read.
+
+    In-process nothing has been connected yet: :class:`Refused` tells the transport so. Over a
+    socket the server has already accepted the connection; there it is dropped instead.
+    """
+    if in_process:
+        raise Refused()
+    await drop(send, in_process, 0)
 
 
 async def drop(send: Send, in_process: bool, expected: int) -> None:

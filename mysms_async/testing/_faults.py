@@ -174,8 +174,8 @@ class RawBody:
 
 @dataclass(frozen=True)
 class ConnectRefused:
-    """Refuse the connection: the request never reaches the app, so nothing is recorded in
-    ``gateway.requests``; it is counted in ``gateway.refused`` instead.
+    """Refuse the connection: the gateway refuses it before reading the request, so nothing is
+    recorded in ``gateway.requests``; it is counted in ``gateway.refused`` instead.
 
     Through :meth:`FakeGateway.transport` the client gets ``httpx.ConnectError``. An app served
     over a real socket has already accepted the connection; there the fault drops it without

@@ -30,6 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._constants import (
+    DEFAULT_PRICE_PER_PART,
+    DEMO_BALANCE,
+    DEMO_PASSWORD,
+    DEMO_SENDER,
+    DEMO_USERNAME,
+)
 from . import _asgi, _wire
 from ._accounts import AccountBook
 from ._asgi import Answer, Receive, Scope, Send
@@ -48,11 +55,6 @@ from ._faults import (
     WrongShape,
 )
 from ._records import (
-    DEFAULT_PRICE_PER_PART,
-    DEMO_BALANCE,
-    DEMO_PASSWORD,
-    DEMO_SENDER,
-    DEMO_USERNAME,
     Account,
     RecordedRequest,
     SentMessage,
@@ -366,7 +368,7 @@ class FakeGateway:
         """
         from ._server import serve
 
-        return serve(self, host, port, log_level=log_level)
+        return serve(self, host, port, base_path=self.base_path, log_level=log_level)
 
     # --- the ASGI app: a request's path ------------------------------------------------------
 
@@ -399,16 +401,14 @@ class FakeGateway:
         )
         raw_query: bytes = scope.get("query_string", b"")
         route = self._route(path)
-        preset = IN_PROCESS.get()
-        in_process = preset is not None and preset[0] is self
+        in_process = IN_PROCESS.get() is self
 
         fault: Fault | None = None
         if route is not None and method in ("GET", "POST"):
-            fault = preset[1] if preset is not None and in_process else self._next_fault(route[0])
+            fault = self._next_fault(route[0])
             if isinstance(fault, ConnectRefused):
-                # Only over a real socket: the transport refuses in-process connections itself.
                 self._count_refused()
-                await _asgi.drop(send, in_process, 0)
+                await _asgi.refuse(send, in_process)
                 return
 
         body = await _asgi.read_body(receive)

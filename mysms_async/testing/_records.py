@@ -9,15 +9,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from .._constants import DEMO_BALANCE, DEMO_SENDER
 from .._segments import Encoding
 from ._faults import Endpoint, Fault
 
 __all__ = [
-    "DEFAULT_PRICE_PER_PART",
-    "DEMO_BALANCE",
-    "DEMO_PASSWORD",
-    "DEMO_SENDER",
-    "DEMO_USERNAME",
     "Account",
     "MessageFields",
     "RecordedRequest",
@@ -26,17 +22,6 @@ __all__ = [
 ]
 
 WireFormat = Literal["json", "xml"]
-
-DEMO_USERNAME = "demo"
-"""Username of the account a :class:`FakeGateway` has when none are given."""
-DEMO_PASSWORD = "demo-password"
-"""Password of the demo account."""
-DEMO_BALANCE = Decimal("1000")
-"""Starting balance of the demo account."""
-DEMO_SENDER = "MySMS"
-"""The one sender name registered for the demo account."""
-DEFAULT_PRICE_PER_PART = Decimal("1.50")
-"""What a :class:`FakeGateway` charges per SMS part unless told otherwise."""
 
 
 @dataclass(frozen=True)

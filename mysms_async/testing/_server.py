@@ -13,12 +13,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from ._asgi import App
 from ._faults import GatewayDisconnect
-
-if TYPE_CHECKING:
-    from ._gateway import FakeGateway
 
 __all__ = ["listening_socket", "serve"]
 
@@ -53,8 +51,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 @contextmanager
-def serve(gateway: FakeGateway, host: str, port: int, *, log_level: str) -> Iterator[str]:
-    """Run ``gateway`` under uvicorn on ``host:port`` until the block ends; yield the base URL."""
+def serve(app: App, host: str, port: int, *, base_path: str, log_level: str) -> Iterator[str]:
+    """Run ``app`` under uvicorn on ``host:port`` until the block ends; yield the base URL,
+    ``base_path`` on that address."""
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -66,7 +65,7 @@ def serve(gateway: FakeGateway, host: str, port: int, *, log_level: str) -> Iter
     family = sock.family
     bound_port: int = sock.getsockname()[1]
     config = uvicorn.Config(
-        gateway,
+        app,
         http="h11",
         lifespan="off",
         log_config=None,
@@ -92,7 +91,7 @@ def serve(gateway: FakeGateway, host: str, port: int, *, log_level: str) -> Iter
                 raise RuntimeError("uvicorn did not start the FakeGateway server")
             time.sleep(0.01)
         shown_host = f"[{host}]" if family == socket.AF_INET6 else host
-        yield f"http://{shown_host}:{bound_port}{gateway.base_path}"
+        yield f"http://{shown_host}:{bound_port}{base_path}"
     finally:
         server.should_exit = True
         thread.join(_STOP_TIMEOUT)

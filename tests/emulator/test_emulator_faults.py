@@ -31,6 +31,7 @@ from mysms_async.testing import (
     EmptyBody,
     ErrorState,
     FakeGateway,
+    FakeGatewayTransport,
     GatewayDisconnect,
     HTMLPage,
     HTTPErrorStatus,
@@ -298,6 +299,34 @@ async def test_connect_refused_never_reaches_the_app(
     assert not _processed(gateway)
     await _post_send(http, "Hi")
     assert len(gateway.requests) == 1
+
+
+async def test_the_transport_needs_only_an_asgi_app() -> None:
+    """The in-process transport knows its app as an ASGI callable, not as a ``FakeGateway`` (the
+    gateway imports the transport, never the reverse): any app works, and the exceptions an app
+    raises in-process mean what they mean for the gateway."""
+    from mysms_async.testing._asgi import Answer, Receive, Refused, Scope, Send, respond
+    from mysms_async.testing._transport import IN_PROCESS
+
+    seen: list[tuple[str, bool]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((scope["path"], IN_PROCESS.get() is app))
+        if scope["path"] == "/refuse":
+            raise Refused()
+        if scope["path"] == "/drop":
+            raise GatewayDisconnect()
+        await respond(send, Answer.text(200, "ok"))
+
+    transport = FakeGatewayTransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
+        assert (await http.get("/hello")).text == "ok"
+        with pytest.raises(httpx.ConnectError, match=r"\[Errno 111\] Connection refused"):
+            await http.get("/refuse")
+        with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+            await http.get("/drop")
+    assert seen == [("/hello", True), ("/refuse", True), ("/drop", True)]
+    assert IN_PROCESS.get() is None
 
 
 async def test_times_and_endpoint(http: httpx.AsyncClient, gateway: FakeGateway) -> None:
