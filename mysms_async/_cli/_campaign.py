@@ -225,11 +225,17 @@ def _run(session: Session, journal: Journal) -> int:
         assert stop.event is not None
         meter = Meter(out, label=f"{args.name}: sending", total=todo, unit="msgs", rate=True)
         seen: list[RunSummary] = []
+        kinds: set[str] = set()
         said: list[str | None] = [None]
 
         def progress(summary: RunSummary) -> None:
+            # at once for the first batch and a new kind of outcome; else at the meter's pace
+            new = not seen or summary.outcomes.keys() != kinds
+            kinds.clear()
+            kinds.update(summary.outcomes.keys())
             seen[:] = [summary]
-            meter.set(sum(summary.outcomes.values()), _outcome_detail(summary.outcomes))
+            done = sum(summary.outcomes.values())
+            meter.set(done, _outcome_detail(summary.outcomes), force=new)
             if summary.not_sent is not None and summary.not_sent != said[0]:
                 meter.print(
                     "warning: the gateway did not take a batch; it is pending again and is"
@@ -329,7 +335,7 @@ def _track(session: Session, journal: Journal) -> int:
             while not await stop.wait(TRACK_PROGRESS_EVERY):
                 total, final, detail = tracked(campaign.report())
                 meter.total = total
-                meter.set(final, detail)
+                meter.set(final, detail, force=False)
 
         summary: TrackSummary | None = None
         try:

@@ -116,11 +116,13 @@ class Meter:
             self.detail = detail
         self._refresh(force=False)
 
-    def set(self, completed: int, detail: str) -> None:
+    def set(self, completed: int, detail: str, *, force: bool | None = None) -> None:
+        """Show ``completed`` and ``detail``: at once if ``force`` (by default: if they changed),
+        else at the next refresh (a line every few seconds in a log)."""
         changed = detail != self.detail or completed != self.completed
         self.completed = completed
         self.detail = detail
-        self._refresh(force=changed)
+        self._refresh(force=changed if force is None else force)
 
     def _refresh(self, *, force: bool) -> None:
         now = time.monotonic()

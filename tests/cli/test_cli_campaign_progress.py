@@ -61,6 +61,16 @@ def test_run_shows_progress_with_counts_by_outcome_and_its_own_rate(
     assert "time left" not in run.out
 
 
+def test_run_progress_in_a_log_is_not_a_line_per_batch(
+    mysms: Mysms, delivering: FakeGateway, tmp_path: Path
+) -> None:
+    assert mysms("-q", "campaign", "create", "c", campaign(tmp_path / "c.csv", 40)).code == 0
+    run = mysms("campaign", "run", "c", "--batch-size", "2")  # 20 batches
+    assert run.code == 0, run.err
+    progress = [line for line in run.err.splitlines() if line.startswith("mysms: c: sending:")]
+    assert 2 <= len(progress) <= 4, progress  # the first batch, every 2 s, the end
+
+
 def test_run_json_says_its_own_rate(mysms: Mysms, delivering: FakeGateway, tmp_path: Path) -> None:
     assert mysms("-q", "campaign", "create", "c", campaign(tmp_path / "c.csv", 10)).code == 0
     run = mysms("-q", "--json", "campaign", "run", "c", "--batch-size", "5")
