@@ -224,6 +224,7 @@ def _run(session: Session, journal: Journal) -> int:
         assert stop is not None
         assert stop.event is not None
         meter = Meter(out, label=f"{args.name}: sending", total=todo, unit="msgs", rate=True)
+        stop.on_request(lambda _: meter.halt())
         seen: list[RunSummary] = []
         kinds: set[str] = set()
         said: list[str | None] = [None]
@@ -330,6 +331,7 @@ def _track(session: Session, journal: Journal) -> int:
             done_before=final,
         )
         meter.set(final, detail)
+        stop.on_request(lambda _: meter.halt())
 
         async def show_progress() -> None:
             while not await stop.wait(TRACK_PROGRESS_EVERY):

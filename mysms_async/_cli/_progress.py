@@ -171,6 +171,11 @@ class Meter:
         else:
             self._out.say(text)
 
+    def halt(self) -> None:
+        """A stop was asked for: what is left will not be done by this run, so no ETA."""
+        self.stopped = True
+        self._refresh(force=True)
+
     def finish(self, *, complete: bool = True) -> None:
         """Stop; a complete run's total is what was done (the line count was an estimate), an
         incomplete one is shown stopped, without an ETA."""

@@ -181,3 +181,19 @@ def test_a_stopped_run_shows_no_eta(clock: _Clock, capsys: pytest.CaptureFixture
     assert meter.seconds_left() is None
     final = capsys.readouterr().err.splitlines()[-1]
     assert final == "mysms: c: 10 of 100 msgs, in 2.0 s, stopped, 5 msgs/s, accepted 10", final
+
+
+def test_a_run_asked_to_stop_drops_its_eta_at_once(
+    clock: _Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meter = Meter(
+        Output(json_mode=False, quiet=False), label="c", total=100, unit="msgs", rate=True
+    )
+    clock.now += 1.0
+    meter.set(50, "accepted 50")
+    assert "ETA 1 s" in capsys.readouterr().err
+    meter.halt()  # the first signal: the requests in flight finish, nothing more is claimed
+    assert meter.seconds_left() is None
+    clock.now += 1.0
+    meter.set(60, "accepted 60")
+    assert "ETA" not in capsys.readouterr().err
