@@ -269,7 +269,7 @@ def _send_rows(session: Session, client: MySMSClient, source: RowSource, report:
             await _stream(client, ledger, source)
 
     try:
-        run_interruptible(run, graceful=True, stop=stop)
+        run_interruptible(run, stop=stop)
     except (Interrupted, KeyboardInterrupt) as error:
         ledger.abandon(
             ledger.leftover,

@@ -2,10 +2,12 @@
 
 The journal is ``--journal URL``, else ``MYSMS_JOURNAL``, else ``sqlite:///mysms-campaigns.db`` in
 the current directory (with ``--sandbox``: ``mysms-sandbox-campaigns.db``, so that the emulated
-gateway's ids never mix with a real campaign's). ``run`` handles SIGINT and SIGTERM itself: the
-first stops claiming new batches and lets the requests in flight finish and be recorded; a second
-cancels them, and they are recorded as ``unknown``. Exit status: 0 every message accepted, 1 some
-not (or, for ``run``, something is left to do), 2 a usage or configuration error (an unusable
+gateway's ids never mix with a real campaign's). ``run`` and ``track`` stop on SIGINT and SIGTERM
+by the command's one policy (:mod:`._signals`): the first signal stops claiming new batches (or
+polling) and lets the requests in flight finish and be recorded; the grace period's end or a second
+signal cancels them, and they are recorded as ``unknown``. Both draw :mod:`._progress`'s bar
+(counts by outcome, this run's rate, an ETA) unless ``-q``. Exit status: 0 every message accepted,
+1 some not (or, for ``run``, something is left to do), 2 a usage or configuration error (an unusable
 journal included), 130 / 143 interrupted by SIGINT / SIGTERM.
 
 With ``--sandbox`` the emulated gateway lives inside one command, so ``run`` tracks delivery to the
@@ -17,22 +19,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
-import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import anyio
 
 from .._client import MySMSClient
-from .._exceptions import AuthError, MySMSError, ValidationError
+from .._exceptions import ValidationError
 from ..campaigns import ENV_JOURNAL, Campaign, DuplicateKeyError, Journal, JournalError, Report
-from ..campaigns._rules import DEFAULT_BATCH, DEFAULT_LEASE, DEFAULT_TRACK_INTERVAL
-from ._constants import AUTH_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from ..campaigns._rules import DEFAULT_BATCH, DEFAULT_LEASE, DEFAULT_TRACK_INTERVAL, OUTCOME_NAMES
+from ..campaigns._run import RunSummary
+from ..campaigns._track import TrackSummary
+from ._constants import EXIT_OK, EXIT_PROBLEMS, TRACK_PROGRESS_EVERY
 from ._output import UsageError
-from ._session import Session, open_client, sandbox
+from ._progress import Meter
+from ._session import Session, run_client, sandbox
+from ._signals import Stop, signal_name, uncancel_current_task
 from ._types import amount, positive_int, positive_seconds
 
 SANDBOX_JOURNAL: Final = "sqlite:///mysms-sandbox-campaigns.db"
@@ -40,6 +46,7 @@ _SANDBOX_TRACK_TIMEOUT: Final = 10.0
 _BAR_WIDTH: Final = 40
 
 AddGlobals = Callable[..., None]
+T = TypeVar("T")
 
 
 def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
@@ -165,7 +172,7 @@ def _create(session: Session, journal: Journal) -> int:
     if out.json:
         out.emit({"campaign": args.name, "loaded": loaded, "total": report.total})
     else:
-        out.say(
+        out.note(  # -q silences it: the exit status says whether every row was valid
             f"campaign {args.name}: {loaded['added']} added, {loaded['invalid']} invalid,"
             f" {loaded['skipped']} already there; {report.total} in all"
         )
@@ -179,70 +186,29 @@ def _price_of(session: Session) -> Decimal | None:
     return price
 
 
-def _with_client(
-    session: Session, body: Callable[[MySMSClient, anyio.Event], Awaitable[int]]
-) -> int:
-    """Run ``body`` with a client; the first SIGINT/SIGTERM sets the event, a second cancels."""
-    client = open_client(session)
-    out = session.out
-    received: list[int] = []
-
-    async def main() -> int:
-        stop = anyio.Event()
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-
-        def on_signal(signum: int) -> None:
-            received.append(signum)
-            if len(received) == 1:
-                out.say("stopping: no new batches; the requests in flight are being answered")
-                stop.set()
-            else:
-                task.cancel()
-
-        with _signal_handlers(loop, on_signal):
-            async with client:
-                return await body(client, stop)
-
-    try:
-        code = asyncio.run(main())
-    except asyncio.CancelledError:
-        code = EXIT_PROBLEMS
-    except AuthError:
-        out.error(AUTH_FAILED, "AuthError")
-        return EXIT_USAGE
-    except ValidationError as error:
-        out.error(str(error), "ValidationError")
-        return EXIT_USAGE
-    except JournalError as error:
-        raise UsageError(str(error)) from None
-    except MySMSError as error:
-        out.error(str(error), type(error).__name__)
-        return EXIT_PROBLEMS
-    if received:
-        return 128 + received[0]
-    return code
+def _outcome_detail(counts: Mapping[str, int]) -> str:
+    """This run's counts by outcome, the non-zero ones, in the journal's order."""
+    return ", ".join(f"{name} {counts[name]:,}" for name in OUTCOME_NAMES if counts.get(name))
 
 
-@contextlib.contextmanager
-def _signal_handlers(
-    loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]
-) -> Iterator[None]:
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, handler, signum)
-            installed.append(signum)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
-            pass
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-            if signum == signal.SIGINT:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
+async def _until_stopped(stop: Stop, work: Awaitable[T]) -> T | None:
+    """``work``'s result, or ``None`` if a signal asked to stop first.
+
+    For tracking only: asking the gateway for states is read-only and each change is committed
+    as it comes, so a round cut short loses nothing; the next ``track`` asks again.
+    """
+    result: list[T] = []
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            assert stop.event is not None
+            await stop.event.wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        result.append(await work)
+        group.cancel_scope.cancel()
+    return result[0] if result else None
 
 
 def _run(session: Session, journal: Journal) -> int:
@@ -251,48 +217,87 @@ def _run(session: Session, journal: Journal) -> int:
     batch = args.batch_size or DEFAULT_BATCH
     if args.batch_size is None:
         args.batch_size = batch  # the client sends one claim per request
-    before = campaign.report()
-    todo = before.counts["pending"]
-    shown = [0]
+    todo = campaign.report().counts["pending"]
 
-    def progress(summary: Any) -> None:
-        done = sum(summary.outcomes.values())
-        if not out.json and done - shown[0] >= max(batch, todo // 20 or 1):
-            shown[0] = done
-            out.say(f"{args.name}: {done} of {todo} settled by this worker")
+    async def body(client: MySMSClient) -> int:
+        stop = session.stop
+        assert stop is not None
+        assert stop.event is not None
+        meter = Meter(out, label=f"{args.name}: sending", total=todo, unit="msgs", rate=True)
+        stop.on_request(lambda _: meter.halt())
+        seen: list[RunSummary] = []
+        kinds: set[str] = set()
+        said: list[str | None] = [None]
 
-    async def body(client: MySMSClient, stop: anyio.Event) -> int:
-        summary = await campaign.run(
-            client,
-            batch_size=batch,
-            lanes=args.lanes,
-            rate_limit=args.rate_limit,
-            lease=args.lease,
-            stop=stop,
-            on_batch=progress,
-        )
-        if args.sandbox and not stop.is_set():
-            await campaign.track(
-                client, until_final=True, timeout=_SANDBOX_TRACK_TIMEOUT, interval=0.2
+        def progress(summary: RunSummary) -> None:
+            # at once for the first batch and a new kind of outcome; else at the meter's pace
+            new = not seen or summary.outcomes.keys() != kinds
+            kinds.clear()
+            kinds.update(summary.outcomes.keys())
+            seen[:] = [summary]
+            done = sum(summary.outcomes.values())
+            meter.set(done, _outcome_detail(summary.outcomes), force=new)
+            if summary.not_sent is not None and summary.not_sent != said[0]:
+                meter.print(
+                    "warning: the gateway did not take a batch; it is pending again and is"
+                    f" retried (Ctrl-C to stop): {summary.not_sent}"
+                )
+            said[0] = summary.not_sent
+
+        try:
+            summary: RunSummary | None = await campaign.run(
+                client,
+                batch_size=batch,
+                lanes=args.lanes,
+                rate_limit=args.rate_limit,
+                lease=args.lease,
+                stop=stop.event,
+                on_batch=progress,
+            )
+        except asyncio.CancelledError:  # the grace period ran out: in flight is unknown now
+            if not stop.cancelled:
+                raise
+            uncancel_current_task()
+            summary = seen[0] if seen else None
+        finally:
+            meter.finish(complete=not stop.requested)
+        elapsed = meter.elapsed
+        settled = 0 if summary is None else sum(summary.outcomes.values())
+        if args.sandbox and not stop.requested:
+            await _until_stopped(
+                stop,
+                campaign.track(
+                    client, until_final=True, timeout=_SANDBOX_TRACK_TIMEOUT, interval=0.2
+                ),
             )
         report = campaign.report(price_per_part=_price_of(session))
+        if stop.requested:
+            report.seconds_left = None  # a stopped run has no time left to promise
+        rate = settled / elapsed if elapsed > 0 else 0.0
         if out.json:
             out.emit(
                 {
                     "campaign": args.name,
-                    "worker": summary.worker,
-                    "requests": summary.requests,
-                    "this_run": dict(summary.outcomes),
-                    "returned_unsent": summary.returned,
-                    "stopped": summary.stopped,
+                    "worker": None if summary is None else summary.worker,
+                    "requests": 0 if summary is None else summary.requests,
+                    "this_run": {} if summary is None else dict(summary.outcomes),
+                    "returned_unsent": 0 if summary is None else summary.returned,
+                    "stopped": stop.requested,
+                    "interrupted": None if stop.signum is None else signal_name(stop.signum),
+                    "run_seconds": round(elapsed, 3),
+                    "run_rate": round(rate, 3),
                     **report.as_dict(),
                 }
             )
         else:
-            _show(session, report)
+            _show(session, dataclasses.replace(report, rate=0.0, seconds_left=None))
+            line = f"  this run: {settled:,} settled in {elapsed:.1f} s, {rate:,.1f} messages/s"
+            if stop.signum is not None:
+                line += f"; stopped by {signal_name(stop.signum)}"
+            print(out.clean(line))
         return EXIT_OK if report.all_accepted else EXIT_PROBLEMS
 
-    return _with_client(session, body)
+    return run_client(session, body, own_errors=(JournalError,))
 
 
 def _track(session: Session, journal: Journal) -> int:
@@ -306,39 +311,87 @@ def _track(session: Session, journal: Journal) -> int:
         )
         return _status(session, journal)
 
-    async def body(client: MySMSClient, stop: anyio.Event) -> int:
-        async with anyio.create_task_group() as group:
+    def tracked(report: Report) -> tuple[int, int, str]:
+        """Messages tracked, how many of them are final, and the counts by state."""
+        delivered, undelivered = report.counts["delivered"], report.counts["undelivered"]
+        waiting = report.counts["accepted"]
+        detail = f"delivered {delivered:,}, undelivered {undelivered:,}, waiting {waiting:,}"
+        return delivered + undelivered + waiting, delivered + undelivered, detail
 
-            async def watch() -> None:
-                await stop.wait()
+    async def body(client: MySMSClient) -> int:
+        stop = session.stop
+        assert stop is not None
+        total, final, detail = tracked(campaign.report())
+        meter = Meter(
+            out,
+            label=f"{args.name}: tracking",
+            total=total,
+            unit="msgs final",
+            rate=True,
+            done_before=final,
+        )
+        meter.set(final, detail)
+        stop.on_request(lambda _: meter.halt())
+
+        async def show_progress() -> None:
+            while not await stop.wait(TRACK_PROGRESS_EVERY):
+                total, final, detail = tracked(campaign.report())
+                meter.total = total
+                meter.set(final, detail, force=False)
+
+        summary: TrackSummary | None = None
+        try:
+            async with anyio.create_task_group() as group:
+                if meter.mode != "off":
+                    group.start_soon(show_progress)
+                summary = await _until_stopped(
+                    stop,
+                    campaign.track(
+                        client,
+                        until_final=args.until_final,
+                        timeout=args.timeout,
+                        interval=args.interval,
+                    ),
+                )
                 group.cancel_scope.cancel()
-
-            group.start_soon(watch)
-            summary = await campaign.track(
-                client, until_final=args.until_final, timeout=args.timeout, interval=args.interval
-            )
-            group.cancel_scope.cancel()
+        except asyncio.CancelledError:  # a second signal during a store call: nothing to undo
+            if not stop.cancelled:
+                raise
+            uncancel_current_task()
         report = campaign.report()
+        meter.set(*tracked(report)[1:])
+        meter.finish(complete=summary is not None and not stop.requested)
+        if stop.requested:
+            report.seconds_left = None
+        interrupted = None if stop.signum is None else signal_name(stop.signum)
         if out.json:
             out.emit(
                 {
                     "campaign": args.name,
-                    "checked": summary.checked,
-                    "changes": summary.changes,
-                    "not_final": summary.left,
-                    "timed_out": summary.timed_out,
+                    "checked": None if summary is None else summary.checked,
+                    "changes": None if summary is None else summary.changes,
+                    "not_final": report.counts["accepted"] if summary is None else summary.left,
+                    "timed_out": False if summary is None else summary.timed_out,
+                    "interrupted": interrupted,
                     **report.as_dict(),
                 }
             )
         else:
-            out.say(
-                f"{args.name}: {summary.checked} checked, {summary.changes} changed,"
-                f" {summary.left} not final yet"
-            )
+            if summary is None:
+                out.say(
+                    f"{args.name}: tracking stopped by {interrupted}; every change seen was"
+                    f" recorded, {report.counts['accepted']} not final yet"
+                )
+            else:
+                out.say(
+                    f"{args.name}: {summary.checked} checked, {summary.changes} changed,"
+                    f" {summary.left} not final yet"
+                )
             _show(session, report)
-        return EXIT_OK if report.all_accepted and summary.left == 0 else EXIT_PROBLEMS
+        left = report.counts["accepted"] if summary is None else summary.left
+        return EXIT_OK if report.all_accepted and left == 0 else EXIT_PROBLEMS
 
-    return _with_client(session, body)
+    return run_client(session, body, own_errors=(JournalError,))
 
 
 def _sandbox_knows(session: Session, campaign: Campaign) -> bool:

@@ -30,7 +30,7 @@ from ._describe import (
 from ._output import Output, UsageError, new_pairs, new_table
 from ._progress import Meter
 from ._session import Session, run_client
-from ._signals import exit_status, signal_name, uncancel_current_task
+from ._signals import Stop, exit_status, signal_name, uncancel_current_task
 from ._types import parse_iso_datetime
 
 
@@ -77,21 +77,27 @@ def cmd_send(session: Session) -> int:
             out.record = f"the message was accepted: id {result.id}"
         polled: dict[str, StatusResult] = {}
         timed_out = False
-        interrupted: int | None = None
-        if args.wait and result.ok and result.id:
+        stopped = stop is not None and stop.requested
+        if args.wait and result.ok and result.id and not stopped:
             try:
                 _, timed_out = await _poll(
-                    client, [result.id], args.timeout, args.interval, out, latest=polled
+                    client, [result.id], args.timeout, args.interval, out, latest=polled, stop=stop
                 )
             except asyncio.CancelledError:
                 if stop is None or not stop.cancelled or stop.signum is None:
                     raise
                 uncancel_current_task()
-                interrupted = stop.signum
+        interrupted = None if stop is None else stop.signum
         delivery = polled.get(result.id or "")
-        _show_sent(session, result, counted, delivery, timed_out, interrupted)
-        if interrupted is not None:
-            out.say(f"error: interrupted ({signal_name(interrupted)}) while waiting for delivery")
+        _show_sent(
+            session, result, counted, delivery, timed_out, interrupted if args.wait else None
+        )
+        if interrupted is not None:  # run_client exits 130 / 143
+            name = signal_name(interrupted)
+            if args.wait:
+                out.say(f"error: interrupted ({name}) while waiting for delivery")
+            else:
+                out.say(f"error: interrupted ({name}); the send in flight was answered first")
             return exit_status(interrupted)
         if not result.ok:
             return EXIT_PROBLEMS
@@ -220,11 +226,13 @@ async def _poll(
     out: Output,
     *,
     latest: dict[str, StatusResult] | None = None,
+    stop: Stop | None = None,
 ) -> tuple[list[StatusResult], bool]:
     """Check the ids every ``interval`` seconds until all are final or ``timeout`` is up.
 
     Returns the latest result per id (in the order given) and whether time ran out first.
-    ``latest`` is filled as answers come, so a caller interrupted midway still has them.
+    ``latest`` is filled as answers come, so a caller interrupted midway still has them. A
+    ``stop`` requested (a signal) ends the polling once the request in flight is answered.
     """
     unique = list(dict.fromkeys(ids))
     if latest is None:
@@ -233,6 +241,10 @@ async def _poll(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     meter = Meter(out, label="waiting", total=len(unique), unit="ids final", rate=False)
+
+    def stopped() -> bool:
+        return stop is not None and stop.requested
+
     try:
         while True:
             for result in await client.status_many(pending):
@@ -244,12 +256,15 @@ async def _poll(
                 f"delivered {delivered}, failed {failed}, pending {waiting}",
             )
             remaining = deadline - loop.time()
-            if not pending or remaining <= 0:
+            if not pending or remaining <= 0 or stopped():
                 break
-            await asyncio.sleep(min(interval, remaining))
+            if stop is None:
+                await asyncio.sleep(min(interval, remaining))
+            elif await stop.wait(min(interval, remaining)):
+                break
     finally:
-        meter.finish()
-    return [latest[i] for i in ids], bool(pending)
+        meter.finish(complete=not stopped())
+    return [latest[i] for i in ids], bool(pending) and not stopped()
 
 
 def cmd_wait(session: Session) -> int:
@@ -257,14 +272,19 @@ def cmd_wait(session: Session) -> int:
     ids = _read_ids(args.ids)
 
     async def wait(client: MySMSClient) -> int:
-        results, timed_out = await _poll(client, ids, args.timeout, args.interval, out)
+        stop = session.stop
+        results, timed_out = await _poll(client, ids, args.timeout, args.interval, out, stop=stop)
+        interrupted = None if stop is None else stop.signum
         delivered, failed, pending = _wait_counts({r.requested_id: r for r in results}.values())
         counts = {"delivered": delivered, "failed": failed, "pending": pending}
-        _show_statuses(out, results, title="delivery", extra={**counts, "timed_out": timed_out})
+        extra = {**counts, "timed_out": timed_out, "interrupted": interrupted is not None}
+        _show_statuses(out, results, title="delivery", extra=extra)
         if not out.json:
             line = f"{delivered} delivered, {failed} failed or invalid, {pending} pending"
             if timed_out:
                 line += f" (gave up after {args.timeout:g} s)"
+            if interrupted is not None:
+                line += f" (interrupted by {signal_name(interrupted)})"
             out.print(line)
         return EXIT_OK if failed == 0 and pending == 0 else EXIT_PROBLEMS
 

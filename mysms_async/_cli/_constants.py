@@ -38,6 +38,8 @@ DEFAULT_WAIT_INTERVAL: Final = 1.0
 PLAIN_PROGRESS_EVERY: Final = 2.0
 #: Seconds between two updates of the progress bar.
 BAR_REFRESH_EVERY: Final = 0.1
+#: ``campaign track``: seconds between two reads of the journal's counts for its progress.
+TRACK_PROGRESS_EVERY: Final = 0.5
 #: Problem rows reported one by one on stderr; the results file has every one of them.
 MAX_ROWS_REPORTED: Final = 20
 MAX_LINES_LISTED: Final = 10

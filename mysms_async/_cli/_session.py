@@ -2,7 +2,7 @@
 
 The client is real (credentials from :mod:`._credentials`) or, with ``--sandbox``, served by an
 in-process gateway with a demo account. Either way the library's errors are turned into exit
-statuses here, at one boundary, for every command but ``bulk`` (which accounts for each row).
+statuses here, by :func:`exit_for_error`, for every command (``bulk`` first accounts for each row).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ._constants import (
 from ._credentials import credentials
 from ._describe import describe_error, describe_validation
 from ._output import Output, UsageError
-from ._signals import Stop, run_interruptible
+from ._signals import Stop, exit_status, run_interruptible, stopping_note
 
 if TYPE_CHECKING:
     from ..testing import FakeGateway
@@ -163,28 +163,54 @@ def open_client(session: Session) -> MySMSClient:
     return client
 
 
-def run_client(session: Session, command: Callable[[MySMSClient], Awaitable[int]]) -> int:
+def exit_for_error(out: Output, error: MySMSError) -> int:
+    """The one mapping from the library's errors to an exit status, with the error shown once.
+
+    A refused password and a bad value are the user's to fix (2); anything else the gateway or
+    the network did is a problem of this run (1).
+    """
+    if isinstance(error, AuthError):
+        out.error(AUTH_FAILED, "AuthError")
+        return EXIT_USAGE
+    if isinstance(error, ValidationError):
+        out.error(describe_validation(error), "ValidationError")
+        return EXIT_USAGE
+    out.error(describe_error(error), type(error).__name__)
+    return EXIT_PROBLEMS
+
+
+def run_client(
+    session: Session,
+    command: Callable[[MySMSClient], Awaitable[int]],
+    *,
+    own_errors: tuple[type[MySMSError], ...] = (),
+) -> int:
     """Open a client, run ``command`` with it in an event loop, map the library's errors.
 
-    A signal cancels the command at once (see :mod:`._signals`); a command that must say what
-    it had done first (``send --wait``) catches the cancellation and reads ``session.stop``.
+    SIGINT and SIGTERM follow the one policy of :mod:`._signals`: the first sets
+    ``session.stop`` (the command stops starting new work and lets its requests in flight
+    finish), the grace period's end or a second signal cancels it. A command that must say what
+    it had done first catches that cancellation and reads ``session.stop``; one that lets it
+    escape ends in :class:`._signals.Interrupted`. A run that a signal stopped exits 130 / 143
+    whatever the command returned. ``own_errors`` are raised on for the caller to map (the
+    campaign journal's errors are usage errors).
     """
     client = open_client(session)
     out = session.out
 
     async def run(stop: Stop) -> int:
         session.stop = stop
+        stop.on_request(lambda signum: out.say(stopping_note(signum)))
         async with client:
             return await command(client)
 
     try:
-        return run_interruptible(run, graceful=False)
-    except AuthError:
-        out.error(AUTH_FAILED, "AuthError")
-        return EXIT_USAGE
-    except ValidationError as error:
-        out.error(describe_validation(error), "ValidationError")
-        return EXIT_USAGE
+        code = run_interruptible(run)
     except MySMSError as error:
-        out.error(describe_error(error), type(error).__name__)
-        return EXIT_PROBLEMS
+        if isinstance(error, own_errors):
+            raise
+        return exit_for_error(out, error)
+    stop = session.stop
+    if stop is not None and stop.signum is not None:
+        return exit_status(stop.signum)
+    return code

@@ -1,13 +1,15 @@
 """SIGINT and SIGTERM: a run that is asked to stop says what it had done before it stops.
 
 SIGTERM is what ``docker stop``, systemd and Kubernetes send; it gets the same care as Ctrl-C.
-Inside the event loop, :func:`run_interruptible` turns either signal into a cancellation of the
-command's task at a point of its choosing, so that the command can still account for what it
-sent: ``bulk`` asks for a graceful stop (no more rows are read, the requests in flight finish,
-and only if they take longer than :data:`SIGNAL_GRACE` or a second signal comes are they
-cancelled and recorded as unknown); the other commands are cancelled at once and report what
-they know. Outside the loop (reading the input, writing the summary) SIGTERM raises
-:class:`Terminated`, a ``KeyboardInterrupt`` like Ctrl-C's, so both take the same paths.
+There is one stop mechanism and one policy, for every command that talks to the gateway
+(``send``, ``status``, ``wait``, ``balance``, ``bulk``, ``campaign run``, ``campaign track``):
+inside the event loop, :func:`stop_on_signals` turns the first signal into a request to stop
+(:class:`Stop`: no more rows are read, no more batches claimed, no more polling rounds begun; the
+requests in flight may finish), and :data:`SIGNAL_GRACE` seconds later, or at a second signal,
+cancels the command's task, so that what is still in flight is recorded as unknown. Like
+Procrastinate's ``on_stop``, it saves the handlers that were there before and puts them back
+when the command is done. Outside the loop (reading the input, writing the summary) SIGTERM
+raises :class:`Terminated`, a ``KeyboardInterrupt`` like Ctrl-C's, so both take the same paths.
 The exit status is 128 plus the signal's number: 130 for SIGINT, 143 for SIGTERM.
 """
 
@@ -16,16 +18,18 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import anyio
 
 from ._constants import SIGNAL_GRACE
 
 T = TypeVar("T")
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
 
 
 class Terminated(KeyboardInterrupt):
@@ -59,6 +63,24 @@ def interrupt_signum(error: BaseException) -> int:
     return signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT
 
 
+@contextmanager
+def _handlers_restored(signals: Iterable[int]) -> Iterator[None]:
+    """Put back the Python-level handlers ``signals`` had on the way in, whatever happens.
+
+    The one place the command saves and restores handlers: the loop's ``remove_signal_handler``
+    would otherwise leave ``SIG_DFL`` behind for SIGTERM (and ``default_int_handler`` for
+    SIGINT), whatever was installed before. A handler set from C (``None``) cannot be restored
+    from Python and is left as it is.
+    """
+    saved: dict[int, Any] = {number: signal.getsignal(number) for number in signals}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            if handler is not None:
+                signal.signal(number, handler)
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
@@ -69,27 +91,27 @@ def sigterm_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is not signal.SIG_DFL:
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return
-    signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
+    with _handlers_restored([signal.SIGTERM]):
+        signal.signal(signal.SIGTERM, _raise_terminated)
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class Stop:
     """What the signals asked of a run: nothing yet, a graceful stop, or a cancellation.
 
-    ``signum`` is the first signal received; ``cancelled`` says the command's task was cancelled
-    because of it (a second signal, the grace period over, or a command that stops at once).
+    ``signum`` is the first signal received; ``requested`` is true from then on, and ``event``
+    (made inside the running loop by :func:`stop_on_signals`) is set, for work that waits for
+    it (``campaign run``'s ``stop``, the polling of ``wait``). ``cancelled`` says the command's
+    task was cancelled because of it (a second signal, or the grace period over).
     """
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self.cancelled = False
+        self.event: anyio.Event | None = None
         self._callbacks: list[Callable[[int], None]] = []
 
     @property
@@ -100,10 +122,77 @@ class Stop:
         """Call ``callback(signum)`` when the first signal arrives (in the event loop)."""
         self._callbacks.append(callback)
 
+    async def wait(self, seconds: float) -> bool:
+        """Sleep ``seconds``, or less if a stop is requested meanwhile; ``True`` if it was."""
+        if self.event is None:
+            await anyio.sleep(seconds)
+        else:
+            with anyio.move_on_after(seconds):
+                await self.event.wait()
+        return self.requested
+
     def _request(self, signum: int) -> None:
         self.signum = signum
+        if self.event is not None:
+            self.event.set()
         for callback in self._callbacks:
             callback(signum)
+
+
+@contextmanager
+def stop_on_signals(stop: Stop, *, grace: float = SIGNAL_GRACE) -> Iterator[Stop]:
+    """The one stop mechanism: SIGINT and SIGTERM handled in the running loop, for this block.
+
+    Enter it in the command's task. The first signal requests the stop (``stop`` is set and its
+    callbacks run); ``grace`` seconds later, or at a second signal, the task is cancelled. On the
+    way out the loop's handlers are removed and the previous ones restored. Outside the main
+    thread (where signals cannot be handled) it does nothing.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stop.event = anyio.Event()
+    timer: asyncio.TimerHandle | None = None
+
+    def cancel() -> None:
+        if not stop.cancelled:
+            stop.cancelled = True
+            task.cancel()
+
+    def handle(signum: int) -> None:
+        nonlocal timer
+        if stop.signum is None:
+            stop._request(signum)
+            timer = loop.call_later(grace, cancel)
+        else:
+            cancel()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    with _handlers_restored(_SIGNALS):
+        installed: list[int] = []
+        try:
+            for number in _SIGNALS:
+                try:
+                    loop.add_signal_handler(number, handle, number)
+                except (ValueError, RuntimeError, NotImplementedError):  # Windows
+                    continue
+                installed.append(number)
+            yield stop
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for number in installed:
+                loop.remove_signal_handler(number)
+
+
+def stopping_note(signum: int, *, grace: float = SIGNAL_GRACE) -> str:
+    """What the first signal does, said when it comes."""
+    return (
+        f"{signal_name(signum)}: stopping; nothing new is started, the requests in flight may"
+        f" finish for {grace:g} s (signal again to stop at once: they are then unknown)"
+    )
 
 
 def uncancel_current_task() -> None:
@@ -121,58 +210,19 @@ def uncancel_current_task() -> None:
 def run_interruptible(
     work: Callable[[Stop], Awaitable[T]],
     *,
-    graceful: bool,
     stop: Stop | None = None,
     grace: float = SIGNAL_GRACE,
 ) -> T:
-    """``asyncio.run(work(stop))`` with SIGINT and SIGTERM handled inside the loop.
+    """``asyncio.run(work(stop))`` under :func:`stop_on_signals`.
 
-    ``graceful``: the first signal only sets ``stop`` (the work is expected to wind down by
-    itself); the task is cancelled ``grace`` seconds later, or at a second signal. Otherwise the
-    first signal cancels the task. A cancellation the work lets escape becomes
-    :class:`Interrupted`; one it catches is its own to report (``stop`` says what happened).
+    A cancellation the work lets escape becomes :class:`Interrupted`; one it catches is its
+    own to report (``stop`` says what happened).
     """
     state = Stop() if stop is None else stop
 
     async def guarded() -> T:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        timer: asyncio.TimerHandle | None = None
-
-        def cancel() -> None:
-            if not state.cancelled:
-                state.cancelled = True
-                task.cancel()
-
-        def handle(signum: int) -> None:
-            nonlocal timer
-            if state.signum is None:
-                state._request(signum)
-                if graceful:
-                    timer = loop.call_later(grace, cancel)
-                    return
-            cancel()
-
-        installed: dict[
-            int, signal.Handlers | Callable[[int, FrameType | None], object] | int | None
-        ] = {}
-        for number in _SIGNALS:
-            previous = signal.getsignal(number)
-            try:
-                loop.add_signal_handler(number, handle, number)
-            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
-                continue
-            installed[number] = previous
-        try:
+        with stop_on_signals(state, grace=grace):
             return await work(state)
-        finally:
-            if timer is not None:
-                timer.cancel()
-            for installed_number, handler in installed.items():
-                loop.remove_signal_handler(installed_number)
-                if handler is not None:  # None: set from C, cannot be restored from Python
-                    signal.signal(installed_number, handler)
 
     try:
         return asyncio.run(guarded())

@@ -68,6 +68,9 @@ class RunSummary:
     outcomes: Counter[str] = field(default_factory=Counter)
     returned: int = 0
     stopped: bool = False
+    #: Why the latest batch came back unsent (a gateway that cannot be reached, a 429), so the
+    #: command can say it at once; ``None`` after a batch that was not sent back.
+    not_sent: str | None = None
 
 
 def _message(row: Claimed) -> Message:
@@ -273,6 +276,8 @@ class Worker:
         if back:
             await self._db(store.release, self.worker, back)
             self.summary.returned += len(back)
+        unsent = (r.error for r in results if r.error and outcome_of_error(r.error) is None)
+        self.summary.not_sent = next((describe_error(e) for e in unsent), None)
         for item in settled:
             self.summary.outcomes[Outcome(item.outcome).label] += 1
         if self.on_batch is not None:

@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+import pytest
+
+from mysms_async.testing import DEMO_PASSWORD
+
+#: A watchdog for a hung child process, never reached by a passing test.
+CHILD_DEADLINE = 30.0
 
 #: A password that appears nowhere else, so that finding it in any output is a leak.
 SECRET = "Zq9-uniq&pass word%42"
@@ -78,3 +90,46 @@ def assert_record_of_truth(
     if exact:
         assert [row for row in rows if row["outcome"] == "unknown"] == []
         assert accepted == charged.keys()
+
+
+class Child:
+    """A ``mysms`` process whose stderr is read as it comes, with a watchdog."""
+
+    def __init__(self, env: dict[str, str], *argv: str | Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mysms_async", *map(str, argv)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.err: list[str] = []
+        self._watchdog = threading.Timer(CHILD_DEADLINE, self.process.kill)
+        self._watchdog.start()
+
+    def read_until(self, marker: str) -> None:
+        """Read stderr until a line holds ``marker``: the command is running, its handlers in."""
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.err.append(line)
+            if marker in line:
+                return
+        pytest.fail(f"{marker!r} never came; stderr: {''.join(self.err)}")
+
+    def wait_until(self, condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + CHILD_DEADLINE
+        while not condition():
+            assert self.process.poll() is None, "the command ended before it was signalled"
+            assert time.monotonic() < deadline, "the condition never came true"
+            time.sleep(0.01)
+
+    def finish(self) -> tuple[int, str, str]:
+        try:
+            out, rest = self.process.communicate(timeout=CHILD_DEADLINE)
+        finally:
+            self._watchdog.cancel()
+        err = "".join(self.err) + rest
+        assert "Traceback" not in err and "Exception ignored" not in err, err
+        assert DEMO_PASSWORD not in out + err
+        return self.process.returncode, out, err
