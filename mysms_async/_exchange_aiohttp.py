@@ -28,11 +28,15 @@ are redacted before they become a ``detail``, and its loggers get the redaction 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import select
 import ssl
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 from . import _constants as C
@@ -84,6 +88,80 @@ def _has_leftover(response: aiohttp.ClientResponse) -> bool:
     return bool(getattr(protocol, "_buffer", None) or getattr(protocol, "_tail", None))
 
 
+def _readable(protocol: ResponseHandler) -> bool:
+    """Bytes (or the end of the stream) wait in the socket, not yet read by the event loop.
+
+    What httpcore asks of an idle connection before reuse (``is_socket_readable``): a poll with
+    no timeout, one system call. A transport without a socket (none here) counts as readable.
+    """
+    transport = protocol.transport
+    sock = None if transport is None else transport.get_extra_info("socket")
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    poll = getattr(select, "poll", None)
+    if poll is None:  # pragma: no cover - Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _GuardedHandler(ResponseHandler):
+    """aiohttp's protocol, noting any byte that arrives while no request waits on it.
+
+    aiohttp keeps parsing an idle kept-alive connection: a late answer (a proxy replaying one)
+    lands in the protocol's buffer, or half-parsed in its parser, and the next request on that
+    connection reads it as its own answer. Here a byte received while the connection is idle in
+    the pool marks it ``stray`` for good, however little of an answer it is.
+    """
+
+    idle = False
+    stray = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.idle and data:
+            self.stray = True
+        super().data_received(data)
+
+
+class _GuardedConnector(aiohttp.TCPConnector):
+    """A connector that never hands out a connection with bytes no request asked for.
+
+    On release a connection becomes idle (``_GuardedHandler.idle``); one that already has
+    unread bytes is closed instead (aiohttp's own ``should_close`` covers a buffered answer).
+    On acquire, as the request is about to be written (in the same step of the event loop for
+    a GET; a POST body is written one loop step later before Python 3.12), a pooled connection
+    that received a byte while idle, holds parsed or unparsed data, or has bytes waiting in its
+    socket is closed and the next one (or a fresh connection) is taken: the request goes out
+    once, on a clean connection. A copy still on its way while the request is written cannot
+    be told from its answer by any HTTP/1.1 client; httpcore checks at the same point.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._factory = functools.partial(_GuardedHandler, loop=self._loop)  # type: ignore[assignment]
+
+    async def _get(self, key: Any, traces: list[Any]) -> aiohttp.connector.Connection | None:
+        while True:
+            conn = await super()._get(key, traces)
+            if conn is None:
+                return None
+            protocol = conn.protocol
+            if isinstance(protocol, _GuardedHandler):
+                if protocol.stray or protocol.should_close or _readable(protocol):
+                    conn.close()  # released with should_close: never pooled again
+                    continue
+                protocol.idle = False
+            return conn
+
+    def _release(self, key: Any, protocol: ResponseHandler, *, should_close: bool = False) -> None:
+        if isinstance(protocol, _GuardedHandler):
+            protocol.idle = True
+            should_close = should_close or protocol.stray
+        super()._release(key, protocol, should_close=should_close)
+
+
 class AiohttpExchange:
     """One ``aiohttp.ClientSession``, made inside the running loop at first use."""
 
@@ -107,7 +185,7 @@ class AiohttpExchange:
     def _open(self) -> aiohttp.ClientSession:
         settings = self._settings
         timeout = settings.timeout
-        connector = aiohttp.TCPConnector(
+        connector = _GuardedConnector(
             limit=settings.max_concurrency, limit_per_host=0, ssl=_ssl_context()
         )
         session = aiohttp.ClientSession(
