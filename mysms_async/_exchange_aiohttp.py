@@ -22,7 +22,9 @@ dropped kept-alive connection); redirects are never followed; the body is read r
 (``auto_decompress=False``) through the capped reader; TLS verification stays on; the total
 timeout bounds each attempt; the connector holds at most ``max_concurrency`` connections; proxies
 come from the environment read once (``_exchange.env_proxy``); aiohttp's URL-bearing messages
-are redacted before they become a ``detail``, and its loggers get the redaction filter.
+are redacted before they become a ``detail``, and its loggers get the redaction filter; and an
+answer is never matched to a request it did not answer: a connection that received any byte
+while idle in the pool is retired, never reused (``_GuardedConnector``), as httpcore does.
 """
 
 from __future__ import annotations
@@ -66,6 +68,16 @@ if "_retry_connection" not in aiohttp.ClientSession.ATTRS:  # pragma: no cover -
     raise ImportError(
         f"aiohttp {aiohttp.__version__} has no switch for its resend of idempotent requests;"
         " mysms-async needs aiohttp >= 3.11"
+    )
+
+# The connector's hooks the stray-answer guard builds on (``_GuardedConnector``); present from
+# 3.11 on, checked here so that a change in aiohttp fails at import, not by reusing a connection.
+if not all(  # pragma: no cover - version guard
+    callable(getattr(aiohttp.TCPConnector, name, None)) for name in ("_get", "_release")
+) or not callable(getattr(ResponseHandler, "data_received", None)):
+    raise ImportError(
+        f"aiohttp {aiohttp.__version__} lacks the connector hooks mysms-async checks idle"
+        " connections with; mysms-async supports aiohttp >= 3.11"
     )
 
 _NOT_SENT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
