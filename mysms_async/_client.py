@@ -174,15 +174,17 @@ class MySMSClient:
 
         Requests still waiting for a slot or the rate limiter then fail with
         ``ClientClosedError`` (not sent); those already on the wire keep their real outcome.
-        From an event loop other than the client's own, the client is only marked closed: its
-        connections belong to that loop and cannot be closed from this one.
+        From an event loop (or thread) other than the client's own, ``aclose()`` raises
+        nothing and only marks the client closed: every later call raises ``ClientClosedError``,
+        but its connections belong to the owning loop and cannot be closed from this one. The
+        owning loop's own ``aclose()`` (or the end of its ``async with``) still closes them.
         """
         lifecycle = self._lifecycle
-        if lifecycle.state is State.CLOSED:
-            return
         lifecycle.state = State.CLOSED
-        if lifecycle.in_own_loop():
-            await self._transport.aclose()
+        if lifecycle.released or not lifecycle.in_own_loop():
+            return
+        lifecycle.released = True
+        await self._transport.aclose()
 
     @property
     def is_closed(self) -> bool:

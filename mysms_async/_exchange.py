@@ -11,19 +11,25 @@ the same for every engine, so that a new engine cannot weaken a guarantee by bei
 Two engines: httpx (``_exchange_httpx.py``, the default, asyncio and trio, honours a caller's
 ``http_client=`` or ``transport=``) and aiohttp (``_exchange_aiohttp.py``, the ``[aiohttp]``
 extra, asyncio only, about a third of httpx's CPU per request). ``backend="auto"`` picks aiohttp
-when it is installed, no httpx object was given, and the running loop is asyncio; under trio it
+when it is installed (aiohttp >= 3.11: an older one cannot keep the promises, and ``auto`` then
+says why at DEBUG), no httpx object was given, and the running loop is asyncio; under trio it
 is httpx. This module also holds what both engines share: the choice, and the proxy read from
 the environment.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import importlib.util
+import logging
+import re
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from . import _constants as C
 from ._config import Backend
 from ._exceptions import ValidationError
 from ._request import PreparedRequest
@@ -67,8 +73,40 @@ class Exchange(Protocol):
     async def aclose(self) -> None: ...
 
 
+logger = logging.getLogger(C.LOGGER_NAME)
+
+#: The first aiohttp whose silent resend of an idempotent request on a dropped kept-alive
+#: connection (a GET send included) can be switched off (``ClientSession._retry_connection``).
+AIOHTTP_REQUIRED = (3, 11)
+
+
+@functools.lru_cache(maxsize=1)
+def aiohttp_problem() -> str | None:
+    """Why aiohttp cannot be used (not installed, or too old to keep the promises), or None.
+
+    Read from the installed distribution's metadata, without importing aiohttp, once per
+    process: an older aiohttp would resend a send on its own, and it cannot be told not to.
+    """
+    if importlib.util.find_spec("aiohttp") is None:
+        return "aiohttp is not installed: pip install 'mysms-async[aiohttp]'"
+    try:
+        installed = importlib.metadata.version("aiohttp")
+    except importlib.metadata.PackageNotFoundError:
+        return None  # importable but not installed as a distribution: its import check decides
+    match = re.match(r"(\d+)\.(\d+)", installed)
+    if match is not None and (int(match[1]), int(match[2])) < AIOHTTP_REQUIRED:
+        required = ".".join(map(str, AIOHTTP_REQUIRED))
+        return (
+            f"aiohttp {installed} is installed, and mysms-async needs aiohttp >= {required}"
+            " (older releases resend a request on a dropped kept-alive connection, a send"
+            " included, and cannot be told not to): pip install -U 'mysms-async[aiohttp]'"
+        )
+    return None
+
+
 def aiohttp_installed() -> bool:
-    return importlib.util.find_spec("aiohttp") is not None
+    """aiohttp is installed and recent enough to keep the promises (see ``aiohttp_problem``)."""
+    return aiohttp_problem() is None
 
 
 def check_backend(backend: object, *, httpx_given: bool) -> Backend:
@@ -82,10 +120,13 @@ def check_backend(backend: object, *, httpx_given: bool) -> Backend:
                 "aiohttp cannot use http_client= or transport= (httpx objects); use"
                 " backend='httpx' with them",
             )
-        if not aiohttp_installed():
-            raise ValidationError(
-                "backend", "aiohttp is not installed: pip install 'mysms-async[aiohttp]'"
-            )
+        problem = aiohttp_problem()
+        if problem is not None:
+            raise ValidationError("backend", problem)
+    elif backend == "auto" and not httpx_given:
+        problem = aiohttp_problem()
+        if problem is not None:
+            logger.debug("backend='auto' takes httpx: %s", problem)
     return backend
 
 

@@ -22,17 +22,23 @@ dropped kept-alive connection); redirects are never followed; the body is read r
 (``auto_decompress=False``) through the capped reader; TLS verification stays on; the total
 timeout bounds each attempt; the connector holds at most ``max_concurrency`` connections; proxies
 come from the environment read once (``_exchange.env_proxy``); aiohttp's URL-bearing messages
-are redacted before they become a ``detail``, and its loggers get the redaction filter.
+are redacted before they become a ``detail``, and its loggers get the redaction filter; and an
+answer is never matched to a request it did not answer: a connection that received any byte
+while idle in the pool is retired, never reused (``_GuardedConnector``), as httpcore does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import select
 import ssl
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 from . import _constants as C
@@ -64,6 +70,16 @@ if "_retry_connection" not in aiohttp.ClientSession.ATTRS:  # pragma: no cover -
         " mysms-async needs aiohttp >= 3.11"
     )
 
+# The connector's hooks the stray-answer guard builds on (``_GuardedConnector``); present from
+# 3.11 on, checked here so that a change in aiohttp fails at import, not by reusing a connection.
+if not all(  # pragma: no cover - version guard
+    callable(getattr(aiohttp.TCPConnector, name, None)) for name in ("_get", "_release")
+) or not callable(getattr(ResponseHandler, "data_received", None)):
+    raise ImportError(
+        f"aiohttp {aiohttp.__version__} lacks the connector hooks mysms-async checks idle"
+        " connections with; mysms-async supports aiohttp >= 3.11"
+    )
+
 _NOT_SENT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _PERMANENT_ERRORS = (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)
 
@@ -82,6 +98,80 @@ def _has_leftover(response: aiohttp.ClientResponse) -> bool:
     """A second answer (or part of one) already received on this connection after ours."""
     protocol = getattr(response, "_protocol", None)
     return bool(getattr(protocol, "_buffer", None) or getattr(protocol, "_tail", None))
+
+
+def _readable(protocol: ResponseHandler) -> bool:
+    """Bytes (or the end of the stream) wait in the socket, not yet read by the event loop.
+
+    What httpcore asks of an idle connection before reuse (``is_socket_readable``): a poll with
+    no timeout, one system call. A transport without a socket (none here) counts as readable.
+    """
+    transport = protocol.transport
+    sock = None if transport is None else transport.get_extra_info("socket")
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    poll = getattr(select, "poll", None)
+    if poll is None:  # pragma: no cover - Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _GuardedHandler(ResponseHandler):
+    """aiohttp's protocol, noting any byte that arrives while no request waits on it.
+
+    aiohttp keeps parsing an idle kept-alive connection: a late answer (a proxy replaying one)
+    lands in the protocol's buffer, or half-parsed in its parser, and the next request on that
+    connection reads it as its own answer. Here a byte received while the connection is idle in
+    the pool marks it ``stray`` for good, however little of an answer it is.
+    """
+
+    idle = False
+    stray = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.idle and data:
+            self.stray = True
+        super().data_received(data)
+
+
+class _GuardedConnector(aiohttp.TCPConnector):
+    """A connector that never hands out a connection with bytes no request asked for.
+
+    On release a connection becomes idle (``_GuardedHandler.idle``); one that already has
+    unread bytes is closed instead (aiohttp's own ``should_close`` covers a buffered answer).
+    On acquire, as the request is about to be written (in the same step of the event loop for
+    a GET; a POST body is written one loop step later before Python 3.12), a pooled connection
+    that received a byte while idle, holds parsed or unparsed data, or has bytes waiting in its
+    socket is closed and the next one (or a fresh connection) is taken: the request goes out
+    once, on a clean connection. A copy still on its way while the request is written cannot
+    be told from its answer by any HTTP/1.1 client; httpcore checks at the same point.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._factory = functools.partial(_GuardedHandler, loop=self._loop)  # type: ignore[assignment]
+
+    async def _get(self, key: Any, traces: list[Any]) -> aiohttp.connector.Connection | None:
+        while True:
+            conn = await super()._get(key, traces)
+            if conn is None:
+                return None
+            protocol = conn.protocol
+            if isinstance(protocol, _GuardedHandler):
+                if protocol.stray or protocol.should_close or _readable(protocol):
+                    conn.close()  # released with should_close: never pooled again
+                    continue
+                protocol.idle = False
+            return conn
+
+    def _release(self, key: Any, protocol: ResponseHandler, *, should_close: bool = False) -> None:
+        if isinstance(protocol, _GuardedHandler):
+            protocol.idle = True
+            should_close = should_close or protocol.stray
+        super()._release(key, protocol, should_close=should_close)
 
 
 class AiohttpExchange:
@@ -107,7 +197,7 @@ class AiohttpExchange:
     def _open(self) -> aiohttp.ClientSession:
         settings = self._settings
         timeout = settings.timeout
-        connector = aiohttp.TCPConnector(
+        connector = _GuardedConnector(
             limit=settings.max_concurrency, limit_per_host=0, ssl=_ssl_context()
         )
         session = aiohttp.ClientSession(

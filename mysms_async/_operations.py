@@ -72,12 +72,15 @@ class State(enum.Enum):
 class Lifecycle:
     """Unopened, open, closed; and the one event loop the client's connections belong to."""
 
-    __slots__ = ("_loop", "state")
+    __slots__ = ("_loop", "released", "state")
     state: State
 
     def __init__(self) -> None:
         self.state = State.UNOPENED
         self._loop: weakref.ref[Any] | None = None
+        #: The connections were closed (by ``aclose()`` in the owning loop). Apart from
+        #: ``state``: a foreign loop's ``aclose()`` marks the client closed, not released.
+        self.released = False
 
     def check(self) -> None:
         """Raise before any I/O when the client is closed or running in a foreign loop."""

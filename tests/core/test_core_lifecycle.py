@@ -3,10 +3,13 @@ warning for a plain-http base URL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -20,6 +23,10 @@ from mysms_async import (
     MySMSError,
     ValidationError,
 )
+from mysms_async._exchange_aiohttp import AiohttpExchange
+from mysms_async._exchange_httpx import HttpxExchange
+from mysms_async._pool import SlotPool
+from mysms_async.testing import FakeGateway
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
 OK_BALANCE = {"state": "0", "balance": "5,00"}
@@ -358,3 +365,49 @@ async def test_a_plain_http_local_gateway_is_really_used() -> None:
     assert route.call_count == 1
     body: dict[str, Any] = json.loads(route.calls.last.request.content)
     assert body == {"auth": {"username": USERNAME, "password": PASSWORD}}
+
+
+# --- aclose() from a foreign loop, then from the owner (issue 14 item 5) -----------------------
+
+
+@pytest.fixture(scope="module")
+def served_gateway() -> Iterator[str]:
+    gateway = FakeGateway(accounts=())
+    gateway.add_account(USERNAME, PASSWORD, balance=10)
+    with gateway.serve() as base_url:
+        yield base_url
+
+
+@pytest.mark.parametrize("engine", ["httpx", "aiohttp"])
+async def test_the_owners_aclose_closes_after_a_foreign_one(
+    served_gateway: str, engine: str
+) -> None:
+    """A foreign ``aclose()`` (another thread, its own event loop) only marks the client
+    closed; the owning loop's ``aclose()`` then still closes the engine and its connections.
+    Before, the owner's call returned at once: the connection stayed open (aiohttp logged
+    "Unclosed client session")."""
+    client = MySMSClient(USERNAME, PASSWORD, base_url=served_gateway, backend=engine)
+    await client.balance()  # a kept-alive connection, owned by this loop
+    exchange = client._transport.exchange
+    if isinstance(exchange, AiohttpExchange):
+        session = exchange.session
+        assert session is not None and not session.closed
+
+        def still_open() -> bool:
+            return not session.closed
+    else:
+        assert isinstance(exchange, HttpxExchange)
+        pool = exchange.client._transport
+        assert isinstance(pool, SlotPool) and pool.connections
+
+        def still_open() -> bool:
+            return bool(pool.connections) and not exchange.client.is_closed
+
+    await anyio.to_thread.run_sync(lambda: asyncio.run(client.aclose()))  # raises nothing
+    assert client.is_closed
+    assert still_open()  # not closable from that loop: left for the owner
+    with pytest.raises(ClientClosedError):
+        await client.balance()
+    await client.aclose()
+    assert not still_open()
+    await client.aclose()  # and again: nothing left to do

@@ -7,7 +7,10 @@ handed over an httpx object (``http_client=`` / ``transport=``) or aiohttp is no
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import logging
+from collections.abc import Iterator
 
 import anyio
 import httpx
@@ -90,6 +93,16 @@ def test_an_unknown_backend_is_refused() -> None:
     assert caught.value.field == "backend"
 
 
+@pytest.fixture
+def uncached_check() -> Iterator[None]:
+    """The aiohttp check is read once per process: masked here, it is read afresh, and the
+    real answer is read again after the test."""
+    exchange_module.aiohttp_problem.cache_clear()
+    yield
+    exchange_module.aiohttp_problem.cache_clear()
+
+
+@pytest.mark.usefixtures("uncached_check")
 def test_aiohttp_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(
@@ -102,3 +115,41 @@ def test_aiohttp_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert caught.value.field == "backend"
     client = MySMSClient(USERNAME, PASSWORD, backend="auto")
     assert client._transport.engine == "httpx"  # auto falls back without a word
+
+
+@pytest.fixture
+def old_aiohttp(monkeypatch: pytest.MonkeyPatch, uncached_check: None) -> str:
+    """The installed aiohttp, masked as 3.10.11 (the last release whose silent resend of an
+    idempotent request cannot be switched off): its distribution metadata answers that version,
+    as an older release installed in the environment would. No throwaway venv: the check reads
+    the metadata only, before any import of aiohttp."""
+    real = importlib.metadata.version
+    monkeypatch.setattr(
+        exchange_module.importlib.metadata,
+        "version",
+        lambda name: "3.10.11" if name == "aiohttp" else real(name),
+    )
+    return "3.10.11"
+
+
+def test_an_old_aiohttp_is_refused_at_construction(old_aiohttp: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        MySMSClient(USERNAME, PASSWORD, backend="aiohttp")
+    assert caught.value.field == "backend"
+    assert f"aiohttp {old_aiohttp} is installed" in str(caught.value)
+    assert ">= 3.11" in str(caught.value)
+
+
+async def test_auto_takes_httpx_over_an_old_aiohttp_and_says_why(
+    old_aiohttp: str, served: tuple[FakeGateway, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway, base_url = served
+    with caplog.at_level(logging.DEBUG, logger="mysms_async"):
+        client = make_client(gateway, "json", "POST", base_url=base_url, backend="auto")
+    assert client._transport.engine == "httpx"  # chosen at construction, not at first use
+    why = [r.getMessage() for r in caplog.records if "backend='auto' takes httpx" in r.getMessage()]
+    assert len(why) == 1 and old_aiohttp in why[0] and ">= 3.11" in why[0]
+    async with client:
+        result = await client.send(DESTINATION, "sent once, on httpx")
+    assert result.ok
+    assert len(gateway.requests) == 1
