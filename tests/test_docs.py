@@ -9,6 +9,7 @@
   cannot be forgotten.
 * The ``mysms`` reference is generated from the command's parser by ``docs/_hooks``: every
   command, subcommand and option appears, and a parser the hook has never seen is walked whole.
+* The docstrings' reST roles (``:class:`X```) and ``::`` are rendered as Markdown.
 """
 
 from __future__ import annotations
@@ -41,15 +42,16 @@ PUBLIC_MODULES = ("mysms_async", "mysms_async.campaigns", "mysms_async.testing")
 SHARED_WITH_README = ("FastAPI(", "Dispatcher(", "def test_signup")
 
 
-def _hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cli_reference", DOCS / "_hooks/cli_reference.py")
+def _load(name: str) -> ModuleType:
+    """One of the build's own modules under ``docs/_hooks``."""
+    spec = importlib.util.spec_from_file_location(name, DOCS / "_hooks" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-cli_reference = _hook()
+cli_reference = _load("cli_reference")
 
 
 # --- the python blocks -----------------------------------------------------------------------
@@ -176,3 +178,23 @@ def test_a_command_page_without_its_marker_fails_the_build() -> None:
     page = SimpleNamespace(file=SimpleNamespace(src_uri=cli_reference.PAGE))
     with pytest.raises(PluginError, match="marker"):
         cli_reference.on_page_markdown("# The `mysms` command\n", page=page)
+
+
+# --- docstrings rendered as Markdown ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("docstring", "markdown"),
+    [
+        ("see :class:`FakeGateway`.", "see `FakeGateway`."),
+        (":meth:`~mysms_async.campaigns.Campaign.run` and :mod:`._rules`", "`run` and `._rules`"),
+        (
+            "In-process::\n\n    gateway = FakeGateway()\n",
+            "In-process:\n\n    gateway = FakeGateway()\n",
+        ),
+        ("Text.\n\n::\n\n    code\n", "Text.\n\n\n    code\n"),
+        ("``a::b`` and ``x::y`` stay", "``a::b`` and ``x::y`` stay"),
+    ],
+)
+def test_docstrings_lose_their_rest_roles_in_the_reference(docstring: str, markdown: str) -> None:
+    assert _load("sphinx_roles").to_markdown(docstring) == markdown
