@@ -1,8 +1,7 @@
 """Every ```python block of README.md runs as printed, against the emulator.
 
-Each block is compiled with top-level ``await`` allowed and run in a fresh namespace, with
-``MYSMS_USERNAME``, ``MYSMS_PASSWORD``, ``MYSMS_SENDER`` and ``MYSMS_BASE_URL`` pointing at a
-``FakeGateway`` served on a loopback port (account demo / demo-password, sender MySMS), as a
+``doc_blocks`` runs the blocks (shared with ``tests/test_docs.py``): each in a fresh namespace,
+with the ``MYSMS_*`` variables pointing at a ``FakeGateway`` served on a loopback port, as a
 reader who ran ``mysms emulator`` would have them. Running a block proves it is self-contained
 and free of errors; the blocks that only define things are then used as a reader would:
 
@@ -15,23 +14,25 @@ and free of errors; the blocks that only define things are then used as a reader
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import inspect
-import re
-from collections.abc import AsyncGenerator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
 import pytest
+from doc_blocks import (  # noqa: F401 - fixtures used below
+    ROOT,
+    Block,
+    gateway_fixture,
+    only_block,
+    python_blocks,
+    run_block,
+    served_fixture,
+)
 
 from mysms_async import ConfigurationError
 from mysms_async.testing import (
     DEMO_PASSWORD,
-    DEMO_SENDER,
-    DEMO_USERNAME,
     DropAfterRead,
     ErrorState,
     FakeGateway,
@@ -40,62 +41,13 @@ from mysms_async.testing import (
 
 pytest_plugins = ["pytester"]
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-@dataclass(frozen=True)
-class Block:
-    line: int  # of the opening fence, 1-based
-    source: str
-
-
-def _blocks() -> list[Block]:
-    text = README.read_text(encoding="utf-8")
-    found = []
-    for match in re.finditer(r"^```python\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
-        found.append(Block(text.count("\n", 0, match.start()) + 1, match.group(1)))
-    return found
-
-
-BLOCKS = _blocks()
+README = ROOT / "README.md"
+BLOCKS = python_blocks(README)
 QUICK_START = 'sms.send("+7 (911) 222-33-33", "Your code is 1234")'
 
 
 def _block(marker: str) -> Block:
-    (block,) = [b for b in BLOCKS if marker in b.source]
-    return block
-
-
-async def run_block(block: Block) -> dict[str, Any]:
-    """Run ``block`` as printed; its namespace afterwards."""
-    code = compile(
-        block.source, f"README.md:{block.line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    )
-    namespace: dict[str, Any] = {"__name__": f"readme_line_{block.line}"}
-    result = eval(code, namespace)  # a coroutine when the block awaits at top level
-    if inspect.iscoroutine(result):
-        await result
-    return namespace
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[FakeGateway, str]]:
-    gateway = FakeGateway()
-    with gateway.serve() as base_url:
-        yield gateway, base_url
-
-
-@pytest.fixture
-def gateway(served: tuple[FakeGateway, str], monkeypatch: pytest.MonkeyPatch) -> FakeGateway:
-    fake, base_url = served
-    fake.reset()
-    for name in ("MYSMS_FORMAT", "MYSMS_METHOD"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MYSMS_USERNAME", DEMO_USERNAME)
-    monkeypatch.setenv("MYSMS_PASSWORD", DEMO_PASSWORD)
-    monkeypatch.setenv("MYSMS_SENDER", DEMO_SENDER)
-    monkeypatch.setenv("MYSMS_BASE_URL", base_url)
-    return fake
+    return only_block(BLOCKS, marker)
 
 
 def test_the_readme_has_the_blocks_this_file_exercises() -> None:
