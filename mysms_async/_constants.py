@@ -45,3 +45,8 @@ USER_AGENT = "mysms-async"
 #: LimitRequestLine 8190), and httpx refuses URLs past 64 KiB only once the request is made.
 #: About 1,300 Cyrillic or 7,900 plain Latin characters of text fit; POST has no such limit.
 MAX_GET_QUERY_BYTES = 8000
+
+#: A WARNING about outcomes a bulk run could not hand over (cancelled, left early, interrupted)
+#: names at most this many accepted ids and this many destinations of unknown delivery; it
+#: always gives the full counts and where the full outcomes are kept.
+MAX_LOGGED_OUTCOMES = 20
