@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import pytest
 from fault_cases import SENDER, USERNAME
 from fault_cases import make_gateway as make_fault_gateway
@@ -485,3 +486,25 @@ async def test_control_flow_over_loopback(
         await closer
         assert report.error is None or isinstance(report.error, ClientClosedError)
         check(gateway, report)
+
+
+# --- a huge max_concurrency over a real socket: no work per unit of the setting ------------
+
+
+async def test_a_huge_max_concurrency_over_loopback_does_work_per_batch_only(
+    served: tuple[FakeGateway, str], backend: str
+) -> None:
+    """The bulk workers, the engine's connection pool and the in-flight limiter with the rate
+    limiter on: two messages at a million take what they take at four (before: 96 s)."""
+    gateway, base_url = served
+    gateway.set_balance(USERNAME, 10**9)
+    options: dict[str, Any] = {"base_url": base_url, "transport": None, "backend": backend}
+    async with in_process(gateway, max_concurrency=10**6, rate_limit=1000, **options) as sms:
+        with anyio.fail_after(10):
+            for runner in RUNNERS:
+                report = Report(messages(f"huge{backend}{runner}", 2 * BATCH))
+                await RUNNERS[runner](sms, report.sent, report)
+                assert report.error is None and len(report.reported) == 2 * BATCH
+                assert all(r.ok for r in report.reported)
+                check(gateway, report)
+        await still_sends(sms, f"after-huge{backend}")
