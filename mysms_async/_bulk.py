@@ -94,18 +94,34 @@ def _attach_results(error: BaseException, results: list[SendResult]) -> bool:
 class _Reader:
     """The caller's messages, read one chunk at a time; an error of theirs ends the reading."""
 
-    __slots__ = ("_async", "_sync", "exhausted", "is_sync", "size")
+    __slots__ = ("_async", "_left", "_sync", "exhausted", "is_sync", "size")
 
     def __init__(self, messages: Messages, size: int) -> None:
         self.size = size
         self.exhausted = False
         self._sync: Iterator[Message] | None = None
         self._async: AsyncIterator[Message] | None = None
+        #: Messages not yet read, when the input is a list or tuple (its length is known).
+        self._left: int | None = None
         if isinstance(messages, AsyncIterable):
             self._async = messages.__aiter__()
         else:
+            if isinstance(messages, list | tuple):
+                self._left = len(messages)
             self._sync = iter(messages)
         self.is_sync = self._sync is not None
+
+    def chunks_left(self) -> int | None:
+        """How many chunks remain to be read, when that is known (a list or tuple)."""
+        if self.exhausted:
+            return 0
+        if self._left is None:
+            return None
+        return -(-max(self._left, 0) // self.size)
+
+    def _count(self, batch: list[Message]) -> None:
+        if self._left is not None:
+            self._left -= len(batch)
 
     def read_sync(self) -> tuple[list[Message], BaseException | None]:
         """``read`` for a plain iterable: no await, so nothing can interleave with it."""
@@ -121,6 +137,7 @@ class _Reader:
         except BaseException as exc:
             self.exhausted = True
             return batch, _interrupted(exc)
+        self._count(batch)
         if len(batch) < self.size:
             self.exhausted = True
         return batch, None
@@ -145,6 +162,7 @@ class _Reader:
         except BaseException as exc:
             self.exhausted = True
             return batch, _interrupted(exc)
+        self._count(batch)
         if len(batch) < self.size:
             self.exhausted = True
         return batch, None
@@ -182,8 +200,10 @@ class _Pipeline:
     when it can send at once, so at most ``max_concurrency`` chunks are read and unanswered (plus
     those answered and not yet consumed, which ``window`` bounds for a stream). Workers are
     started as the chunks come: one at first, and one more each time a worker takes a chunk to
-    send while the input may hold another; so a run starts at most one worker more than it has
-    chunks (that one reads nothing and ends), whatever ``max_concurrency`` is.
+    send while the input may hold another, never more than ``max_concurrency``. So a run starts
+    at most as many workers as it has chunks when the input is a list or tuple, and at most one
+    more for any other iterable (that one finds the input ended and reads nothing), whatever
+    ``max_concurrency`` is.
     """
 
     def __init__(self, ops: Operations, reader: _Reader, *, window: int | None) -> None:
@@ -199,6 +219,7 @@ class _Pipeline:
         self.interrupt: BaseException | None = None
         self._workers = 0
         self._max_workers = 0
+        self._started = 0
         self._group: anyio.abc.TaskGroup | None = None
         self._read = 0
         self._limit: int | None = None
@@ -213,15 +234,22 @@ class _Pipeline:
         workers = self._ops.settings.max_concurrency
         if limit is not None:
             workers = min(workers, limit)
+        chunks = self._reader.chunks_left()
+        if chunks is not None:  # a list or tuple: one worker per chunk at most
+            workers = min(workers, chunks)
+            if not chunks:
+                self._reader.exhausted = True  # nothing to read: the run ends at once
         self._limit = limit
         self._lock = anyio.Lock()
         self._group = group
         self._max_workers = workers
-        self._spawn()
+        if workers:
+            self._spawn()
 
     def _spawn(self) -> None:
         assert self._group is not None
         self._workers += 1
+        self._started += 1
         self._group.start_soon(self._work)
 
     def stop_reading(self) -> None:
@@ -317,7 +345,7 @@ class _Pipeline:
                     pending.finish(chunk.fail_all(self.stop))
                     continue
                 pending.started = True
-                if self._workers < self._max_workers and self._may_read():
+                if self._started < self._max_workers and self._may_read():
                     self._spawn()  # the input may hold another chunk: someone to read it
                 results, stop = await ops.send_chunk(chunk)
                 pending.finish(results)

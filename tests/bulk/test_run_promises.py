@@ -641,23 +641,41 @@ def workers_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return started
 
 
-@pytest.mark.parametrize("count", [2, 250, 300])
+def _as_given(messages: list[Message], kind: str) -> Any:
+    if kind == "list":
+        return messages
+    if kind == "generator":
+        return (m for m in messages)
+
+    async def agen() -> AsyncIterator[Message]:
+        for message in messages:
+            yield message
+
+    return agen()
+
+
+@pytest.mark.parametrize("kind", ["list", "generator", "async"])
+@pytest.mark.parametrize("count", [0, 2, 250, 300])
 async def test_a_huge_max_concurrency_starts_workers_only_for_the_batches(
-    workers_started: list[int], count: int
+    workers_started: list[int], count: int, kind: str
 ) -> None:
     batches = -(-count // 100)
+    # A list's length is known: one worker per batch at most. Another iterable may need one
+    # more, which finds the input ended (after a full last batch) and reads nothing.
+    most = batches if kind == "list" else batches + 1
     async with ScriptedGateway().client(batch_size=100, max_concurrency=100_000) as client:
         with anyio.fail_after(10):  # before: 100,000 workers, 5-6 s for two messages
-            assert all(r.ok for r in await client.send_many(numbered(count)))
-            assert len(workers_started) <= batches + 1  # one more may find the input ended
+            results = await client.send_many(_as_given(numbered(count), kind))
+            assert len(results) == count and all(r.ok for r in results)
+            assert len(workers_started) <= most
             workers_started.clear()
-            async with client.stream_send(numbered(count)) as results:
-                assert all([r.ok async for r in results])
-            assert len(workers_started) <= batches + 1
+            async with client.stream_send(_as_given(numbered(count), kind)) as stream:
+                assert [r.ok async for r in stream] == [True] * count
+            assert len(workers_started) <= most
             workers_started.clear()
-            assert all([r.ok async for r in client.iter_send(numbered(count))])
-            assert len(workers_started) <= batches + 1
-    assert count > 2 or len(workers_started) == 1  # a short last batch: exactly one each
+            iterated = [r.ok async for r in client.iter_send(_as_given(numbered(count), kind))]
+            assert iterated == [True] * count
+            assert len(workers_started) <= most
 
 
 async def test_a_huge_max_concurrency_still_runs_batches_concurrently() -> None:
