@@ -574,23 +574,27 @@ class ResultIterator(AsyncGenerator[SendResult, None]):
     async def aclose(self) -> None:
         self._close()
 
-    def _close(self) -> None:
+    def _close(
+        self,
+        why: str = "iter_send closed early",
+        where: str = "the full outcomes are in the iterator's .leftover",
+    ) -> None:
         if self._closed and not self._buffer:
             return
         self._closed = True
         self.leftover = self._buffer[self._index :]
         self._buffer, self._index = [], 0
-        report_not_handed_over(
-            self.leftover,
-            "iter_send closed early",
-            "the full outcomes are in the iterator's .leftover",
-        )
+        report_not_handed_over(self.leftover, why, where)
 
     def __del__(self) -> None:
         # Abandoned after a ``break`` without ``aclose()``: say what was never handed over.
         if self._index < len(self._buffer):
             with contextlib.suppress(Exception):  # the interpreter may be shutting down
-                self._close()
+                self._close(
+                    "iter_send was dropped without aclose()",
+                    "nothing can reach its .leftover any more, so this line is all that is kept"
+                    " (close it with contextlib.aclosing to keep them)",
+                )
 
 
 class BulkEngine:
