@@ -448,6 +448,7 @@ class SendStream:
         self._current: list[SendResult] = []
         self._index = 0
         self._ended = False
+        self._raised = False
         #: Outcomes produced but not handed over, once the block is left early.
         self.leftover: list[SendResult] = []
 
@@ -476,6 +477,7 @@ class SendStream:
                 self._ended = True
                 stop = self._pipeline.error
                 if stop is not None:
+                    self._raised = True
                     _attach_results(stop, [])  # every outcome was handed over before it
                     raise stop
                 break
@@ -508,6 +510,17 @@ class SendStream:
                 "stream_send left early",
                 "the full outcomes are in the stream's .leftover",
             )
+        interrupt = pipeline.interrupt
+        if (
+            interrupt is not None
+            and not self._raised
+            and exc is not interrupt
+            and not isinstance(exc, anyio.get_cancelled_exc_class())  # never replace a cancel
+        ):
+            # The input raised (KeyboardInterrupt, SystemExit, ...) and the block was left
+            # before the stream got to raise it: never swallowed. Its outcomes are in leftover.
+            _attach_results(interrupt, [])
+            raise interrupt
         return False
 
 
@@ -573,6 +586,13 @@ class ResultIterator(AsyncGenerator[SendResult, None]):
 
     async def aclose(self) -> None:
         self._close()
+        stop = self._stop
+        if stop is not None and not isinstance(stop, MySMSError):
+            # The input raised (KeyboardInterrupt, SystemExit, ...) and the loop was left
+            # before the iterator got to raise it: never swallowed. Its outcomes are in leftover.
+            self._stop = None
+            _attach_results(stop, [])
+            raise stop
 
     def _close(
         self,

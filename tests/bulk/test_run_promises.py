@@ -696,3 +696,46 @@ async def test_leaving_a_stream_early_does_no_work_per_unit_of_max_concurrency()
                     break
     sent = sum(len(batch) for batch in gateway.batches)
     assert len(results.leftover) == sent - 1 and all(r.ok for r in results.leftover)
+
+
+def _interrupting_after(count: int, error: BaseException, raised: anyio.Event) -> Iterator[Message]:
+    yield from numbered(count)
+    raised.set()
+    raise error
+
+
+async def test_leaving_a_stream_before_it_raises_the_inputs_interrupt_does_not_swallow_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    raised = anyio.Event()
+    gateway = ScriptedGateway(delay=0.01)
+    async with gateway.client(batch_size=10, max_concurrency=4) as client:
+        stream = client.stream_send(_interrupting_after(25, KeyboardInterrupt(), raised))
+        with pytest.raises(KeyboardInterrupt) as caught:
+            async with stream as results:
+                async for _ in results:
+                    await raised.wait()  # the input has raised; the stream has not said so yet
+                    break
+        assert (await client.send("79112223333", "still works")).ok
+    assert caught.value.results == []  # type: ignore[attr-defined]
+    leftover = stream.leftover
+    assert [r.message.text for r in leftover] == [f"m{i}" for i in range(1, 25)]
+    assert all(r.ok for r in leftover[:19])
+    assert all(isinstance(r.error, InputError) for r in leftover[19:])  # read with it: not sent
+    assert any("the stream's .leftover" in r.getMessage() for r in caplog.records)
+
+
+async def test_closing_iter_send_before_it_raises_the_inputs_interrupt_does_not_swallow_it() -> (
+    None
+):
+    raised = anyio.Event()
+    async with ScriptedGateway().client(batch_size=10, max_concurrency=4) as client:
+        iterator = client.iter_send(_interrupting_after(25, SystemExit(3), raised))
+        with pytest.raises(SystemExit) as caught:
+            async with contextlib.aclosing(iterator) as results:
+                async for _ in results:
+                    assert raised.is_set()  # a wave reads its chunks before handing any over
+                    break
+    assert caught.value.code == 3
+    assert [r.message.text for r in iterator.leftover] == [f"m{i}" for i in range(1, 25)]
