@@ -1,9 +1,10 @@
 """The bulk engine: batched, concurrent sends where every message gets exactly one outcome.
 
 Input is read lazily, one chunk at a time (``batch_size`` messages for POST, one for GET). A
-pool of ``max_concurrency`` long-lived workers sends the chunks; a chunk is read only when a
-worker is free to take it, so at most one chunk waits read but unsent. Every message read gets
-an outcome, whatever stops the run:
+pool of up to ``max_concurrency`` long-lived workers sends the chunks, started as chunks come
+(at most one per chunk of a list or tuple, one more for an input of unknown length), so the
+setting alone costs nothing; a chunk is read only when a worker is free to take it, so at most
+one chunk waits read but unsent. Every message read gets an outcome, whatever stops the run:
 
 * an invalid or unbuildable message fails on its own; its chunk-mates are still sent;
 * a request that fails gives its error to its chunk's messages; the run goes on;
@@ -11,8 +12,12 @@ an outcome, whatever stops the run:
   request would fail the same way), and so does an error raised by the caller's input (wrapped
   in ``InputError`` unless it is ours): nothing more is read, the requests in flight finish, and
   the error is raised with ``.results``;
+* a ``BaseException`` from the caller's input that is not cancellation (``KeyboardInterrupt``,
+  ``SystemExit``, their own) stops the reading the same way and is re-raised as itself, never
+  in a group (``send_many``: with ``.results`` where it takes the attribute, and a WARNING);
 * on cancellation, a request in flight is ``DeliveryUnknownError`` and one not yet started is
-  "not sent"; whatever the caller can no longer be handed is logged as a WARNING.
+  "not sent"; whatever the caller can no longer be handed is logged as a WARNING: the counts,
+  the first ``MAX_LOGGED_OUTCOMES`` ids and destinations, and where the rest are.
 
 Three façades over the one pipeline. ``send_many`` runs it to the end inside one task group.
 ``stream_send`` is an async context manager that owns the task group (anyio forbids a task group
