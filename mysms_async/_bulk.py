@@ -87,8 +87,8 @@ def _interrupted(exc: BaseException) -> BaseException:
 
 
 def _attach_results(error: BaseException, results: list[SendResult]) -> bool:
-    """``error.results = results`` where the exception allows it (a class with ``__slots__`` or
-    its own ``__setattr__`` may not)."""
+    """``error.results = results`` where the exception allows it (a class with its own
+    ``__setattr__`` may refuse); True when it took it."""
     try:
         error.results = results  # type: ignore[attr-defined]
     except Exception:
