@@ -1,9 +1,10 @@
 """The bulk engine: batched, concurrent sends where every message gets exactly one outcome.
 
 Input is read lazily, one chunk at a time (``batch_size`` messages for POST, one for GET). A
-pool of ``max_concurrency`` long-lived workers sends the chunks; a chunk is read only when a
-worker is free to take it, so at most one chunk waits read but unsent. Every message read gets
-an outcome, whatever stops the run:
+pool of up to ``max_concurrency`` long-lived workers sends the chunks, started as chunks come
+(at most one per chunk of a list or tuple, one more for an input of unknown length), so the
+setting alone costs nothing; a chunk is read only when a worker is free to take it, so at most
+one chunk waits read but unsent. Every message read gets an outcome, whatever stops the run:
 
 * an invalid or unbuildable message fails on its own; its chunk-mates are still sent;
 * a request that fails gives its error to its chunk's messages; the run goes on;
@@ -11,8 +12,12 @@ an outcome, whatever stops the run:
   request would fail the same way), and so does an error raised by the caller's input (wrapped
   in ``InputError`` unless it is ours): nothing more is read, the requests in flight finish, and
   the error is raised with ``.results``;
+* a ``BaseException`` from the caller's input that is not cancellation (``KeyboardInterrupt``,
+  ``SystemExit``, their own) stops the reading the same way and is re-raised as itself, never
+  in a group (``send_many``: with ``.results`` where it takes the attribute, and a WARNING);
 * on cancellation, a request in flight is ``DeliveryUnknownError`` and one not yet started is
-  "not sent"; whatever the caller can no longer be handed is logged as a WARNING.
+  "not sent"; whatever the caller can no longer be handed is logged as a WARNING: the counts,
+  the first ``MAX_LOGGED_OUTCOMES`` ids and destinations, and where the rest are.
 
 Three façades over the one pipeline. ``send_many`` runs it to the end inside one task group.
 ``stream_send`` is an async context manager that owns the task group (anyio forbids a task group
@@ -72,23 +77,58 @@ def _input_error(exc: Exception) -> MySMSError:
     return error
 
 
+def _interrupted(exc: BaseException) -> BaseException:
+    """The caller's input raised a ``BaseException`` (``KeyboardInterrupt``, ``SystemExit``, one
+    of their own): kept to be re-raised as itself once the run has settled. Cancellation is not
+    the input's doing: it propagates at once."""
+    if isinstance(exc, anyio.get_cancelled_exc_class()):
+        raise exc
+    return exc
+
+
+def _attach_results(error: BaseException, results: list[SendResult]) -> bool:
+    """``error.results = results`` where the exception allows it (a class with its own
+    ``__setattr__`` may refuse); True when it took it."""
+    try:
+        error.results = results  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return getattr(error, "results", None) is results
+
+
 class _Reader:
     """The caller's messages, read one chunk at a time; an error of theirs ends the reading."""
 
-    __slots__ = ("_async", "_sync", "exhausted", "is_sync", "size")
+    __slots__ = ("_async", "_left", "_sync", "exhausted", "is_sync", "size")
 
     def __init__(self, messages: Messages, size: int) -> None:
         self.size = size
         self.exhausted = False
         self._sync: Iterator[Message] | None = None
         self._async: AsyncIterator[Message] | None = None
+        #: Messages not yet read, when the input is a list or tuple (its length is known).
+        self._left: int | None = None
         if isinstance(messages, AsyncIterable):
             self._async = messages.__aiter__()
         else:
+            if isinstance(messages, list | tuple):
+                self._left = len(messages)
             self._sync = iter(messages)
         self.is_sync = self._sync is not None
 
-    def read_sync(self) -> tuple[list[Message], MySMSError | None]:
+    def chunks_left(self) -> int | None:
+        """How many chunks remain to be read, when that is known (a list or tuple)."""
+        if self.exhausted:
+            return 0
+        if self._left is None:
+            return None
+        return -(-max(self._left, 0) // self.size)
+
+    def _count(self, batch: list[Message]) -> None:
+        if self._left is not None:
+            self._left -= len(batch)
+
+    def read_sync(self) -> tuple[list[Message], BaseException | None]:
         """``read`` for a plain iterable: no await, so nothing can interleave with it."""
         if self.exhausted:
             return [], None
@@ -99,11 +139,15 @@ class _Reader:
         except Exception as exc:
             self.exhausted = True
             return batch, _input_error(exc)
+        except BaseException as exc:
+            self.exhausted = True
+            return batch, _interrupted(exc)
+        self._count(batch)
         if len(batch) < self.size:
             self.exhausted = True
         return batch, None
 
-    async def read(self) -> tuple[list[Message], MySMSError | None]:
+    async def read(self) -> tuple[list[Message], BaseException | None]:
         """The next chunk (short at the end), and the input's error if reading failed."""
         batch: list[Message] = []
         try:
@@ -120,6 +164,10 @@ class _Reader:
         except Exception as exc:
             self.exhausted = True
             return batch, _input_error(exc)
+        except BaseException as exc:
+            self.exhausted = True
+            return batch, _interrupted(exc)
+        self._count(batch)
         if len(batch) < self.size:
             self.exhausted = True
         return batch, None
@@ -151,11 +199,16 @@ class _Pending:
 
 
 class _Pipeline:
-    """``max_concurrency`` long-lived workers; each reads the next chunk when it is free.
+    """Up to ``max_concurrency`` long-lived workers; each reads the next chunk when it is free.
 
     Reading is serialised by a lock, so chunks join ``queue`` in input order; a worker reads only
     when it can send at once, so at most ``max_concurrency`` chunks are read and unanswered (plus
-    those answered and not yet consumed, which ``window`` bounds for a stream).
+    those answered and not yet consumed, which ``window`` bounds for a stream). Workers are
+    started as the chunks come: one at first, and one more each time a worker takes a chunk to
+    send while the input may hold another, never more than ``max_concurrency``. So a run starts
+    at most as many workers as it has chunks when the input is a list or tuple, and at most one
+    more for any other iterable (that one finds the input ended and reads nothing), whatever
+    ``max_concurrency`` is.
     """
 
     def __init__(self, ops: Operations, reader: _Reader, *, window: int | None) -> None:
@@ -167,7 +220,12 @@ class _Pipeline:
         self.stop: MySMSError | None = None
         #: What stopped the reading from the input's side: the chunks already read still go.
         self.input_error: MySMSError | None = None
+        #: A ``BaseException`` (not cancellation) the caller's input raised: re-raised as itself.
+        self.interrupt: BaseException | None = None
         self._workers = 0
+        self._max_workers = 0
+        self._started = 0
+        self._group: anyio.abc.TaskGroup | None = None
         self._read = 0
         self._limit: int | None = None
         self._lock: anyio.Lock | None = None
@@ -177,15 +235,27 @@ class _Pipeline:
         self._window = None if window is None else anyio.Semaphore(window)
 
     def start(self, group: anyio.abc.TaskGroup, *, limit: int | None = None) -> None:
-        """Start the workers; ``limit`` caps the chunks this run reads (a wave)."""
+        """Start the first worker; ``limit`` caps the chunks this run reads (a wave)."""
         workers = self._ops.settings.max_concurrency
         if limit is not None:
             workers = min(workers, limit)
+        chunks = self._reader.chunks_left()
+        if chunks is not None:  # a list or tuple: one worker per chunk at most
+            workers = min(workers, chunks)
+            if not chunks:
+                self._reader.exhausted = True  # nothing to read: the run ends at once
         self._limit = limit
         self._lock = anyio.Lock()
-        self._workers = workers
-        for _ in range(workers):
-            group.start_soon(self._work)
+        self._group = group
+        self._max_workers = workers
+        if workers:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        assert self._group is not None
+        self._workers += 1
+        self._started += 1
+        self._group.start_soon(self._work)
 
     def stop_reading(self) -> None:
         """Read nothing more: a read waiting for the caller's input is cancelled, and a worker
@@ -194,7 +264,7 @@ class _Pipeline:
         for scope in self._reading:
             scope.cancel()
         if self._window is not None:
-            for _ in range(self._ops.settings.max_concurrency):
+            for _ in range(self._workers):  # no more can be waiting for room
                 self._window.release()
 
     def _wake(self) -> None:
@@ -207,6 +277,7 @@ class _Pipeline:
             self._stop_reading
             or self.stop is not None
             or self.input_error is not None
+            or self.interrupt is not None
             or self._reader.exhausted
             or (self._limit is not None and self._read >= self._limit)
         )
@@ -237,7 +308,8 @@ class _Pipeline:
                 return self._take([], None)
             return self._take(messages, error)
 
-    def _take(self, messages: list[Message], error: MySMSError | None) -> _Pending | None:
+    def _take(self, messages: list[Message], error: BaseException | None) -> _Pending | None:
+        failure = None if error is None else self._input_failed(error)
         if not messages or self._stop_reading or self.stop is not None:
             if self._window is not None:
                 self._window.release()
@@ -245,17 +317,24 @@ class _Pipeline:
                 pending = _Pending(Chunk(messages))
                 self.queue.append(pending)
                 pending.finish(pending.chunk.fail_all(self.stop or MySMSError("not sent")))
-            if error is not None:
-                self.input_error = error
             return None
         self._read += 1
         pending = _Pending(self._ops.prepare_chunk(messages))
         self.queue.append(pending)
         self._wake()
-        if error is not None:  # not sent: the input failed inside this chunk
-            self.input_error = error
-            pending.finish(pending.chunk.fail_all(error))
+        if failure is not None:  # not sent: the input failed inside this chunk
+            pending.finish(pending.chunk.fail_all(failure))
         return pending
+
+    def _input_failed(self, error: BaseException) -> MySMSError:
+        """Record what the input raised; the error the messages read with it are given."""
+        if isinstance(error, MySMSError):
+            self.input_error = error
+            return error
+        self.interrupt = error
+        return InputError(
+            f"not sent: reading the messages was interrupted by {type(error).__name__}"
+        )
 
     async def _work(self) -> None:
         ops = self._ops
@@ -271,6 +350,8 @@ class _Pipeline:
                     pending.finish(chunk.fail_all(self.stop))
                     continue
                 pending.started = True
+                if self._started < self._max_workers and self._may_read():
+                    self._spawn()  # the input may hold another chunk: someone to read it
                 results, stop = await ops.send_chunk(chunk)
                 pending.finish(results)
                 if stop is not None and self.stop is None:
@@ -315,32 +396,44 @@ class _Pipeline:
                 )
 
     @property
-    def error(self) -> MySMSError | None:
-        """The error the run ends with, if any."""
-        return self.stop or self.input_error
+    def error(self) -> BaseException | None:
+        """What the run ends with, if anything: the caller's own ``BaseException`` first."""
+        return self.interrupt or self.stop or self.input_error
 
     def outcomes(self) -> list[SendResult]:
         return [result for pending in self.queue for result in pending.results or ()]
 
 
-def report_not_handed_over(results: list[SendResult], why: str) -> None:
-    """A WARNING naming every accepted id and every message of unknown delivery (by its
-    destination): nothing that may have been sent vanishes silently."""
+def report_not_handed_over(results: list[SendResult], why: str, where: str) -> None:
+    """A WARNING with the counts of accepted messages and of messages of unknown delivery, the
+    first ``MAX_LOGGED_OUTCOMES`` ids and destinations of each, and ``where`` the full outcomes
+    are (or that they are nowhere else): nothing that may have been sent vanishes silently, and
+    a run of any size logs one line of bounded length."""
     accepted = [r.id for r in results if r.ok and r.id is not None]
     unknown = [r.message for r in results if isinstance(r.error, DeliveryUnknownError)]
     if not accepted and not unknown:
         return
     logger.warning(
         "%s: %d outcome(s) were not handed over: %d accepted (ids: %s), %d of unknown delivery"
-        " (to: %s), %d not sent or refused; they are kept in .leftover",
+        " (to: %s), %d not sent or refused; %s",
         why,
         len(results),
         len(accepted),
-        ", ".join(accepted) or "none",
+        _first(accepted),
         len(unknown),
-        ", ".join(str(m.destination) for m in unknown) or "none",
+        _first([str(m.destination) for m in unknown]),
         len(results) - len(accepted) - len(unknown),
+        where,
     )
+
+
+def _first(items: list[str]) -> str:
+    """At most ``MAX_LOGGED_OUTCOMES`` of ``items``, and how many more there are."""
+    if not items:
+        return "none"
+    shown = ", ".join(items[: C.MAX_LOGGED_OUTCOMES])
+    more = len(items) - C.MAX_LOGGED_OUTCOMES
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 class SendStream:
@@ -360,6 +453,7 @@ class SendStream:
         self._current: list[SendResult] = []
         self._index = 0
         self._ended = False
+        self._raised = False
         #: Outcomes produced but not handed over, once the block is left early.
         self.leftover: list[SendResult] = []
 
@@ -388,7 +482,8 @@ class SendStream:
                 self._ended = True
                 stop = self._pipeline.error
                 if stop is not None:
-                    stop.results = []  # every outcome was handed over before it
+                    self._raised = True
+                    _attach_results(stop, [])  # every outcome was handed over before it
                     raise stop
                 break
             if results:
@@ -415,7 +510,22 @@ class SendStream:
             pipeline.settle()
             self.leftover = self._current[self._index :] + pipeline.outcomes()
             self._current, self._index = [], 0
-            report_not_handed_over(self.leftover, "stream_send left early")
+            report_not_handed_over(
+                self.leftover,
+                "stream_send left early",
+                "the full outcomes are in the stream's .leftover",
+            )
+        interrupt = pipeline.interrupt
+        if (
+            interrupt is not None
+            and not self._raised
+            and exc is not interrupt
+            and not isinstance(exc, anyio.get_cancelled_exc_class())  # never replace a cancel
+        ):
+            # The input raised (KeyboardInterrupt, SystemExit, ...) and the block was left
+            # before the stream got to raise it: never swallowed. Its outcomes are in leftover.
+            _attach_results(interrupt, [])
+            raise interrupt
         return False
 
 
@@ -432,7 +542,7 @@ class ResultIterator(AsyncGenerator[SendResult, None]):
         self._reader = _Reader(messages, ops.chunk_size)
         self._buffer: list[SendResult] = []
         self._index = 0
-        self._stop: MySMSError | None = None
+        self._stop: BaseException | None = None
         self._closed = False
         self.leftover: list[SendResult] = []
 
@@ -449,7 +559,7 @@ class ResultIterator(AsyncGenerator[SendResult, None]):
                 self._closed = True
                 stop, self._stop = self._stop, None
                 if stop is not None:
-                    stop.results = []  # every outcome was handed over before it
+                    _attach_results(stop, [])  # every outcome was handed over before it
                     raise stop
                 break
             pipeline = _Pipeline(self._ops, self._reader, window=None)
@@ -481,20 +591,35 @@ class ResultIterator(AsyncGenerator[SendResult, None]):
 
     async def aclose(self) -> None:
         self._close()
+        stop = self._stop
+        if stop is not None and not isinstance(stop, MySMSError):
+            # The input raised (KeyboardInterrupt, SystemExit, ...) and the loop was left
+            # before the iterator got to raise it: never swallowed. Its outcomes are in leftover.
+            self._stop = None
+            _attach_results(stop, [])
+            raise stop
 
-    def _close(self) -> None:
+    def _close(
+        self,
+        why: str = "iter_send closed early",
+        where: str = "the full outcomes are in the iterator's .leftover",
+    ) -> None:
         if self._closed and not self._buffer:
             return
         self._closed = True
         self.leftover = self._buffer[self._index :]
         self._buffer, self._index = [], 0
-        report_not_handed_over(self.leftover, "iter_send closed early")
+        report_not_handed_over(self.leftover, why, where)
 
     def __del__(self) -> None:
         # Abandoned after a ``break`` without ``aclose()``: say what was never handed over.
         if self._index < len(self._buffer):
             with contextlib.suppress(Exception):  # the interpreter may be shutting down
-                self._close()
+                self._close(
+                    "iter_send was dropped without aclose()",
+                    "nothing can reach its .leftover any more, so this line is all that is kept"
+                    " (close it with contextlib.aclosing to keep them)",
+                )
 
 
 class BulkEngine:
@@ -510,10 +635,23 @@ class BulkEngine:
                 pipeline.start(group)
         except anyio.get_cancelled_exc_class():
             pipeline.settle()
-            report_not_handed_over(pipeline.outcomes(), "send_many was cancelled")
+            report_not_handed_over(
+                pipeline.outcomes(),
+                "send_many was cancelled",
+                "a cancelled send_many returns nothing, so this line is all that is kept of them",
+            )
             raise
         results = pipeline.outcomes()
-        error = pipeline.error
+        interrupt = pipeline.interrupt
+        if interrupt is not None:
+            name = type(interrupt).__name__
+            if _attach_results(interrupt, results):
+                where = f"the full outcomes are in the {name}'s .results"
+            else:
+                where = f"they could not be attached to the {name}: this line is all that is kept"
+            report_not_handed_over(results, f"send_many was interrupted by {name}", where)
+            raise interrupt
+        error = pipeline.stop or pipeline.input_error
         if error is not None:
             error.results = results
             raise error

@@ -48,6 +48,11 @@ USER_AGENT = "mysms-async"
 #: About 1,300 Cyrillic or 7,900 plain Latin characters of text fit; POST has no such limit.
 MAX_GET_QUERY_BYTES = 8000
 
+#: A WARNING about outcomes a bulk run could not hand over (cancelled, left early, interrupted)
+#: names at most this many accepted ids and this many destinations of unknown delivery; it
+#: always gives the full counts and where the full outcomes are kept.
+MAX_LOGGED_OUTCOMES = 20
+
 # The emulator's demo account and price (mysms_async.testing, and the defaults `mysms emulator`
 # shows in its help, without importing the emulator).
 #: Username of the account a ``FakeGateway`` has when none are given.

@@ -30,7 +30,9 @@ from mysms_async import (
     StatusResult,
     ValidationError,
     WrongEventLoopError,
+    _bulk,
 )
+from mysms_async._constants import MAX_LOGGED_OUTCOMES
 
 
 def numbered(count: int, *, special: dict[int, str] | None = None) -> list[Message]:
@@ -287,8 +289,12 @@ async def test_breaking_out_of_iter_send_names_the_accepted_ids_it_did_not_hand_
     leftover = results.leftover
     assert [r.id for r in leftover] == [f"id-m{i}" for i in range(1, 200)]
     (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert "199 accepted" in record.getMessage()
-    assert all(f"id-m{i}," in record.getMessage() for i in range(1, 199))
+    logged = record.getMessage()
+    assert "199 accepted" in logged
+    # The first ids are named, the rest counted; the full list is where the line says.
+    assert all(f"id-m{i}," in logged for i in range(1, MAX_LOGGED_OUTCOMES))
+    assert f"and {199 - MAX_LOGGED_OUTCOMES} more" in logged
+    assert "the iterator's .leftover" in logged
 
 
 async def test_an_abandoned_iter_send_warns_when_collected(
@@ -299,7 +305,9 @@ async def test_an_abandoned_iter_send_warns_when_collected(
         async for _ in client.iter_send(numbered(40)):
             break
         gc.collect()
-    assert any("9 accepted" in r.getMessage() for r in caplog.records)
+    (logged,) = [r.getMessage() for r in caplog.records if "9 accepted" in r.getMessage()]
+    # Nothing can read the collected iterator's .leftover: the line does not send anyone there.
+    assert "dropped without aclose()" in logged and "all that is kept" in logged
 
 
 async def test_leaving_stream_send_early_finishes_requests_in_flight_into_leftover(
@@ -515,3 +523,219 @@ async def test_stream_send_keeps_requests_in_flight_past_a_slow_head_of_line() -
     # pipeline kept the second worker busy up to its reading window (2 x max_concurrency
     # chunks read and not yet consumed, the head included).
     assert batches_when_head_answered == 2 * 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14.3: a BaseException from the caller's input is raised as itself, outcomes kept
+
+
+class _Refuses(BaseException):
+    """A caller's exception that takes no new attributes: ``.results`` cannot be put on it."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(name)
+
+
+def _interrupting(count: int, error: BaseException) -> Iterator[Message]:
+    yield from numbered(count)
+    raise error
+
+
+async def test_send_many_interrupted_keeps_the_outcomes_on_the_exception_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    gateway = ScriptedGateway(delay=0.01)
+    async with gateway.client(batch_size=3, max_concurrency=2) as client:
+        try:
+            await client.send_many(_interrupting(12, KeyboardInterrupt()))
+        except KeyboardInterrupt as interrupt:  # itself, not a group
+            results: list[SendResult] = interrupt.results  # type: ignore[attr-defined]
+        assert (await client.send("79112223333", "still works")).ok
+    assert [r.id for r in results] == [f"id-m{i}" for i in range(12)]
+    (logged,) = [r.getMessage() for r in caplog.records if "interrupted" in r.getMessage()]
+    assert "send_many was interrupted by KeyboardInterrupt" in logged
+    assert "12 accepted" in logged and "the KeyboardInterrupt's .results" in logged
+    assert ".leftover" not in logged  # send_many has none
+
+
+async def test_an_exception_that_takes_no_results_gets_the_outcomes_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    gateway = ScriptedGateway(delay=0.01)
+    async with gateway.client(batch_size=3, max_concurrency=2) as client:
+        with pytest.raises(_Refuses) as caught:
+            await client.send_many(_interrupting(7, _Refuses()))
+    assert type(caught.value) is _Refuses
+    assert not hasattr(caught.value, "results")
+    (logged,) = [r.getMessage() for r in caplog.records if "interrupted" in r.getMessage()]
+    assert "6 accepted (ids: id-m0, id-m1, id-m2, id-m3, id-m4, id-m5)" in logged
+    assert "1 not sent" in logged  # the seventh was read with the exception
+    assert "could not be attached to the _Refuses" in logged and ".results" not in logged
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14.9: the early-exit WARNING gives counts, a bounded list, and where the rest are
+
+
+async def test_a_cancelled_send_many_logs_a_bounded_line_with_the_counts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    gateway = ScriptedGateway()
+    with anyio.CancelScope() as scope:
+
+        def cancel_at_the_thirtieth(batch: list[dict[str, Any]]) -> None:
+            if len(gateway.batches) == 30:
+                scope.cancel()
+
+        gateway.on_send = cancel_at_the_thirtieth
+        async with gateway.client(batch_size=10, max_concurrency=4) as client:
+            await client.send_many(numbered(2000))
+    assert scope.cancelled_caught
+    (logged,) = [r.getMessage() for r in caplog.records if "send_many" in r.getMessage()]
+    accepted = int(logged.split(" accepted")[0].rsplit(" ", 1)[1])
+    unknown = int(logged.split(" of unknown delivery")[0].rsplit(" ", 1)[1])
+    sent = sum(len(batch) for batch in gateway.batches)
+    # Every message sent is counted: answered ones accepted, those cut off in flight unknown
+    # (a request cancelled on its way may or may not have reached the gateway).
+    assert accepted <= sent <= accepted + unknown and accepted > MAX_LOGGED_OUTCOMES
+    assert f"and {accepted - MAX_LOGGED_OUTCOMES} more" in logged
+    assert logged.count("id-m") == MAX_LOGGED_OUTCOMES
+    assert ".leftover" not in logged and ".results" not in logged  # send_many has neither
+    assert len(logged) < 2000
+
+
+async def test_leaving_a_stream_early_names_its_leftover_in_a_bounded_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    gateway = ScriptedGateway(delay=0.01)
+    async with (
+        gateway.client(batch_size=50, max_concurrency=4) as client,
+        client.stream_send(numbered(2000)) as results,
+    ):
+        async for _ in results:
+            break
+    (logged,) = [r.getMessage() for r in caplog.records if "stream_send" in r.getMessage()]
+    assert f"{len(results.leftover)} accepted" in logged
+    assert len(results.leftover) > MAX_LOGGED_OUTCOMES
+    assert f"and {len(results.leftover) - MAX_LOGGED_OUTCOMES} more" in logged
+    assert "the stream's .leftover" in logged and len(logged) < 2000
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14.6: the work a run does follows its batches, not max_concurrency
+
+
+@pytest.fixture
+def workers_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the bulk engine's worker tasks as they start."""
+    started: list[int] = []
+    work = _bulk._Pipeline._work
+
+    async def counted(self: Any) -> None:
+        started.append(1)
+        await work(self)
+
+    monkeypatch.setattr(_bulk._Pipeline, "_work", counted)
+    return started
+
+
+def _as_given(messages: list[Message], kind: str) -> Any:
+    if kind == "list":
+        return messages
+    if kind == "generator":
+        return (m for m in messages)
+
+    async def agen() -> AsyncIterator[Message]:
+        for message in messages:
+            yield message
+
+    return agen()
+
+
+@pytest.mark.parametrize("kind", ["list", "generator", "async"])
+@pytest.mark.parametrize("count", [0, 2, 250, 300])
+async def test_a_huge_max_concurrency_starts_workers_only_for_the_batches(
+    workers_started: list[int], count: int, kind: str
+) -> None:
+    batches = -(-count // 100)
+    # A list's length is known: one worker per batch at most. Another iterable may need one
+    # more, which finds the input ended (after a full last batch) and reads nothing.
+    most = batches if kind == "list" else batches + 1
+    async with ScriptedGateway().client(batch_size=100, max_concurrency=100_000) as client:
+        with anyio.fail_after(10):  # before: 100,000 workers, 5-6 s for two messages
+            results = await client.send_many(_as_given(numbered(count), kind))
+            assert len(results) == count and all(r.ok for r in results)
+            assert len(workers_started) <= most
+            workers_started.clear()
+            async with client.stream_send(_as_given(numbered(count), kind)) as stream:
+                assert [r.ok async for r in stream] == [True] * count
+            assert len(workers_started) <= most
+            workers_started.clear()
+            iterated = [r.ok async for r in client.iter_send(_as_given(numbered(count), kind))]
+            assert iterated == [True] * count
+            assert len(workers_started) <= most
+
+
+async def test_a_huge_max_concurrency_still_runs_batches_concurrently() -> None:
+    gateway = ScriptedGateway(delay=0.02)
+    async with gateway.client(batch_size=1, max_concurrency=10**6) as client:
+        assert all(r.ok for r in await client.send_many(numbered(20)))
+    assert gateway.max_in_flight > 1  # workers are added as batches come, not one at a time
+
+
+async def test_leaving_a_stream_early_does_no_work_per_unit_of_max_concurrency() -> None:
+    gateway = ScriptedGateway()
+    async with gateway.client(batch_size=5, max_concurrency=10**6) as client:
+        with anyio.fail_after(10):  # before: a million workers and a million releases
+            async with client.stream_send(numbered(20)) as results:
+                async for _ in results:
+                    break
+    sent = sum(len(batch) for batch in gateway.batches)
+    assert len(results.leftover) == sent - 1 and all(r.ok for r in results.leftover)
+
+
+def _interrupting_after(count: int, error: BaseException, raised: anyio.Event) -> Iterator[Message]:
+    yield from numbered(count)
+    raised.set()
+    raise error
+
+
+async def test_leaving_a_stream_before_it_raises_the_inputs_interrupt_does_not_swallow_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mysms_async")
+    raised = anyio.Event()
+    gateway = ScriptedGateway(delay=0.01)
+    async with gateway.client(batch_size=10, max_concurrency=4) as client:
+        stream = client.stream_send(_interrupting_after(25, KeyboardInterrupt(), raised))
+        with pytest.raises(KeyboardInterrupt) as caught:
+            async with stream as results:
+                async for _ in results:
+                    await raised.wait()  # the input has raised; the stream has not said so yet
+                    break
+        assert (await client.send("79112223333", "still works")).ok
+    assert caught.value.results == []  # type: ignore[attr-defined]
+    leftover = stream.leftover
+    assert [r.message.text for r in leftover] == [f"m{i}" for i in range(1, 25)]
+    assert all(r.ok for r in leftover[:19])
+    assert all(isinstance(r.error, InputError) for r in leftover[19:])  # read with it: not sent
+    assert any("the stream's .leftover" in r.getMessage() for r in caplog.records)
+
+
+async def test_closing_iter_send_before_it_raises_the_inputs_interrupt_does_not_swallow_it() -> (
+    None
+):
+    raised = anyio.Event()
+    async with ScriptedGateway().client(batch_size=10, max_concurrency=4) as client:
+        iterator = client.iter_send(_interrupting_after(25, SystemExit(3), raised))
+        with pytest.raises(SystemExit) as caught:
+            async with contextlib.aclosing(iterator) as results:
+                async for _ in results:
+                    assert raised.is_set()  # a wave reads its chunks before handing any over
+                    break
+    assert caught.value.code == 3
+    assert [r.message.text for r in iterator.leftover] == [f"m{i}" for i in range(1, 25)]

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import pytest
 from fault_cases import SENDER, USERNAME
 from fault_cases import make_gateway as make_fault_gateway
@@ -41,6 +42,7 @@ from mysms_async import (
     SendResult,
     ValidationError,
 )
+from mysms_async._constants import MAX_LOGGED_OUTCOMES
 from mysms_async.testing import ErrorState, FakeGateway, Latency
 
 COUNT = 30
@@ -202,6 +204,81 @@ async def test_input_error_at_every_position(runner: str, kind: str) -> None:
         await still_sends(client, f"after-input{kind}{runner}")
 
 
+# --- the caller's input raises a BaseException that is not cancellation ----------------------
+
+
+class OwnInterrupt(BaseException):
+    """A caller's own ``BaseException`` subclass (as a framework's shutdown signal might be)."""
+
+
+INTERRUPTS: dict[str, type[BaseException]] = {
+    "KeyboardInterrupt": KeyboardInterrupt,
+    "own": OwnInterrupt,
+}
+
+
+def _interrupting(sent: list[Message], at: int, error: BaseException) -> Iterator[Message]:
+    yield from sent[:at]
+    raise error
+
+
+async def _interrupting_async(
+    sent: list[Message], at: int, error: BaseException
+) -> AsyncIterator[Message]:
+    for message in sent[:at]:
+        yield message
+    raise error
+
+
+async def run_interrupted(
+    client: MySMSClient, runner: str, kind: str, interrupt: str, sent: list[Message], at: int
+) -> Report:
+    """One run whose input raises ``interrupt`` after ``at`` messages; the exception must come
+    out as itself (``except KeyboardInterrupt:`` matches), never wrapped in a group."""
+    error = INTERRUPTS[interrupt](f"stop after {at}")
+    source = (
+        _interrupting(sent, at, error) if kind == "sync" else _interrupting_async(sent, at, error)
+    )
+    report = Report(sent[:at])
+    try:
+        await RUNNERS[runner](client, source, report)
+    except BaseException as caught:  # the exception under test, checked below
+        report.error = caught
+    assert report.error is error, f"{report.error!r} is not the input's own exception"
+    results = getattr(error, "results", None)
+    if runner == "send_many":
+        assert results is not None, "send_many's outcomes are not on the exception"
+        report.reported = results
+    else:
+        assert results == []  # a stream yielded every outcome before raising
+    return report
+
+
+def check_interrupted(gateway: FakeGateway, report: Report, at: int) -> None:
+    check(gateway, report)
+    assert len(report.reported) == at  # every message read has an outcome, once
+    # The chunks read whole went out and their requests finished (nothing cut off in flight);
+    # the messages read with the exception were never sent.
+    whole = at - at % BATCH
+    assert all(r.ok for r in report.reported[:whole]), report.reported[:whole]
+    assert all(isinstance(r.error, InputError) for r in report.reported[whole:])
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("interrupt", INTERRUPTS)
+async def test_a_base_exception_from_the_input_is_raised_as_itself_with_the_outcomes(
+    runner: str, kind: str, interrupt: str
+) -> None:
+    gateway = make_gateway()
+    async with in_process(gateway) as client:
+        for at in range(0, COUNT + 1, 3):
+            sent = messages(f"interrupt{at}{kind}{interrupt}{runner}")
+            report = await run_interrupted(client, runner, kind, interrupt, sent, at)
+            check_interrupted(gateway, report, at)
+        await still_sends(client, f"after-interrupt{kind}{interrupt}{runner}")
+
+
 # --- a request that cannot be built ---------------------------------------------------------
 
 
@@ -319,7 +396,16 @@ async def test_cancellation_sweep_in_process(runner: str) -> None:
         await still_sends(client, f"after-cancel{runner}")
 
 
-async def test_cancelled_send_many_names_every_accepted_id_it_could_not_return(
+def _logged_outcomes(logged: str) -> tuple[int, list[str], int]:
+    """From a not-handed-over WARNING: the accepted count, the ids it names, the unknown count."""
+    found = re.search(r"(\d+) accepted \(ids: ([^)]*)\), (\d+) of unknown delivery", logged)
+    assert found, logged
+    named = found.group(2).split(" and ")[0]
+    ids = [] if named == "none" else named.split(", ")
+    return int(found.group(1)), ids, int(found.group(3))
+
+
+async def test_cancelled_send_many_counts_every_accepted_id_it_could_not_return(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level("WARNING", logger="mysms_async")
@@ -336,10 +422,17 @@ async def test_cancelled_send_many_names_every_accepted_id_it_could_not_return(
                 continue
             texts = {m.text for m in sent}
             accepted = {m.id for m in gateway.messages.values() if m.text in texts}
-            logged = " ".join(r.getMessage() for r in caplog.records)
-            named = set(re.findall(r"[0-9a-f-]{6,}", logged))
-            unknown = sum(int(n) for n in re.findall(r"(\d+) of unknown delivery", logged))
-            assert len(accepted - named) <= unknown, logged
+            warned = [r.getMessage() for r in caplog.records if "send_many" in r.getMessage()]
+            if not warned:  # cancelled before any request: nothing to name
+                assert not accepted
+                continue
+            (logged,) = warned
+            counted, named, unknown = _logged_outcomes(logged)
+            # Every accepted message is counted (accepted, or unknown if cut off in flight); the
+            # line names the first of them, never more than the bound, and none it did not get.
+            assert set(named) <= accepted, logged
+            assert len(named) == min(counted, MAX_LOGGED_OUTCOMES), logged
+            assert counted <= len(accepted) <= counted + unknown, logged
         await still_sends(client, "after-cancel-many")
 
 
@@ -377,6 +470,12 @@ async def test_control_flow_over_loopback(
                 report = Report(messages(f"lo-cancel{case}{backend}{runner}"))
                 await _wait_for(RUNNERS[runner](sms, report.sent, report), rng.uniform(0, 0.03))
                 check(gateway, report)
+        # The input raising a BaseException half-way: raised as itself, the outcomes kept.
+        for kind in ("sync", "async"):
+            for interrupt in INTERRUPTS:
+                sent = messages(f"lo-interrupt{kind}{interrupt}{backend}{runner}")
+                report = await run_interrupted(sms, runner, kind, interrupt, sent, 17)
+                check_interrupted(gateway, report, 17)
         await still_sends(sms, f"lo-after{backend}{runner}")
     # aclose() part-way through a run.
     for turns in (5, 20, 60):
@@ -387,3 +486,25 @@ async def test_control_flow_over_loopback(
         await closer
         assert report.error is None or isinstance(report.error, ClientClosedError)
         check(gateway, report)
+
+
+# --- a huge max_concurrency over a real socket: no work per unit of the setting ------------
+
+
+async def test_a_huge_max_concurrency_over_loopback_does_work_per_batch_only(
+    served: tuple[FakeGateway, str], backend: str
+) -> None:
+    """The bulk workers, the engine's connection pool and the in-flight limiter with the rate
+    limiter on: two messages at a million take what they take at four (before: 96 s)."""
+    gateway, base_url = served
+    gateway.set_balance(USERNAME, 10**9)
+    options: dict[str, Any] = {"base_url": base_url, "transport": None, "backend": backend}
+    async with in_process(gateway, max_concurrency=10**6, rate_limit=1000, **options) as sms:
+        with anyio.fail_after(10):
+            for runner in RUNNERS:
+                report = Report(messages(f"huge{backend}{runner}", 2 * BATCH))
+                await RUNNERS[runner](sms, report.sent, report)
+                assert report.error is None and len(report.reported) == 2 * BATCH
+                assert all(r.ok for r in report.reported)
+                check(gateway, report)
+        await still_sends(sms, f"after-huge{backend}")
