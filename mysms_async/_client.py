@@ -71,6 +71,12 @@ class MySMSClient:
     ``timeout`` is the time one attempt may take end to end (a float of seconds or a
     ``timedelta``); connecting gets half of it. ``max_retries`` and ``retry_backoff`` govern
     retries, which a send only gets when its request provably never reached the gateway.
+
+    ``http_method`` is ``"POST"`` (the default: credentials and messages in the body) or
+    ``"GET"`` (one message per request, everything in the query string, the password included).
+    HTTP tracing (opentelemetry-instrumentation-httpx or -aiohttp-client) records each request's
+    full URL in its spans, so with GET every trace would hold the password: a client built with
+    GET while such instrumentation is active warns once (``CredentialsInURLWarning``). Keep POST.
     """
 
     def __init__(
@@ -125,7 +131,9 @@ class MySMSClient:
         self._lifecycle = self._ops.lifecycle
         self._bulk = BulkEngine(self._ops)
         _warn_if_cleartext(self._settings.base_url)
-        _telemetry.warn_if_get_traced(self._settings.http_method, http_client)
+        _telemetry.warn_if_get_traced(
+            self._settings.http_method, self._settings.backend, http_client
+        )
         _telemetry.configure_logging_from_env()
 
     @classmethod

@@ -303,21 +303,30 @@ def configure_logging_from_env(environ: Any = None) -> logging.Handler | None:
 # HTTP tracing that would record a GET's password ---------------------------------------------
 
 
-def http_tracing_active(http_client: object = None) -> str | None:
+def http_tracing_active(http_client: object = None, backend: str = "auto") -> str | None:
     """The HTTP instrumentation that records full URLs and is active now, or None.
 
     opentelemetry-instrumentation-httpx wraps ``httpx.AsyncHTTPTransport.handle_async_request``
     (wrapt: the wrapper has ``__wrapped__``), or marks one client with
     ``_is_instrumented_by_opentelemetry``; -aiohttp-client wraps ``aiohttp.ClientSession.__init__``.
-    Read from the classes already imported, never importing anything.
+    Read from the classes already imported, never importing anything; only the engines
+    ``backend`` may use count.
     """
     if getattr(http_client, "_is_instrumented_by_opentelemetry", False):
         return "opentelemetry-instrumentation-httpx"
     httpx = sys.modules.get("httpx")
-    if httpx is not None and hasattr(httpx.AsyncHTTPTransport.handle_async_request, "__wrapped__"):
+    if (
+        backend != "aiohttp"
+        and httpx is not None
+        and hasattr(httpx.AsyncHTTPTransport.handle_async_request, "__wrapped__")
+    ):
         return "opentelemetry-instrumentation-httpx"
     aiohttp = sys.modules.get("aiohttp")
-    if aiohttp is not None and hasattr(aiohttp.ClientSession.__init__, "__wrapped__"):
+    if (
+        backend != "httpx"
+        and aiohttp is not None
+        and hasattr(aiohttp.ClientSession.__init__, "__wrapped__")
+    ):
         return "opentelemetry-instrumentation-aiohttp-client"
     return None
 
@@ -325,18 +334,19 @@ def http_tracing_active(http_client: object = None) -> str | None:
 _warned_get = False
 
 
-def warn_if_get_traced(http_method: str, http_client: object = None) -> None:
+def warn_if_get_traced(http_method: str, backend: str, http_client: object = None) -> None:
     """Warn once per process when a GET client is built while HTTP tracing records URLs."""
     global _warned_get
     if http_method != "GET" or _warned_get:
         return
-    instrumentation = http_tracing_active(http_client)
+    instrumentation = http_tracing_active(http_client, backend)
     if instrumentation is None:
         return
     _warned_get = True
     warnings.warn(
         f'http_method="GET" while {instrumentation} is active: it records each request\'s full'
-        " URL (url.full) in its spans, and a GET's query string holds the password, so every"
+        " URL (url.full, or http.url in the older conventions) in its spans, and a GET's query"
+        " string holds the password, so every"
         ' trace would carry it; use http_method="POST" (the default), which keeps the'
         " credentials in the request body",
         CredentialsInURLWarning,
