@@ -90,31 +90,63 @@ class _Instruments:
 _instruments: _Instruments | None = None
 
 
-def _configured(module: Any, getter: str, unset: tuple[str, ...]) -> Any:
-    if module is None:
+_UNKNOWN = object()
+_TRACE = "opentelemetry.trace"
+_METRICS = "opentelemetry.metrics"
+_UNSET_TRACERS = ("ProxyTracerProvider", "NoOpTracerProvider")
+_UNSET_METERS = ("_ProxyMeterProvider", "NoOpMeterProvider")
+
+
+def _provider(holder: Any, name: str, api: Any, getter: str, unset: tuple[str, ...]) -> Any:
+    """The provider the app set, or None: read from the API's global (``holder.name``, None
+    until one is set) rather than through ``getter``, which reads ``os.environ`` on each call
+    while none is set; the getter is the fallback for an API that keeps it elsewhere."""
+    provider = getattr(holder, name, _UNKNOWN) if holder is not None else _UNKNOWN
+    if provider is None:
         return None
-    provider = getattr(module, getter)()
+    if provider is _UNKNOWN:
+        provider = getattr(api, getter)()
     if type(provider).__name__ in unset:
         return None
     return provider
 
 
+_env_loaded = False
+
+
 def _current() -> _Instruments | None:
     """The instruments for the providers set now, or None when OpenTelemetry is not set up."""
+    global _env_loaded, _instruments
     modules = sys.modules
-    trace = modules.get("opentelemetry.trace")
-    metrics = modules.get("opentelemetry.metrics")
+    trace = modules.get(_TRACE)
+    metrics = modules.get(_METRICS)
     if trace is None and metrics is None:
         return None
-    tracer_provider = _configured(
-        trace, "get_tracer_provider", ("ProxyTracerProvider", "NoOpTracerProvider")
+    if not _env_loaded:
+        # Once: a provider named by OTEL_PYTHON_TRACER_PROVIDER / _METER_PROVIDER is loaded
+        # (and set as the global) by the first call of the getter.
+        _env_loaded = True
+        for module, getter in ((trace, "get_tracer_provider"), (metrics, "get_meter_provider")):
+            if module is not None:
+                getattr(module, getter)()
+    tracer_provider = (
+        None
+        if trace is None
+        else _provider(trace, "_TRACER_PROVIDER", trace, "get_tracer_provider", _UNSET_TRACERS)
     )
-    meter_provider = _configured(
-        metrics, "get_meter_provider", ("_ProxyMeterProvider", "NoOpMeterProvider")
+    meter_provider = (
+        None
+        if metrics is None
+        else _provider(
+            modules.get(_METRICS + "._internal"),
+            "_METER_PROVIDER",
+            metrics,
+            "get_meter_provider",
+            _UNSET_METERS,
+        )
     )
     if tracer_provider is None and meter_provider is None:
         return None
-    global _instruments
     found = _instruments
     if (
         found is None

@@ -1,9 +1,8 @@
 """OpenTelemetry spans and metrics on both engines (the SDK's in-memory exporters), the
 ``MYSMS_LOG`` switch, and the log lines' ``extra=`` fields.
 
-The SDK providers are handed to the library by patching ``get_tracer_provider`` and
-``get_meter_provider`` for one test: the process-wide providers can be set only once, and
-other tests must keep running without any.
+The SDK providers are set as the API's globals for one test (patched, since the real setters
+work once per process, and other tests must keep running without any).
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opentelemetry import metrics, trace
+from opentelemetry import trace
+from opentelemetry.metrics import _internal as metrics_api
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -76,8 +76,10 @@ def otel(monkeypatch: pytest.MonkeyPatch) -> Iterator[Otel]:
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    monkeypatch.setattr(trace, "get_tracer_provider", lambda: tracer_provider)
-    monkeypatch.setattr(metrics, "get_meter_provider", lambda: meter_provider)
+    # The API's globals (what set_tracer_provider / set_meter_provider set, and what the
+    # library reads), for this test only: the real setters work once per process.
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", tracer_provider)
+    monkeypatch.setattr(metrics_api, "_METER_PROVIDER", meter_provider)
     yield Otel(exporter, reader)
     tracer_provider.shutdown()
     meter_provider.shutdown()
