@@ -184,6 +184,9 @@ class Transport:
         self._closed = False
         self._on_the_wire = 0
         self._drained: anyio.Event | None = None
+        #: The longest attempt timeout used (a per-call ``timeout=`` or a ``with_options``
+        #: client's may exceed the client's): how long ``aclose()`` lets requests finish.
+        self._longest = settings.timeout
         #: The transport whose engine, slots, rate limit and closing this one uses (``derive``).
         self._root = self
 
@@ -246,7 +249,7 @@ class Transport:
             if self._on_the_wire:
                 if self._drained is None:
                     self._drained = anyio.Event()
-                with anyio.move_on_after(self._settings.timeout + 1):
+                with anyio.move_on_after(self._longest + 1):
                     await self._drained.wait()
         finally:
             if self._exchange is not None:
@@ -332,6 +335,8 @@ class Transport:
     ) -> T:
         if self._closed:
             raise ClientClosedError(_CLOSED)
+        if timeout > self._longest:
+            self._longest = timeout
         probe = _telemetry.attempt_probe(prepared, self.engine or "", self._settings, retry + 1)
         if self._bucket is not None:
             await self._bucket.acquire()

@@ -253,3 +253,51 @@ async def test_with_options_shares_an_engine_chosen_later(served: tuple[FakeGate
         await derived.aclose()
         assert not session.closed
     assert session.closed
+
+
+class Held(httpx.AsyncBaseTransport):
+    """Holds each request until ``release`` is set; ``entered`` says one is on the wire."""
+
+    def __init__(self) -> None:
+        self.entered = anyio.Event()
+        self.release = anyio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.entered.set()
+        await self.release.wait()
+        return httpx.Response(200, json=OK_BALANCE)
+
+
+@pytest.mark.parametrize("how", ["per-call", "with_options"])
+async def test_aclose_waits_as_long_as_the_longest_timeout_in_use(
+    how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request on the wire with a longer timeout than the client's keeps its real outcome
+    when the client is closed meanwhile: aclose() waits up to that timeout, not the client's."""
+    waits: list[float] = []
+    real_move_on_after = anyio.move_on_after
+
+    def spy(delay: float, *args: Any, **kwargs: Any) -> Any:
+        waits.append(delay)
+        return real_move_on_after(delay, *args, **kwargs)
+
+    monkeypatch.setattr(anyio, "move_on_after", spy)
+    transport = Held()
+    client = MySMSClient(USERNAME, PASSWORD, transport=transport, timeout=0.05)
+    outcome: list[Any] = []
+
+    async def request() -> None:
+        if how == "per-call":
+            outcome.append(await client.balance(timeout=5))
+        else:
+            outcome.append(await client.with_options(timeout=5).balance())
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(request)
+        await transport.entered.wait()
+        tasks.start_soon(client.aclose)
+        await anyio.wait_all_tasks_blocked()
+        transport.release.set()
+    assert waits == [6.0]
+    assert outcome[0].amount > 0
+    assert client.is_closed
