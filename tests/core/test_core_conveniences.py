@@ -301,3 +301,18 @@ async def test_aclose_waits_as_long_as_the_longest_timeout_in_use(
     assert waits == [6.0]
     assert outcome[0].amount > 0
     assert client.is_closed
+
+
+def test_per_call_timeout_and_with_options_under_trio() -> None:
+    async def main() -> tuple[int, int]:
+        hanging = Recording(hang=True)
+        client = MySMSClient(USERNAME, PASSWORD, transport=hanging, timeout=60, max_retries=0)
+        async with client:
+            with anyio.fail_after(10):
+                with pytest.raises(TransportError, match="within the timeout"):
+                    await client.balance(timeout=0.05)
+                with pytest.raises(TransportError, match="within the timeout"):
+                    await client.with_options(timeout=0.05).status("1")
+        return len(hanging.requests), hanging.closed
+
+    assert anyio.run(main, backend="trio") == (2, 1)
