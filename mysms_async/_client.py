@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import ipaddress
 import warnings
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 import httpx
 
 from . import _constants as C
+from . import _telemetry
 from ._bulk import BulkEngine, Messages, ResultIterator, SendStream, check_iterable
 from ._config import (
     Backend,
@@ -19,17 +21,20 @@ from ._config import (
     HttpMethodOption,
     Seconds,
     Settings,
+    call_timeout,
     env_error,
     make_credentials,
     make_settings,
     read_env,
+    with_overrides,
 )
+from ._exceptions import ClientClosedError, ValidationError
 from ._exceptions import InsecureURLWarning as InsecureURLWarning  # re-exported for _cli
-from ._exceptions import ValidationError
 from ._models import Balance, Message, SendResult, StatusResult
-from ._operations import Operations, State
+from ._operations import Lifecycle, Operations, State
 from ._request import validate_message_id, validate_sender
 from ._transport import Transport
+from ._transport import call_timeout as _timeout_scope
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -66,6 +71,12 @@ class MySMSClient:
     ``timeout`` is the time one attempt may take end to end (a float of seconds or a
     ``timedelta``); connecting gets half of it. ``max_retries`` and ``retry_backoff`` govern
     retries, which a send only gets when its request provably never reached the gateway.
+
+    ``http_method`` is ``"POST"`` (the default: credentials and messages in the body) or
+    ``"GET"`` (one message per request, everything in the query string, the password included).
+    HTTP tracing (opentelemetry-instrumentation-httpx or -aiohttp-client) records each request's
+    full URL in its spans, so with GET every trace would hold the password: a client built with
+    GET while such instrumentation is active warns once (``CredentialsInURLWarning``). Keep POST.
     """
 
     def __init__(
@@ -120,6 +131,10 @@ class MySMSClient:
         self._lifecycle = self._ops.lifecycle
         self._bulk = BulkEngine(self._ops)
         _warn_if_cleartext(self._settings.base_url)
+        _telemetry.warn_if_get_traced(
+            self._settings.http_method, self._settings.backend, http_client
+        )
+        _telemetry.configure_logging_from_env()
 
     @classmethod
     def from_env(cls, **overrides: Unpack[ClientOptions]) -> MySMSClient:
@@ -145,6 +160,29 @@ class MySMSClient:
             if config_error is None:
                 raise
             raise config_error from error
+
+    def with_options(
+        self, *, timeout: Seconds | None = None, max_retries: int | None = None
+    ) -> MySMSClient:
+        """A client with another ``timeout`` and/or ``max_retries`` that shares this one's
+        connections, ``max_concurrency`` slots and ``rate_limit`` (as openai-python's does)::
+
+            urgent = client.with_options(timeout=2, max_retries=0)
+
+        The options are checked like the constructor's, before any I/O. The derived client
+        follows this one's lifecycle: once this client is closed (or used from another event
+        loop) so is it. Closing the derived client closes nothing but itself: the connections
+        stay open for this client and its other derived clients, until this one is closed.
+        """
+        self._lifecycle.check()
+        settings = with_overrides(self._settings, timeout=timeout, max_retries=max_retries)
+        derived = copy.copy(self)
+        derived._settings = settings
+        derived._transport = self._transport.derive(settings)
+        derived._ops = Operations(settings, self._credentials, self._sender, derived._transport)
+        derived._ops.lifecycle = derived._lifecycle = _DerivedLifecycle(self._lifecycle)
+        derived._bulk = BulkEngine(derived._ops)
+        return derived
 
     def __repr__(self) -> str:
         s = self._settings
@@ -200,25 +238,50 @@ class MySMSClient:
         sender: str | None = None,
         date: dt.datetime | None = None,
         ttl: int | None = None,
+        timeout: Seconds | None = None,
     ) -> SendResult:
         """Send one SMS. A gateway refusal comes back as a negative ``state``; failures raise
-        (``DeliveryUnknownError`` when the gateway may have taken it)."""
+        (``DeliveryUnknownError`` when the gateway may have taken it).
+
+        ``timeout`` (seconds or a ``timedelta``) replaces the client's for this call's attempt.
+        """
         self._lifecycle.check()
+        seconds = call_timeout(timeout)
         message = Message(destination, text, sender=sender, date=date, ttl=ttl)
         wire = self._ops.prepare(message)
-        (result,) = await self._ops.send_wires([message], [wire])
+        with _timeout_scope(seconds):
+            (result,) = await self._ops.send_wires([message], [wire])
         if result.error is not None:
             raise result.error
         return result
 
-    async def status(self, message_id: str) -> StatusResult:
-        """The delivery state of one message id (retried on transient failures)."""
+    async def status(
+        self,
+        message_id: str,
+        *,
+        timeout: Seconds | None = None,
+    ) -> StatusResult:
+        """The delivery state of one message id (retried on transient failures).
+
+        ``timeout`` (seconds or a ``timedelta``) replaces the client's for each of this call's
+        attempts.
+        """
         self._lifecycle.check()
-        (result,) = await self._ops.status_ids([validate_message_id(message_id)])
+        seconds = call_timeout(timeout)
+        checked = validate_message_id(message_id)
+        with _timeout_scope(seconds):
+            (result,) = await self._ops.status_ids([checked])
         return result
 
-    async def balance(self) -> Balance:
-        return await self._ops.balance()
+    async def balance(
+        self,
+        *,
+        timeout: Seconds | None = None,
+    ) -> Balance:
+        """The account's balance; ``timeout`` replaces the client's for each of its attempts."""
+        seconds = call_timeout(timeout)
+        with _timeout_scope(seconds):
+            return await self._ops.balance()
 
     # bulk ------------------------------------------------------------------------------------
 
@@ -278,6 +341,32 @@ class MySMSClient:
         return await self._bulk.wait_for_delivery(
             list(ids), timeout=timeout, poll_interval=poll_interval
         )
+
+
+class _DerivedLifecycle(Lifecycle):
+    """A ``with_options`` client's: closed on its own, or with its parent; the parent's loop."""
+
+    __slots__ = ("_own", "_parent")
+
+    def __init__(self, parent: Lifecycle) -> None:
+        self._parent = parent
+        super().__init__()
+
+    @property
+    def state(self) -> State:
+        return State.CLOSED if self._parent.state is State.CLOSED else self._own
+
+    @state.setter
+    def state(self, value: State) -> None:
+        self._own = value
+
+    def check(self) -> None:
+        if self._own is State.CLOSED:
+            raise ClientClosedError("this MySMSClient (made by with_options) is closed")
+        self._parent.check()
+
+    def in_own_loop(self) -> bool:
+        return self._parent.in_own_loop()
 
 
 # Loopback by standard (.localhost), or never resolvable on the internet (.test, RFC 2606).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import os
@@ -138,6 +139,23 @@ def make_settings(
         max_response_bytes=_positive_int("max_response_bytes", max_response_bytes, minimum=1024),
         backend=_choice("backend", backend, ("httpx", "aiohttp", "auto")),  # type: ignore[arg-type]
     )
+
+
+def call_timeout(value: Seconds | None) -> float | None:
+    """A per-call ``timeout=`` (``send``, ``status``, ``balance``): the client's rule, or None."""
+    return None if value is None else to_seconds("timeout", value, positive=True)
+
+
+def with_overrides(
+    settings: Settings, *, timeout: Seconds | None, max_retries: int | None
+) -> Settings:
+    """``settings`` with another ``timeout`` and/or ``max_retries``, checked like the client's."""
+    changes: dict[str, float | int] = {}
+    if timeout is not None:
+        changes["timeout"] = to_seconds("timeout", timeout, positive=True)
+    if max_retries is not None:
+        changes["max_retries"] = _positive_int("max_retries", max_retries, minimum=0)
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
 
 
 def make_credentials(username: str, password: str) -> Credentials:

@@ -24,7 +24,8 @@ An error raised out of ``send_many``, ``iter_send`` or ``stream_send`` after inp
 carries ``.results``: the ``SendResult`` of every message read (``send_many``) or of every
 message read and not yet yielded (the streams), in input order. Elsewhere ``.results`` is empty.
 
-Warnings: ``InsecureURLWarning`` (a ``UserWarning``), when the password would travel in clear.
+Warnings, all ``MySMSWarning`` (a ``UserWarning``): ``InsecureURLWarning`` when the password would
+travel in clear; ``CredentialsInURLWarning`` when HTTP tracing would record it from a GET's URL.
 
 Of the package's own modules this one imports only :mod:`._codes`, a leaf that imports nothing
 of the package, to name request and message states. The models import this module, not the
@@ -39,8 +40,18 @@ from typing import Any
 from ._codes import MessageState, RequestState, request_state
 
 
-class InsecureURLWarning(UserWarning):
+class MySMSWarning(UserWarning):
+    """Base class of the warnings this library issues."""
+
+
+class InsecureURLWarning(MySMSWarning):
     """The base URL is plain http:// to a host that is not local: the password travels in clear."""
+
+
+class CredentialsInURLWarning(MySMSWarning):
+    """``http_method="GET"`` while OpenTelemetry HTTP instrumentation (httpx or aiohttp-client)
+    is active: it records every request's full URL, and a GET's query holds the password. Use
+    the default ``http_method="POST"``, which keeps it in the body."""
 
 
 class MySMSError(Exception):

@@ -23,6 +23,7 @@ import functools
 import importlib.metadata
 import importlib.util
 import logging
+import platform
 import re
 import urllib.request
 from collections.abc import Callable
@@ -68,7 +69,9 @@ class MayHaveArrived(Exception):
 class Exchange(Protocol):
     """One engine: a round trip per call, bounded by the attempt's timeout; ``aclose`` frees all."""
 
-    async def round_trip(self, prepared: PreparedRequest) -> Reply: ...
+    async def round_trip(self, prepared: PreparedRequest, timeout: float | None = None) -> Reply:
+        """``timeout``: this attempt's, when not the client's own."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -147,6 +150,28 @@ def resolve_backend(
     if backend == "aiohttp" or (not httpx_given and aiohttp_installed()):
         return "aiohttp"
     return "httpx"
+
+
+@functools.lru_cache(maxsize=1)
+def package_version() -> str:
+    """This package's version, as installed (``mysms_async.__version__``)."""
+    try:
+        return importlib.metadata.version("mysms-async")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bare source tree
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=2)
+def user_agent(engine: Literal["httpx", "aiohttp"]) -> str:
+    """``mysms-async/<version> (Python x.y.z; <engine>/<version>)``, sent with every request."""
+    try:
+        engine_version = importlib.metadata.version(engine)
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - vendored copies
+        engine_version = "unknown"
+    return (
+        f"{C.USER_AGENT}/{package_version()} (Python {platform.python_version()};"
+        f" {engine}/{engine_version})"
+    )
 
 
 def env_proxy(url: str) -> str | None:

@@ -41,10 +41,9 @@ import aiohttp
 from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
-from . import _constants as C
 from ._config import Settings
 from ._exceptions import ClientClosedError
-from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy
+from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy, user_agent
 from ._inflate import ACCEPT_ENCODING, CappedBody, too_large
 from ._redact import RedactPasswordFilter, redact_text
 from ._request import PreparedRequest
@@ -224,7 +223,7 @@ class AiohttpExchange:
     def _headers_for(self, content_type: str | None) -> dict[str, str]:
         headers = self._headers.get(content_type)
         if headers is None:
-            headers = {"User-Agent": C.USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
+            headers = {"User-Agent": user_agent("aiohttp"), "Accept-Encoding": ACCEPT_ENCODING}
             if content_type is not None:
                 headers["Content-Type"] = content_type
             self._headers[content_type] = headers
@@ -236,7 +235,11 @@ class AiohttpExchange:
         if session is not None:
             await session.close()
 
-    async def round_trip(self, prepared: PreparedRequest) -> Reply:
+    async def round_trip(self, prepared: PreparedRequest, timeout: float | None = None) -> Reply:
+        per_call: dict[str, Any] = {}
+        if timeout is not None and timeout != self._settings.timeout:
+            # A per-call timeout (``send(..., timeout=)``, ``with_options``); connecting gets half.
+            per_call["timeout"] = aiohttp.ClientTimeout(total=timeout, connect=timeout / 2)
         if self._closed:
             raise ClientClosedError("this MySMSClient is closed")
         session = self._session or self._open()
@@ -248,6 +251,7 @@ class AiohttpExchange:
                 headers=self._headers_for(prepared.content_type),
                 allow_redirects=False,
                 proxy=self._proxy,
+                **per_call,
             )
             try:
                 if response.status != 200:

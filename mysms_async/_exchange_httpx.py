@@ -12,10 +12,9 @@ from __future__ import annotations
 import anyio
 import httpx
 
-from . import _constants as C
 from ._config import Settings
 from ._exceptions import ClientClosedError
-from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy
+from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy, user_agent
 from ._inflate import ACCEPT_ENCODING, CappedBody, too_large
 from ._pool import SlotPool
 from ._redact import install_log_redaction, redact_text
@@ -46,7 +45,7 @@ class HttpxExchange:
         self.owns_client = http_client is None
         self.client = http_client or make_http_client(settings, transport)
         self._urls: dict[str, httpx.URL] = {}
-        self._headers: dict[str | None, dict[str, str]] = {None: _PLAIN_HEADERS}
+        self._headers: dict[str | None, dict[str, str]] = {}
         # The client's own httpx client has no auth, hooks, cookies or redirects to apply:
         # its transport is called directly, skipping ``AsyncClient.send``'s work per request
         # (header and cookie merging, the cookie jar, the auth flow, its INFO log line).
@@ -54,11 +53,7 @@ class HttpxExchange:
             self.client._transport if self.owns_client else None
         )
         self._own_headers: dict[str | None, httpx.Headers] = {}
-        self._extensions = {
-            "timeout": httpx.Timeout(
-                settings.timeout, connect=settings.timeout / 2, pool=settings.timeout / 2
-            ).as_dict()
-        }
+        self._extensions = {"timeout": _timeouts(settings.timeout).as_dict()}
 
     def _url(self, path: str) -> httpx.URL:
         """Twelve endpoints at most: parse each URL once, not once per request."""
@@ -68,12 +63,18 @@ class HttpxExchange:
         return url
 
     def _headers_for(self, content_type: str | None) -> dict[str, str]:
-        headers = self._headers.get(content_type)
+        """For a caller's ``http_client``: its own User-Agent wins; httpx's default
+        (``python-httpx/...``) gives way to ours."""
+        key = content_type
+        if self.client.headers.get("user-agent", "").startswith("python-httpx/"):
+            key = f"ua {content_type}"
+        headers = self._headers.get(key)
         if headers is None:
-            headers = self._headers[content_type] = {
-                **_PLAIN_HEADERS,
-                "content-type": content_type or "",
-            }
+            headers = self._headers[key] = dict(_PLAIN_HEADERS)
+            if content_type is not None:
+                headers["content-type"] = content_type
+            if key != content_type:
+                headers["user-agent"] = user_agent("httpx")
         return headers
 
     def _own_headers_for(self, content_type: str | None) -> httpx.Headers:
@@ -89,8 +90,19 @@ class HttpxExchange:
         if self.owns_client:
             await self.client.aclose()
 
-    async def round_trip(self, prepared: PreparedRequest) -> Reply:
+    async def round_trip(
+        self,
+        prepared: PreparedRequest,
+        timeout: float | None = None,  # noqa: ASYNC109 - the attempt's bound, with fail_after
+    ) -> Reply:
         client = self.client
+        if timeout is None or timeout == self._timeout:
+            timeout = self._timeout
+            extensions = self._extensions
+            timeouts = None
+        else:  # a per-call timeout (``send(..., timeout=)``, ``with_options``)
+            timeouts = _timeouts(timeout)
+            extensions = {"timeout": timeouts.as_dict()}
         if client.is_closed:
             raise ClientClosedError(
                 "the httpx.AsyncClient this MySMSClient uses is closed (an http_client= given"
@@ -104,6 +116,7 @@ class HttpxExchange:
                 params=prepared.params,
                 content=prepared.content,
                 headers=self._headers_for(prepared.content_type),
+                timeout=httpx.USE_CLIENT_DEFAULT if timeouts is None else timeouts,
             )
         else:
             request = httpx.Request(
@@ -112,10 +125,10 @@ class HttpxExchange:
                 params=prepared.params,
                 content=prepared.content,
                 headers=self._own_headers_for(prepared.content_type),
-                extensions=self._extensions,
+                extensions=extensions,
             )
         try:
-            with anyio.fail_after(self._timeout):
+            with anyio.fail_after(timeout):
                 if direct is None:
                     response = await client.send(request, stream=True, follow_redirects=False)
                 else:
@@ -145,6 +158,11 @@ class HttpxExchange:
     def _describe(self, exc: BaseException) -> str:
         text = str(exc) or "no message"
         return f"{type(exc).__name__}: {redact_text(text, self._secret)}"
+
+
+def _timeouts(timeout: float) -> httpx.Timeout:
+    """Connecting (and waiting for a pooled connection) gets half of the attempt's time."""
+    return httpx.Timeout(timeout, connect=timeout / 2, pool=timeout / 2)
 
 
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:
@@ -209,7 +227,7 @@ def make_http_client(
         transport = SlotPool(settings.max_concurrency, proxy=env_proxy(settings.base_url))
     return httpx.AsyncClient(
         transport=transport,
-        timeout=httpx.Timeout(timeout, connect=timeout / 2, pool=timeout / 2),
-        headers={"user-agent": C.USER_AGENT, "accept-encoding": ACCEPT_ENCODING},
+        timeout=_timeouts(timeout),
+        headers={"user-agent": user_agent("httpx"), "accept-encoding": ACCEPT_ENCODING},
         follow_redirects=False,
     )

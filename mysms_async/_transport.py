@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import copy
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import TypeVar
 
 import anyio
@@ -26,6 +30,7 @@ import httpx
 import sniffio
 
 from . import _constants as C
+from . import _telemetry
 from ._codes import is_retryable_request_state
 from ._config import Credentials, Settings
 from ._exceptions import (
@@ -55,6 +60,23 @@ from ._retry import Backoff, Failure, Reach, parse_retry_after, should_retry
 
 T = TypeVar("T")
 logger = logging.getLogger(C.LOGGER_NAME)
+
+#: A per-call ``timeout=`` (seconds per attempt), set around one ``send``/``status``/``balance``.
+_CALL_TIMEOUT: ContextVar[float | None] = ContextVar("mysms_call_timeout", default=None)
+
+
+@contextlib.contextmanager
+def call_timeout(seconds: float | None) -> Iterator[None]:
+    """Each attempt of the requests made inside the block gets ``seconds`` (None: the client's)."""
+    if seconds is None:
+        yield
+        return
+    token = _CALL_TIMEOUT.set(seconds)
+    try:
+        yield
+    finally:
+        _CALL_TIMEOUT.reset(token)
+
 
 _CLOSED = (
     "this MySMSClient was closed before the request started; nothing was sent (create a new"
@@ -162,6 +184,20 @@ class Transport:
         self._closed = False
         self._on_the_wire = 0
         self._drained: anyio.Event | None = None
+        #: The longest attempt timeout used (a per-call ``timeout=`` or a ``with_options``
+        #: client's may exceed the client's): how long ``aclose()`` lets requests finish.
+        self._longest = settings.timeout
+        #: The transport whose engine, slots, rate limit and closing this one uses (``derive``).
+        self._root = self
+
+    def derive(self, settings: Settings) -> Transport:
+        """A transport with ``settings``' timeout and retries over this one's engine, slots and
+        rate limit (``MySMSClient.with_options``); its ``aclose()`` closes nothing."""
+        derived = copy.copy(self)
+        derived._settings = settings
+        derived._backoff = Backoff(first_delay=settings.retry_backoff)
+        derived._root = self._root
+        return derived
 
     def _httpx(self) -> HttpxExchange:
         return HttpxExchange(
@@ -178,14 +214,15 @@ class Transport:
     @property
     def exchange(self) -> Exchange | None:
         """The engine, once chosen (at construction for httpx, at first use for auto/aiohttp)."""
-        return self._exchange
+        return self._root._exchange
 
     @property
     def engine(self) -> str | None:
         """``"httpx"`` or ``"aiohttp"`` once chosen; None before the first request."""
-        if self._exchange is None:
+        exchange = self._root._exchange
+        if exchange is None:
             return None
-        return "httpx" if isinstance(self._exchange, HttpxExchange) else "aiohttp"
+        return "httpx" if isinstance(exchange, HttpxExchange) else "aiohttp"
 
     def _choose_exchange(self) -> Exchange:
         """Decided in the running loop: aiohttp needs asyncio (a ValidationError before I/O)."""
@@ -201,13 +238,18 @@ class Transport:
         return self._exchange
 
     async def aclose(self) -> None:
-        """Let requests on the wire finish (each within its timeout), then close the engine."""
+        """Let requests on the wire finish (each within its timeout), then close the engine.
+
+        A derived transport (``derive``) closes nothing: the engine is its root's.
+        """
+        if self._root is not self:
+            return
         self._closed = True
         try:
             if self._on_the_wire:
                 if self._drained is None:
                     self._drained = anyio.Event()
-                with anyio.move_on_after(self._settings.timeout + 1):
+                with anyio.move_on_after(self._longest + 1):
                     await self._drained.wait()
         finally:
             if self._exchange is not None:
@@ -222,16 +264,24 @@ class Transport:
         messages: Sequence[Message] = (),
     ) -> T:
         """Send ``prepared`` until it succeeds or may not be retried; raise our typed error."""
-        exchange = self._exchange or self._choose_exchange()
+        root = self._root
+        exchange = root._exchange or root._choose_exchange()
+        timeout = _CALL_TIMEOUT.get() or self._settings.timeout
         idempotent = prepared.operation != "send"
         retries = 0
         while True:
             try:
-                return await self._attempt(exchange, prepared, parse, retries)
+                return await root._attempt(exchange, prepared, parse, retries, timeout)
             except _AttemptFailed as failed:
                 last = failed
             delay = self._retry_delay(last.failure, retries, idempotent=idempotent)
             if delay is None:
+                _telemetry.record_final_failure(
+                    prepared.operation,
+                    root.engine or "",
+                    prepared.count,
+                    unknown=last.unknown_delivery,
+                )
                 # Raised outside the except block: no engine error rides along as __context__.
                 raise self._final_error(last, prepared, messages)
             retries += 1
@@ -243,6 +293,14 @@ class Transport:
                 retries,
                 self._settings.max_retries,
                 last.error,
+                extra={
+                    "mysms_method": prepared.method,
+                    "mysms_path": prepared.path,
+                    "mysms_delay": delay,
+                    "mysms_retry": retries,
+                    "mysms_max_retries": self._settings.max_retries,
+                    "mysms_error": str(last.error),
+                },
             )
             await anyio.sleep(delay)
 
@@ -273,9 +331,13 @@ class Transport:
         prepared: PreparedRequest,
         parse: Callable[[bytes], T],
         retry: int,
+        timeout: float,  # noqa: ASYNC109 - the attempt's bound, handed to the engine
     ) -> T:
         if self._closed:
             raise ClientClosedError(_CLOSED)
+        if timeout > self._longest:
+            self._longest = timeout
+        probe = _telemetry.attempt_probe(prepared, self.engine or "", self._settings, retry + 1)
         if self._bucket is not None:
             await self._bucket.acquire()
         in_flight = self._in_flight
@@ -292,7 +354,7 @@ class Transport:
                 on_the_wire = True
                 self._on_the_wire += 1
                 try:
-                    reply = await exchange.round_trip(prepared)
+                    reply = await exchange.round_trip(prepared, timeout)
                 finally:
                     self._on_the_wire -= 1
                     if self._drained is not None and not self._on_the_wire:
@@ -303,6 +365,8 @@ class Transport:
             status_code = reply.status_code
             value = self._interpret(reply, parse, prepared)
             state = getattr(value, "state", 0)
+            if probe is not None:
+                probe.answer = value
             return value
         except NotSent as exc:
             raise _AttemptFailed(
@@ -335,10 +399,14 @@ class Transport:
                     "send of %d message(s) cancelled while in flight: the gateway may have"
                     " accepted them; their delivery is unknown",
                     prepared.count,
+                    extra={"mysms_messages": prepared.count},
                 )
             raise
         finally:
+            if probe is not None:
+                probe.finish(status_code, state, sys.exc_info()[1], unknown=on_the_wire)
             if debug:
+                elapsed_ms = (anyio.current_time() - started) * 1000
                 logger.debug(
                     "%s %s messages=%d status=%s state=%s elapsed=%.1fms attempt=%d",
                     prepared.method,
@@ -346,8 +414,17 @@ class Transport:
                     prepared.count,
                     status_code if status_code is not None else "-",
                     state,
-                    (anyio.current_time() - started) * 1000,
+                    elapsed_ms,
                     retry + 1,
+                    extra={
+                        "mysms_method": prepared.method,
+                        "mysms_path": prepared.path,
+                        "mysms_messages": prepared.count,
+                        "mysms_status": status_code,
+                        "mysms_state": state,
+                        "mysms_elapsed_ms": elapsed_ms,
+                        "mysms_attempt": retry + 1,
+                    },
                 )
 
     def _interpret(self, reply: Reply, parse: Callable[[bytes], T], prepared: PreparedRequest) -> T:

@@ -17,6 +17,7 @@ import anyio.lowlevel
 
 from .._client import MySMSClient
 from .._exceptions import ValidationError
+from .._telemetry import campaign_attributes
 from ._load import Source, read_file, row_of, same_content
 from ._report import Report, build_report, export_rows, write_export
 from ._rules import (
@@ -220,7 +221,8 @@ class Campaign:
             stop=stop,
             on_batch=on_batch,
         )
-        return await worker.run()
+        with campaign_attributes(self.name, worker.worker):  # on its spans and metrics
+            return await worker.run()
 
     async def track(
         self,
