@@ -18,6 +18,7 @@ import anyio.lowlevel
 from .._client import MySMSClient
 from .._exceptions import ValidationError
 from ._load import Source, read_file, row_of, same_content
+from ._open import open_store
 from ._report import Report, build_report, export_rows, write_export
 from ._rules import (
     DEFAULT_BATCH,
@@ -32,7 +33,7 @@ from ._rules import (
     seconds,
 )
 from ._run import RunSummary, Worker, now_ms
-from ._store import CampaignRow, NewRow, Store, open_store
+from ._store import CampaignRow, NewRow, Store
 from ._track import TrackSummary, track
 
 ENV_JOURNAL = "MYSMS_JOURNAL"

@@ -1,4 +1,4 @@
-"""The one small interface both journal backends implement, and the URL that picks one.
+"""The one small interface both journal backends implement (the URL that picks one: :mod:`._open`).
 
 Every method is one short transaction, committed before it returns: a claim is durable before
 the request that it guards is written. Times are milliseconds since the epoch (an integer is
@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
-
-from ._rules import JournalError
 
 
 class NewRow(NamedTuple):
@@ -120,27 +118,3 @@ class Store(Protocol):
     def export(self, campaign: int) -> Iterator[ExportRow]: ...
     def events(self, campaign: int) -> Iterator[tuple[str, int, int]]: ...
     def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int: ...
-
-
-def open_store(url: str) -> Store:
-    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, a plain path, or
-    ``postgresql://user@host:port/db`` (needs the ``[postgres]`` extra)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        try:
-            from ._postgres import PostgresStore
-        except ImportError as error:  # pragma: no cover - depends on the environment
-            raise JournalError(
-                "a PostgreSQL journal needs psycopg: pip install 'mysms-async[postgres]'"
-            ) from error
-        return PostgresStore(url)
-    if "://" in url and not url.startswith("sqlite://"):
-        raise JournalError(
-            f"journal URL {url.split('://')[0]}://... is not supported: use sqlite:///FILE or"
-            " postgresql://user@host:port/db"
-        )
-    from ._sqlite import SQLiteStore
-
-    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
-    if not path:
-        raise JournalError("journal URL sqlite:/// names no file")
-    return SQLiteStore(path)

@@ -22,8 +22,8 @@ import pytest
 from mysms_async import Message, segments
 from mysms_async.campaigns import DuplicateKeyError, Journal, JournalError, Outcome
 from mysms_async.campaigns._load import count_parts
+from mysms_async.campaigns._open import open_store
 from mysms_async.campaigns._run import now_ms
-from mysms_async.campaigns._store import open_store
 from mysms_async.testing import (
     ConnectRefused,
     DropAfterRead,
@@ -364,7 +364,7 @@ def test_a_second_sqlite_worker_is_refused(tmp_path: Path) -> None:
             textwrap.dedent(
                 f"""
                 import sys, time
-                from mysms_async.campaigns._store import open_store
+                from mysms_async.campaigns._open import open_store
                 store = open_store({url!r})
                 store.lock_worker(store.campaign("c").id, "other")
                 print("locked", flush=True)
@@ -429,11 +429,14 @@ def test_newer_postgres_journal_refused(postgres_url: str) -> None:
         Journal(postgres_url)
 
 
-def test_unsupported_url_and_missing_campaign() -> None:
+def test_unsupported_url_and_missing_campaign(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="not supported"):
         Journal("mysql://localhost/db")
-    with pytest.raises(JournalError, match="no campaign 'nope'"):
-        Journal(f"sqlite:///{Path(__file__).parent / 'nope-never-created.db'}").campaign("nope")
+    with (
+        Journal(f"sqlite:///{tmp_path / 'nope.db'}") as journal,
+        pytest.raises(JournalError, match="no campaign 'nope'"),
+    ):
+        journal.campaign("nope")
 
 
 def test_password_in_postgres_url_is_not_shown() -> None:
