@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import signal
 import sys
@@ -33,7 +34,7 @@ from ..campaigns._rules import DEFAULT_BATCH, DEFAULT_LEASE, DEFAULT_TRACK_INTER
 from ._constants import AUTH_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from ._output import UsageError
 from ._session import Session, open_client, sandbox
-from ._types import amount, positive_int, positive_seconds
+from ._types import amount, parse_iso_datetime, positive_int, positive_seconds
 
 SANDBOX_JOURNAL: Final = "sqlite:///mysms-sandbox-campaigns.db"
 _SANDBOX_TRACK_TIMEOUT: Final = 10.0
@@ -112,8 +113,43 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
         help="send them again: each may then reach its recipient twice",
     )
     choice.add_argument(
-        "--skip-unknown", action="store_true", help="never resend them (they stay unknown)"
+        "--skip-unknown",
+        action="store_true",
+        help="never resend them: they become skipped, which a later --resend-unknown leaves"
+        " alone unless it names them with --key",
     )
+    resolve.add_argument(
+        "--run",
+        metavar="RUN",
+        help="only those the run RUN had in flight (a run id, or a worker label for all its runs)",
+    )
+    resolve.add_argument(
+        "--since",
+        type=_when,
+        metavar="TIME",
+        help="only those that became unknown at TIME or later",
+    )
+    resolve.add_argument(
+        "--until", type=_when, metavar="TIME", help="only those that became unknown up to TIME"
+    )
+    resolve.add_argument(
+        "--key",
+        action="append",
+        dest="keys",
+        metavar="KEY",
+        help="only the message with this key (repeat it); the one way to resend a skipped one",
+    )
+
+
+def _when(text: str) -> dt.datetime:
+    """ISO 8601 with an offset (or ``Z``): an operator's selection must not depend on a zone."""
+    try:
+        value = parse_iso_datetime(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. 2026-12-04T16:00Z")
+    return value
 
 
 # --- running --------------------------------------------------------------------------------
@@ -392,6 +428,11 @@ def _show(session: Session, report: Report) -> None:
             f" never resent on their own (mysms campaign resolve {report.name} --resend-unknown"
             " | --skip-unknown)"
         )
+    if report.counts["skipped"]:
+        lines.append(
+            f"  {report.counts['skipped']} skipped: an operator decided never to resend them;"
+            " they may have reached the gateway"
+        )
     for line in lines:
         print(out.clean(line))
 
@@ -421,13 +462,22 @@ def _export(session: Session, journal: Journal) -> int:
 def _resolve(session: Session, journal: Journal) -> int:
     args, out = session.args, session.out
     campaign = _campaign(journal, args.name)
-    moved = campaign.resolve(resend_unknown=args.resend_unknown)
+    moved = campaign.resolve(
+        resend_unknown=args.resend_unknown,
+        run=args.run,
+        since=args.since,
+        until=args.until,
+        keys=args.keys,
+    )
     if out.json:
         out.emit({"campaign": args.name, "resend": args.resend_unknown, "messages": moved})
     elif args.resend_unknown:
-        out.say(f"{moved} unknown messages are pending again: the next run sends them")
+        out.say(f"{moved} messages are pending again: the next run sends them")
     else:
-        out.say(f"{moved} unknown messages marked skipped: they will not be resent")
+        out.say(
+            f"{moved} unknown messages are now skipped: no later command resends them unless it"
+            " names them by key"
+        )
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ thin composition of a store (SQL), the rules, and a worker, tracker or report.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from decimal import Decimal
@@ -33,7 +34,7 @@ from ._rules import (
     seconds,
 )
 from ._run import RunSummary, Worker, now_ms
-from ._store import CampaignRow, NewRow, Store
+from ._store import CampaignRow, NewRow, Selection, Store
 from ._track import TrackSummary, track
 
 ENV_JOURNAL = "MYSMS_JOURNAL"
@@ -257,11 +258,56 @@ class Campaign:
         """(key, time in ms, state) of every state change tracking recorded, in order."""
         return self._store.events(self._row.id)
 
-    def resolve(self, *, resend_unknown: bool) -> int:
-        """Move every ``unknown`` message: back to ``pending`` (``resend_unknown=True``: they
-        will be sent again, perhaps twice) or mark it skipped (it stays ``unknown``)."""
+    def resolve(
+        self,
+        *,
+        resend_unknown: bool,
+        run: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> int:
+        """Decide about ``unknown`` messages; return how many moved.
+
+        ``resend_unknown=True`` puts them back to ``pending`` (the next run sends them again,
+        perhaps a second time); ``False`` makes them ``skipped``, a final outcome that no later
+        resend reverses unless it names the message by key. Without a selection every
+        ``unknown`` message is meant; ``run`` (a run id or a worker label: the run that had them
+        in flight), ``since``/``until`` (when they became unknown; aware datetimes) and ``keys``
+        narrow it, all together. Only ``keys`` can resend a ``skipped`` message.
+        """
+        selection = _selection(run, since, until, keys)
         if resend_unknown:
             reason = "outcome was unknown; resend ordered by the operator"
         else:
-            reason = "outcome unknown; the operator chose not to resend"
-        return self._store.resolve(self._row.id, resend=resend_unknown, now=now_ms(), reason=reason)
+            reason = "outcome unknown; the operator chose never to resend it"
+        return self._store.resolve(
+            self._row.id, resend=resend_unknown, now=now_ms(), reason=reason, selection=selection
+        )
+
+
+def _selection(
+    run: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    keys: Iterable[str] | None,
+) -> Selection:
+    """Check an operator's selection before anything is written."""
+    if run is not None and (not isinstance(run, str) or not run):
+        raise ValidationError("run", "must be a non-empty string (a run id or worker label)", run)
+    bounds: list[int | None] = []
+    for field, value in (("since", since), ("until", until)):
+        if value is None:
+            bounds.append(None)
+        elif not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ValidationError(field, "must be a datetime with a time zone", value)
+        else:
+            bounds.append(int(value.timestamp() * 1000))
+    chosen: tuple[str, ...] | None = None
+    if keys is not None:
+        if isinstance(keys, str):
+            raise ValidationError("keys", "must be a collection of keys, not one string", keys)
+        chosen = tuple(keys)
+        if not chosen or not all(isinstance(key, str) and key for key in chosen):
+            raise ValidationError("keys", "must name at least one key, each a non-empty string")
+    return Selection(run=run, since=bounds[0], until=bounds[1], keys=chosen)

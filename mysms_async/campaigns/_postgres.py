@@ -16,7 +16,7 @@ from typing import Any, Final
 import psycopg
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import CampaignRow, Claimed, ExportRow, NewRow, Settled, Tracked
+from ._store import CampaignRow, Claimed, ExportRow, NewRow, Selection, Settled, Tracked
 
 _SCHEMA: Final = f"""
 CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at BIGINT NOT NULL);
@@ -64,7 +64,18 @@ CREATE TABLE events (
 CREATE INDEX events_message ON events (message);
 """
 
-_MIGRATIONS: Final[dict[int, str]] = {}
+_MIGRATIONS: Final[dict[int, str]] = {
+    1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT;"
+    " UPDATE messages SET gateway_ids = gateway_id WHERE gateway_id IS NOT NULL",
+}
+"""From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
+_MINE: Final = f"({Outcome.SENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED})"
+_APPEND_ID: Final = (
+    "CASE WHEN m.gateway_ids IS NULL THEN s.gateway_id"
+    " WHEN ' ' || m.gateway_ids || ' ' LIKE '%% ' || s.gateway_id || ' %%'"
+    " THEN m.gateway_ids ELSE m.gateway_ids || ' ' || s.gateway_id END"
+)
+"""``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
 _LOCK_KEY: Final = 0x6D79736D73  # "mysms": the advisory lock that serialises schema changes
 _NOW_MS: Final = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
@@ -226,24 +237,31 @@ class PostgresStore:
         )
 
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
-        self._x(
-            "UPDATE messages m SET outcome = s.outcome, gateway_id = s.gateway_id,"
-            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
-            " sent_at = %s"
+        rows = (
             " FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::int[], %s::text[])"
             "  AS s(id, outcome, gateway_id, state, reason)"
-            f" WHERE m.id = s.id AND m.worker = %s AND m.outcome IN ({Outcome.SENDING},"
-            f" {Outcome.UNKNOWN})",
-            (
-                now,
-                [s.id for s in settled],
-                [s.outcome for s in settled],
-                [s.gateway_id for s in settled],
-                [s.state for s in settled],
-                [s.reason for s in settled],
-                worker,
-            ),
         )
+        columns = (
+            [s.id for s in settled],
+            [s.outcome for s in settled],
+            [s.gateway_id for s in settled],
+            [s.state for s in settled],
+            [s.reason for s in settled],
+        )
+        with self._db.transaction():
+            # Every id the gateway gave is kept, even on a row that is no longer this worker's.
+            self._x(
+                f"UPDATE messages m SET gateway_ids = {_APPEND_ID}{rows}"
+                " WHERE m.id = s.id AND s.gateway_id IS NOT NULL",
+                columns,
+            )
+            self._x(
+                "UPDATE messages m SET outcome = s.outcome,"
+                " gateway_id = coalesce(m.gateway_id, s.gateway_id),"
+                " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
+                f" sent_at = %s{rows} WHERE m.id = s.id AND m.worker = %s AND m.outcome IN {_MINE}",
+                (now, *columns, worker),
+            )
 
     def release(self, worker: str, ids: Sequence[int]) -> None:
         self._x(
@@ -343,8 +361,8 @@ class PostgresStore:
         with self._db.transaction(), self._db.cursor(name="mysms_export") as cursor:
             cursor.execute(
                 "SELECT key, line, destination, outcome, gateway_id, state, parts, reason,"
-                " sent_at, coalesce(changed_at, sent_at) FROM messages WHERE campaign = %s"
-                " ORDER BY id",
+                " sent_at, coalesce(changed_at, sent_at), gateway_ids FROM messages"
+                " WHERE campaign = %s ORDER BY id",
                 (campaign,),
             )
             for row in cursor:
@@ -359,19 +377,41 @@ class PostgresStore:
         for key, at, state in rows:
             yield str(key), int(at), int(state)
 
-    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int:
+    def resolve(
+        self, campaign: int, *, resend: bool, now: int, reason: str, selection: Selection
+    ) -> int:
+        where, params = _selected(selection)
         if resend:
+            named = f" OR outcome = {Outcome.SKIPPED}" if selection.keys is not None else ""
             sql = (
                 f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL,"
                 " lease_until = NULL, reason = %s, changed_at = %s"
-                f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}"
+                f" WHERE campaign = %s AND (outcome = {Outcome.UNKNOWN}{named}){where}"
             )
         else:
             sql = (
-                "UPDATE messages SET reason = %s, changed_at = %s"
-                f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}"
+                f"UPDATE messages SET outcome = {Outcome.SKIPPED}, reason = %s, changed_at = %s"
+                f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}{where}"
             )
-        return self._x(sql, (reason, now, campaign)).rowcount
+        return self._x(sql, (reason, now, campaign, *params)).rowcount
+
+
+def _selected(selection: Selection) -> tuple[str, list[Any]]:
+    where, params = "", []
+    if selection.run is not None:
+        prefix = selection.run + "/"
+        where += " AND (worker = %s OR left(worker, %s) = %s)"
+        params += [selection.run, len(prefix), prefix]
+    if selection.since is not None:
+        where += " AND coalesce(changed_at, sent_at) >= %s"
+        params.append(selection.since)
+    if selection.until is not None:
+        where += " AND coalesce(changed_at, sent_at) <= %s"
+        params.append(selection.until)
+    if selection.keys is not None:
+        where += " AND key = ANY(%s)"
+        params.append(list(selection.keys))
+    return where, params
 
 
 def _first_line(error: BaseException, url: str) -> str:

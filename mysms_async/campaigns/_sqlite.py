@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any, Final
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import CampaignRow, Claimed, ExportRow, NewRow, Settled, Tracked
+from ._store import CampaignRow, Claimed, ExportRow, NewRow, Selection, Settled, Tracked
 
 _SCHEMA: Final = f"""
 CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at INTEGER NOT NULL);
@@ -60,8 +60,19 @@ CREATE INDEX messages_unknown ON messages (campaign) WHERE outcome = {Outcome.UN
 CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGER NOT NULL);
 """
 
-_MIGRATIONS: Final[dict[int, str]] = {}
-"""From version N to N+1; empty while there is one version."""
+_MIGRATIONS: Final[dict[int, str]] = {
+    1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT;"
+    " UPDATE messages SET gateway_ids = gateway_id WHERE gateway_id IS NOT NULL",
+}
+"""From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
+_MINE: Final = f"({Outcome.SENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED})"
+"""Outcomes a worker's answer may still be written over, while the row names that worker."""
+_APPEND_ID: Final = (
+    "CASE WHEN messages.gateway_ids IS NULL THEN s.gateway_id"
+    " WHEN ' ' || messages.gateway_ids || ' ' LIKE '% ' || s.gateway_id || ' %'"
+    " THEN messages.gateway_ids ELSE messages.gateway_ids || ' ' || s.gateway_id END"
+)
+"""``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
 
 _HELD: set[tuple[str, int]] = set()
 _HELD_LOCK = threading.Lock()
@@ -265,20 +276,36 @@ class SQLiteStore:
             self._x("PRAGMA synchronous=FULL")
 
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
-        """One statement for the whole batch: the outcomes travel as one JSON array."""
+        """One transaction for the whole batch: the outcomes travel as one JSON array."""
         with self._relaxed():
-            self._settle(worker, settled, now)
+            self._x("BEGIN IMMEDIATE")
+            try:
+                self._settle(worker, settled, now)
+                self._x("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._x("ROLLBACK")
+                raise
 
     def _settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
-        self._x(
-            "UPDATE messages SET outcome = s.outcome, gateway_id = s.gateway_id,"
-            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
-            " sent_at = ?"
-            " FROM (SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
+        batch = json.dumps(settled)
+        rows = (
+            "(SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
             "  value ->> 3 AS state, value ->> 4 AS reason FROM json_each(?)) AS s"
-            " WHERE messages.id = s.id AND messages.worker = ?"
-            f" AND messages.outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN})",
-            (now, json.dumps(settled), worker),
+        )
+        # Every id the gateway gave is kept, even on a row that is no longer this worker's.
+        self._x(
+            f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
+            " WHERE messages.id = s.id AND s.gateway_id IS NOT NULL",
+            (batch,),
+        )
+        self._x(
+            "UPDATE messages SET outcome = s.outcome,"
+            " gateway_id = coalesce(messages.gateway_id, s.gateway_id),"
+            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
+            f" sent_at = ? FROM {rows}"
+            f" WHERE messages.id = s.id AND messages.worker = ? AND messages.outcome IN {_MINE}",
+            (now, batch, worker),
         )
 
     def release(self, worker: str, ids: Sequence[int]) -> None:
@@ -382,7 +409,8 @@ class SQLiteStore:
         cursor = self._db.cursor()
         cursor.execute(
             "SELECT key, line, destination, outcome, gateway_id, state, parts, reason, sent_at,"
-            " coalesce(changed_at, sent_at) FROM messages WHERE campaign = ? ORDER BY id",
+            " coalesce(changed_at, sent_at), gateway_ids FROM messages WHERE campaign = ?"
+            " ORDER BY id",
             (campaign,),
         )
         for row in cursor:
@@ -398,19 +426,41 @@ class SQLiteStore:
         for key, at, state in cursor:
             yield str(key), int(at), int(state)
 
-    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int:
+    def resolve(
+        self, campaign: int, *, resend: bool, now: int, reason: str, selection: Selection
+    ) -> int:
+        where, params = _selected(selection)
         if resend:
+            named = f" OR outcome = {Outcome.SKIPPED}" if selection.keys is not None else ""
             sql = (
                 f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL,"
                 " lease_until = NULL, reason = ?, changed_at = ?"
-                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}"
+                f" WHERE campaign = ? AND (outcome = {Outcome.UNKNOWN}{named}){where}"
             )
         else:
             sql = (
-                "UPDATE messages SET reason = ?, changed_at = ?"
-                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}"
+                f"UPDATE messages SET outcome = {Outcome.SKIPPED}, reason = ?, changed_at = ?"
+                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}{where}"
             )
-        return self._x(sql, (reason, now, campaign)).rowcount
+        return self._x(sql, (reason, now, campaign, *params)).rowcount
+
+
+def _selected(selection: Selection) -> tuple[str, list[Any]]:
+    where, params = "", []
+    if selection.run is not None:
+        prefix = selection.run + "/"
+        where += " AND (worker = ? OR substr(worker, 1, ?) = ?)"
+        params += [selection.run, len(prefix), prefix]
+    if selection.since is not None:
+        where += " AND coalesce(changed_at, sent_at) >= ?"
+        params.append(selection.since)
+    if selection.until is not None:
+        where += " AND coalesce(changed_at, sent_at) <= ?"
+        params.append(selection.until)
+    if selection.keys is not None:
+        where += " AND key IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(selection.keys)))
+    return where, params
 
 
 _SECOND_WORKER: Final = (

@@ -66,6 +66,22 @@ class ExportRow(NamedTuple):
     reason: str | None
     sent_at: int | None
     changed_at: int | None
+    gateway_ids: str | None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which messages an operator's ``resolve`` names; every given field must match.
+
+    ``run``: the worker run (or worker label) that had them in flight; ``since``/``until``:
+    milliseconds, on when they last changed; ``keys``: their keys. Only ``keys`` reaches a
+    ``skipped`` message (an explicit name reverses an explicit decision).
+    """
+
+    run: str | None = None
+    since: int | None = None
+    until: int | None = None
+    keys: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,4 +133,6 @@ class Store(Protocol):
     def sent_since(self, campaign: int, since: int) -> int: ...
     def export(self, campaign: int) -> Iterator[ExportRow]: ...
     def events(self, campaign: int) -> Iterator[tuple[str, int, int]]: ...
-    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int: ...
+    def resolve(
+        self, campaign: int, *, resend: bool, now: int, reason: str, selection: Selection
+    ) -> int: ...

@@ -36,6 +36,7 @@ COUNT_KEYS = {
     "failed",
     "invalid",
     "unknown",
+    "skipped",
 }
 
 
@@ -189,3 +190,22 @@ def test_a_signal_lets_the_batch_in_flight_finish(
     assert _count(journal, 1) == 0 and _count(journal, 8) == 0
     assert 5 <= _count(journal, 2) < 30
     assert len(gateway.messages) == _count(journal, 2)
+
+
+def test_skip_is_final_and_resend_takes_a_selection(  # type: ignore[no-untyped-def]
+    mysms, rows: Path, served: tuple[FakeGateway, str]
+) -> None:
+    gateway, base_url = served
+    gateway.inject(DropAfterRead(), endpoint="send")
+    mysms("campaign", "create", "c", rows)
+    mysms("campaign", "run", "c", "--base-url", base_url, "--batch-size", "10")
+    code, out, _ = mysms("campaign", "resolve", "c", "--skip-unknown", "--json")
+    assert code == 0 and json.loads(out)["messages"] == 10
+    code, out, _ = mysms("campaign", "resolve", "c", "--resend-unknown", "--json")
+    assert code == 0 and json.loads(out)["messages"] == 0  # skipped stays skipped
+    code, out, _ = mysms("campaign", "status", "c", "--json")
+    assert json.loads(out)["counts"]["skipped"] == 10
+    code, _, err = mysms("campaign", "resolve", "c", "--resend-unknown", "--since", "2026-12-04")
+    assert code == 2 and "offset" in err
+    code, out, _ = mysms("campaign", "resolve", "c", "--resend-unknown", "--key", "nope", "--json")
+    assert code == 0 and json.loads(out)["messages"] == 0

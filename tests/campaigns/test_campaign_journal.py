@@ -15,15 +15,17 @@ import textwrap
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
-from mysms_async import Message, segments
+from mysms_async import Message, ValidationError, segments
 from mysms_async.campaigns import DuplicateKeyError, Journal, JournalError, Outcome
 from mysms_async.campaigns._load import count_parts
 from mysms_async.campaigns._open import open_store
 from mysms_async.campaigns._run import now_ms
+from mysms_async.campaigns._store import Settled
 from mysms_async.testing import (
     ConnectRefused,
     DropAfterRead,
@@ -43,6 +45,7 @@ COUNT_KEYS = {
     "failed",
     "invalid",
     "unknown",
+    "skipped",
 }
 
 
@@ -231,9 +234,7 @@ async def test_each_failure_leads_to_its_outcome_and_unknown_is_never_resent(
         assert len(gateway.requests) == before
         assert campaign.report().counts["unknown"] == 2
 
-        # --skip-unknown keeps them unknown and unsent; --resend-unknown sends them again.
-        assert campaign.resolve(resend_unknown=False) == 2
-        assert campaign.report().counts["unknown"] == 2
+        # --resend-unknown sends them again, as ordered.
         assert campaign.resolve(resend_unknown=True) == 2
         async with gateway.client(batch_size=2) as client:
             await campaign.run(client, batch_size=2)
@@ -407,7 +408,7 @@ def test_a_newer_journal_says_why_it_cannot_be_opened(tmp_path: Path) -> None:
     Journal(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO mysms_schema VALUES (7, 0)")
-    with pytest.raises(JournalError, match="schema version 7, newer than this library's 1"):
+    with pytest.raises(JournalError, match="schema version 7, newer than this library's 2"):
         Journal(f"sqlite:///{path}")
 
 
@@ -424,8 +425,8 @@ def test_newer_postgres_journal_refused(postgres_url: str) -> None:
     import psycopg
 
     with psycopg.connect(postgres_url, autocommit=True) as db:
-        db.execute("INSERT INTO mysms_schema VALUES (2, 0)")
-    with pytest.raises(JournalError, match="schema version 2, newer"):
+        db.execute("INSERT INTO mysms_schema VALUES (3, 0)")
+    with pytest.raises(JournalError, match="schema version 3, newer"):
         Journal(postgres_url)
 
 
@@ -550,3 +551,98 @@ async def test_bad_options_are_validation_errors_before_any_request(journal_url:
                 with pytest.raises(ValidationError):
                     await campaign.run(client, **options)  # type: ignore[arg-type]
     assert gateway.requests == []
+
+
+# --- resolve: skipped stays skipped, resend only what it names, every id kept -------------------
+
+
+def _unknown_batch(store: Any, cid: int, worker: str, count: int) -> list[int]:
+    """A batch a dead worker left in flight, its lease over: the next expiry makes it unknown."""
+    return [row.id for row in store.claim(cid, worker, count, now_ms() - 1)]
+
+
+async def test_a_skipped_message_stays_skipped_and_resend_sends_only_what_it_names(
+    journal_url: str,
+) -> None:
+    gateway = _gateway()
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(6))
+        store = open_store(journal_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        _unknown_batch(store, cid, "host-a/run1", 2)  # m0, m1: the first crash
+        store.expire(cid, now_ms(), "lease expired")
+        assert campaign.resolve(resend_unknown=False) == 2  # the operator: never resend these
+        assert campaign.report().counts["skipped"] == 2
+        _unknown_batch(store, cid, "host-b/run2", 2)  # m2, m3: a newer crash
+        store.expire(cid, now_ms(), "lease expired")
+        _unknown_batch(store, cid, "host-c/run3", 1)  # m4: a third one, not named below
+        store.expire(cid, now_ms(), "lease expired")
+        store.close()
+        # A resend meant for the newer crash's unknowns, by the run's worker label.
+        assert campaign.resolve(resend_unknown=True, run="host-b") == 2
+        async with gateway.client() as client:
+            await campaign.run(client)
+        sent = sorted(m.text for m in gateway.messages.values())
+        assert sent == ["m2", "m3", "m5"]  # never m0, m1 (skipped) nor m4 (not named)
+        counts = campaign.report().counts
+        assert counts["skipped"] == 2 and counts["unknown"] == 1 and counts["accepted"] == 3
+        # A resend without selection still leaves skipped messages alone.
+        assert campaign.resolve(resend_unknown=True) == 1  # m4 only
+        # Only naming a skipped message by key reverses the decision.
+        keys = [r["key"] for r in campaign.export_records() if r["outcome"] == "skipped"]
+        assert campaign.resolve(resend_unknown=True, keys=keys[:1]) == 1
+        async with gateway.client() as client:
+            await campaign.run(client)
+        assert campaign.report().counts["skipped"] == 1
+        assert max(Counter(m.text for m in gateway.messages.values()).values()) == 1
+
+
+async def test_resolve_by_time_and_bad_selections(journal_url: str) -> None:
+    import datetime as dt
+
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(3))
+        store = open_store(journal_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        _unknown_batch(store, cid, "w/1", 3)
+        store.expire(cid, now_ms(), "lease expired")
+        store.close()
+        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+        assert campaign.resolve(resend_unknown=True, since=later) == 0
+        assert campaign.resolve(resend_unknown=False, until=later) == 3
+        with pytest.raises(ValidationError, match="since"):
+            campaign.resolve(resend_unknown=True, since=dt.datetime(2026, 1, 1))
+        with pytest.raises(ValidationError, match="keys"):
+            campaign.resolve(resend_unknown=True, keys="k1")
+
+
+async def test_every_gateway_id_a_message_was_given_is_kept(journal_url: str) -> None:
+    """A slow worker's answer arrives after its rows were resolved and sent again."""
+    gateway = _gateway()
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(1))
+        store = open_store(journal_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        (row,) = _unknown_batch(store, cid, "slow/1", 1)
+        store.expire(cid, now_ms(), "lease expired")
+        assert campaign.resolve(resend_unknown=True) == 1
+        async with gateway.client() as client:
+            await campaign.run(client)
+        (second,) = [r["id"] for r in campaign.export_records()]
+        store.settle("slow/1", [Settled(row, Outcome.ACCEPTED, "first-id", 1, None)], now_ms())
+        store.close()
+        (record,) = campaign.export_records()
+        assert record["outcome"] == "accepted" and record["id"] == second
+        assert record["ids"].split() == [second, "first-id"]
+
+
+def test_a_version_1_sqlite_journal_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    Journal(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:  # what version 1 wrote
+        db.execute("ALTER TABLE messages DROP COLUMN gateway_ids")
+        db.execute("DELETE FROM mysms_schema WHERE version = 2")
+    Journal(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT max(version) FROM mysms_schema").fetchone() == (2,)
+        db.execute("SELECT gateway_ids FROM messages")
