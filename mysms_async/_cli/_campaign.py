@@ -118,6 +118,12 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
         help="never resend them: they become skipped, which a later --resend-unknown leaves"
         " alone unless it names them with --key",
     )
+    choice.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE",
+        help="put back the outcomes a worker wrote to FILE when the journal failed it",
+    )
     resolve.add_argument(
         "--run",
         metavar="RUN",
@@ -462,8 +468,15 @@ def _export(session: Session, journal: Journal) -> int:
 def _resolve(session: Session, journal: Journal) -> int:
     args, out = session.args, session.out
     campaign = _campaign(journal, args.name)
+    if args.import_file is not None:
+        restored = campaign.restore(args.import_file)
+        if out.json:
+            out.emit({"campaign": args.name, "imported": restored})
+        else:
+            out.say(f"{restored} messages took the outcome held in {args.import_file}")
+        return EXIT_OK
     moved = campaign.resolve(
-        resend_unknown=args.resend_unknown,
+        resend_unknown=bool(args.resend_unknown),
         run=args.run,
         since=args.since,
         until=args.until,

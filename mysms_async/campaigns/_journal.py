@@ -7,6 +7,7 @@ thin composition of a store (SQL), the rules, and a worker, tracker or report.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from decimal import Decimal
@@ -23,6 +24,7 @@ from ._open import open_store
 from ._report import Report, build_report, export_rows, write_export
 from ._rules import (
     DEFAULT_BATCH,
+    DEFAULT_JOURNAL_RETRY,
     DEFAULT_LEASE,
     DEFAULT_TRACK_BATCH,
     DEFAULT_TRACK_INTERVAL,
@@ -34,7 +36,7 @@ from ._rules import (
     seconds,
 )
 from ._run import RunSummary, Worker, now_ms
-from ._store import CampaignRow, NewRow, Selection, Store
+from ._store import CampaignRow, NewRow, Restored, Selection, Store
 from ._track import TrackSummary, track
 
 ENV_JOURNAL = "MYSMS_JOURNAL"
@@ -185,6 +187,8 @@ class Campaign:
         worker_id: str | None = None,
         stop: anyio.Event | None = None,
         on_batch: Callable[[RunSummary], None] | None = None,
+        journal_retry: Seconds = DEFAULT_JOURNAL_RETRY,
+        fallback: str | os.PathLike[str] | None = None,
     ) -> RunSummary:
         """Send every pending message, ``batch_size`` per request, ``lanes`` requests at a time.
 
@@ -193,11 +197,21 @@ class Campaign:
         set and this worker's requests have been answered. ``rate_limit`` (requests per second)
         is stored with the campaign and holds for all its workers together. The client's own
         ``batch_size`` should be at least this one, so that a batch is one request.
+
+        A journal fault (a lost connection, a restarted server, a SQLite lock held by another
+        process) does not lose an answer: the write is retried, reconnecting, for up to
+        ``journal_retry`` seconds with backoff, and nothing new is claimed meanwhile. If the
+        journal stays unusable the outcomes held are appended to ``fallback`` (by default
+        ``mysms-held-<campaign>-<run>.jsonl`` in the current directory) and a
+        :class:`JournalError` naming that file ends the run; :meth:`restore` puts them back.
         """
         for field, value in (("batch_size", batch_size), ("lanes", lanes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(field, "must be an integer of at least 1", value)
         lease_seconds = seconds("lease", lease)
+        retry_seconds = seconds("journal_retry", journal_retry)
+        if fallback is not None and not isinstance(fallback, (str, os.PathLike)):
+            raise ValidationError("fallback", "must be a file path", fallback)
         if rate_limit is not None:
             if (
                 isinstance(rate_limit, bool)
@@ -219,6 +233,9 @@ class Campaign:
             rate_limit=current.rate_limit,
             stop=stop,
             on_batch=on_batch,
+            name=self.name,
+            journal_retry=retry_seconds,
+            fallback=None if fallback is None else os.fspath(fallback),
         )
         return await worker.run()
 
@@ -284,6 +301,59 @@ class Campaign:
         return self._store.resolve(
             self._row.id, resend=resend_unknown, now=now_ms(), reason=reason, selection=selection
         )
+
+    def restore(self, path: str | os.PathLike[str]) -> int:
+        """Put back the outcomes a worker wrote to its fallback file when the journal failed
+        it; return how many messages moved. Every gateway id in the file is kept; an outcome
+        goes over its own run's row still ``sending`` or ``unknown``, and one that says what
+        happened (accepted, refused, ...) also over a row resolved since. Run it before the
+        campaign runs again. The whole file is checked before anything is written."""
+        records = read_held(os.fspath(path), self.name)
+        if not records:
+            return 0
+        return self._store.restore(self._row.id, records, now_ms())
+
+
+def read_held(path: str, campaign: str) -> list[Restored]:
+    """The records of a fallback file, each checked; a bad line is an error naming it."""
+    labels = {outcome.label: outcome for outcome in Outcome}
+    records: list[Restored] = []
+    try:
+        stream = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise JournalError(f"cannot read {path}: {error.strerror}") from None
+    with stream:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict):
+                    raise TypeError
+                if item["campaign"] != campaign:
+                    raise JournalError(
+                        f"{path} line {number}: campaign {item['campaign']!r}, not {campaign!r}"
+                    )
+                outcome = labels[item["outcome"]]
+                key, gateway_id, state = item["key"], item["id"], item["state"]
+                reason, run = item["reason"], item["run"]
+                if not (
+                    isinstance(key, str)
+                    and isinstance(run, str)
+                    and (gateway_id is None or isinstance(gateway_id, str))
+                    and (state is None or (isinstance(state, int) and not isinstance(state, bool)))
+                    and (reason is None or isinstance(reason, str))
+                ):
+                    raise TypeError
+            except JournalError:
+                raise
+            except (ValueError, KeyError, TypeError):
+                raise JournalError(
+                    f"{path} line {number}: not a held outcome (a JSON object with campaign,"
+                    " key, outcome, id, state, reason, run)"
+                ) from None
+            records.append(Restored(key, int(outcome), gateway_id, state, reason, run))
+    return records
 
 
 def _selection(

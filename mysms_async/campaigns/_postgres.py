@@ -16,7 +16,16 @@ from typing import Any, Final
 import psycopg
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import CampaignRow, Claimed, ExportRow, NewRow, Selection, Settled, Tracked
+from ._store import (
+    CampaignRow,
+    Claimed,
+    ExportRow,
+    NewRow,
+    Restored,
+    Selection,
+    Settled,
+    Tracked,
+)
 
 _SCHEMA: Final = f"""
 CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at BIGINT NOT NULL);
@@ -77,6 +86,7 @@ _APPEND_ID: Final = (
 )
 """``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
 _LOCK_KEY: Final = 0x6D79736D73  # "mysms": the advisory lock that serialises schema changes
+_LOAD_LOCK: Final = 0x6D79  # with the campaign's id: the advisory lock that serialises its loads
 _NOW_MS: Final = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 
@@ -84,18 +94,38 @@ class PostgresStore:
     kind = "postgresql"
 
     def __init__(self, url: str) -> None:
+        self._url = url
+        self._db = self._connect()
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return "PostgresStore()"
+
+    def _connect(self) -> psycopg.Connection[Any]:
         try:
-            self._db = psycopg.connect(url, autocommit=True)
+            return psycopg.connect(self._url, autocommit=True, application_name="mysms-campaign")
         except psycopg.Error as error:
             # The URL may hold a password: say what failed without it.
             raise JournalError(
                 f"cannot connect to the PostgreSQL journal: {type(error).__name__}"
-                f" ({_first_line(error, url)})"
+                f" ({_first_line(error, self._url)})"
             ) from None
-        self._migrate()
 
     def close(self) -> None:
         self._db.close()
+
+    def transient(self, error: BaseException) -> bool:
+        if isinstance(error, JournalError):  # a reconnect that failed
+            return True
+        return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+
+    def reconnect(self) -> None:
+        """A connection the server closed does not come back by itself: open a new one."""
+        if self._db.closed or self._db.broken:
+            self._db.close()
+            self._db = self._connect()
+        elif self._db.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            self._x("ROLLBACK")
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         return self._db.execute(sql, params)
@@ -162,8 +192,9 @@ class PostgresStore:
 
     def begin_load(self, campaign: int) -> int:
         self._x("BEGIN")
-        # One load at a time per campaign: the rows it adds are those with ids above this.
-        self._x("SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (campaign,))
+        # One load at a time per campaign: the rows it adds are those with ids above this. An
+        # advisory lock, not the campaign's row: the send slots update that row all the time.
+        self._x("SELECT pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, campaign))
         return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])  # type: ignore[index]
 
     def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
@@ -223,7 +254,7 @@ class PostgresStore:
             "  FOR UPDATE SKIP LOCKED)"
             f" UPDATE messages m SET outcome = {Outcome.SENDING}, worker = %s, lease_until = %s"
             " FROM picked WHERE m.id = picked.id"
-            " RETURNING m.id, m.destination, m.text, m.sender, m.date, m.ttl",
+            " RETURNING m.id, m.destination, m.text, m.sender, m.date, m.ttl, m.key",
             (campaign, limit, worker, lease_until),
         ).fetchall()
         rows.sort()
@@ -394,6 +425,36 @@ class PostgresStore:
                 f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}{where}"
             )
         return self._x(sql, (reason, now, campaign, *params)).rowcount
+
+    def restore(self, campaign: int, records: Sequence[Restored], now: int) -> int:
+        rows = (
+            " FROM unnest(%s::text[], %s::smallint[], %s::text[], %s::int[], %s::text[],"
+            "  %s::text[]) AS s(key, outcome, gateway_id, state, reason, run)"
+        )
+        columns = tuple([r[i] for r in records] for i in range(6))
+        with self._db.transaction():
+            self._x(
+                f"UPDATE messages m SET gateway_ids = {_APPEND_ID}{rows}"
+                " WHERE m.campaign = %s AND m.key = s.key AND s.gateway_id IS NOT NULL",
+                (*columns, campaign),
+            )
+            return self._x(
+                "UPDATE messages m SET outcome = s.outcome,"
+                " gateway_id = coalesce(m.gateway_id, s.gateway_id), state = s.state,"
+                " reason = s.reason, lease_until = NULL, worker = NULL,"
+                f" sent_at = coalesce(m.sent_at, %s){rows}"
+                f" WHERE m.campaign = %s AND m.key = s.key AND ({_RESTORABLE})",
+                (now, *columns, campaign),
+            ).rowcount
+
+
+_RESTORABLE: Final = (
+    f"(m.worker = s.run AND m.outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN}))"
+    f" OR (s.outcome NOT IN ({Outcome.PENDING}, {Outcome.UNKNOWN})"
+    f" AND m.outcome IN ({Outcome.PENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED}))"
+)
+"""A held outcome goes back over its own run's row still in flight or unknown; one that says
+what happened (not ``pending``, not ``unknown``) also over a row resolved meanwhile."""
 
 
 def _selected(selection: Selection) -> tuple[str, list[Any]]:

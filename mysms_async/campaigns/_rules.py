@@ -155,6 +155,11 @@ SLOT_TOLERANCE: Final = 0.25
 MAX_RESLOTS: Final = 5
 MAYBE_SENT: Final = frozenset({Outcome.UNKNOWN, Outcome.SKIPPED})
 """Outcomes of messages that may have reached the gateway without an answer saying so."""
+DEFAULT_JOURNAL_RETRY: Final = 120.0
+"""Seconds a worker keeps retrying a journal write that carries answers (a lost connection, a
+restarted server, a held SQLite lock) before it writes them to its fallback file and stops."""
+JOURNAL_BACKOFF: Final = (0.05, 5.0)
+"""The first and the longest pause between two tries of a journal write."""
 DEFAULT_TRACK_BATCH: Final = 500
 DEFAULT_TRACK_INTERVAL: Final = 5.0
 LOAD_CHUNK: Final = 5000

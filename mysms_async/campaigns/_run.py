@@ -16,6 +16,8 @@ command does on Ctrl-C and SIGTERM) claims nothing more and lets its requests fi
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import os
 import socket
 import threading
@@ -34,10 +36,12 @@ from .._exceptions import DeliveryUnknownError, MySMSError
 from .._models import Message, SendResult
 from ._rules import (
     DEFAULT_IDLE_POLL,
+    JOURNAL_BACKOFF,
     MAX_RESLOTS,
     NOT_SENT_PAUSE,
     RATE_MARGIN,
     SLOT_TOLERANCE,
+    JournalError,
     Outcome,
     describe_error,
     outcome_of_error,
@@ -46,6 +50,7 @@ from ._rules import (
 from ._store import Claimed, Settled, Store
 
 T = TypeVar("T")
+logger = logging.getLogger("mysms_async.campaigns")
 
 EXPIRED = "lease expired while in flight: the request may have reached the gateway"
 ABANDONED = "in flight when its worker stopped: the request may have reached the gateway"
@@ -113,9 +118,18 @@ class Worker:
         rate_limit: float | None,
         stop: anyio.Event | None,
         on_batch: Callable[[RunSummary], None] | None,
+        name: str = "",
+        journal_retry: float = 120.0,
+        fallback: str | None = None,
     ) -> None:
         self.store = store
         self.campaign = campaign
+        self.name = name
+        self.journal_retry = journal_retry
+        self.fallback = fallback
+        self._healthy = anyio.Event()
+        self._healthy.set()
+        self._fallback_lock = threading.Lock()
         self.client = client
         self.batch_size = batch_size
         self.lease = lease
@@ -152,6 +166,7 @@ class Worker:
         flight and claim nothing more. Raised alone, not inside an exception group."""
         if self._failure is None:
             self._failure = error
+        self._healthy.set()  # a lane waiting for the journal to come back sees the stop
 
     async def run(self) -> RunSummary:
         store = self.store
@@ -184,9 +199,88 @@ class Worker:
             await anyio.sleep(self.lease / 3)
             try:
                 await self._db(self.store.renew, self.campaign, self.worker, self._lease_until())
-            except Exception as error:  # the journal is gone: nothing more may be claimed
-                self._fail(error)
-                return
+            except Exception as error:
+                if not self.store.transient(error):  # the journal is unusable: stop claiming
+                    self._fail(error)
+                    return
+                # A fault that may pass: the lanes' own retries reconnect; renew next beat.
+
+    async def _call(
+        self,
+        call: Callable[..., T],
+        *args: Any,
+        held: Sequence[Settled] = (),
+        rows: Sequence[Claimed] = (),
+    ) -> T:
+        """A journal call, retried across transient faults (a lost connection, a restarted
+        server, a held lock) with bounded backoff, reconnecting between tries; while one is
+        retried no lane claims anything new. ``held``: the outcomes this call commits (answers
+        already received); if the journal stays unusable past the retry budget they are written
+        to the fallback file, and the run stops with a :class:`JournalError` naming it."""
+        deadline = anyio.current_time() + self.journal_retry
+        pause, longest = JOURNAL_BACKOFF
+        tries = 0
+        while True:
+            try:
+                result = await self._db(call, *args)
+            except Exception as error:
+                if not self.store.transient(error):
+                    raise
+                tries += 1
+                if self._healthy.is_set():
+                    self._healthy = anyio.Event()
+                if anyio.current_time() + pause > deadline:
+                    raise self._give_up(error, held, rows) from None
+                logger.warning(
+                    "journal %s failed (%s); try %d again in %.2f s, %d answers held",
+                    getattr(call, "__name__", "call"),
+                    _fault(error),
+                    tries,
+                    pause,
+                    len(held),
+                )
+                await anyio.sleep(pause)
+                pause = min(pause * 2, longest)
+                try:
+                    await self._db(self.store.reconnect)
+                except Exception as again:
+                    if not self.store.transient(again):
+                        raise
+                continue
+            if tries:
+                logger.warning("journal %s succeeded after %d tries", call.__name__, tries + 1)
+            self._healthy.set()
+            return result
+
+    def _give_up(
+        self, error: BaseException, held: Sequence[Settled], rows: Sequence[Claimed]
+    ) -> JournalError:
+        problem = f"the journal stayed unusable for {self.journal_retry:g} s ({_fault(error)})"
+        if not held:
+            return JournalError(problem)
+        keys = {row.id: row.key for row in rows}
+        path = self.fallback or os.path.abspath(
+            f"mysms-held-{_safe(self.name)}-{_safe(self.worker)}.jsonl"
+        )
+        with self._fallback_lock, open(path, "a", encoding="utf-8") as stream:
+            for item in held:
+                record = {
+                    "campaign": self.name,
+                    "key": keys[item.id],
+                    "outcome": Outcome(item.outcome).label,
+                    "id": item.gateway_id,
+                    "state": item.state,
+                    "reason": item.reason,
+                    "run": self.worker,
+                }
+                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        return JournalError(
+            f"{problem}: the outcomes of {len(held)} messages this worker holds were written to"
+            f" {path}; put them back with: mysms campaign resolve {self.name} --import {path}"
+            " (before another run)"
+        )
 
     async def _wait_for_slot(self) -> bool:
         """Wait for the campaign's next send slot (one pace for all workers, on the journal's
@@ -220,23 +314,34 @@ class Worker:
     async def _claim_and_send(self) -> None:
         store = self.store
         while not self._stopping():
-            rows = await self._db(
+            await self._healthy.wait()  # claim nothing while a held answer waits for the journal
+            if self._stopping():
+                return
+            rows = await self._call(
                 store.claim, self.campaign, self.worker, self.batch_size, self._lease_until()
             )
             if rows:
                 messages = [_message(row) for row in rows]  # before the slot, not after it
+                unsent = _all(rows, Outcome.PENDING, None)
                 try:
                     go = await self._wait_for_slot()
                 except anyio.get_cancelled_exc_class():
                     with self._lock:  # nothing was written yet: provably not sent
                         store.release(self.worker, [row.id for row in rows])
                     raise
+                except Exception as error:
+                    if not store.transient(error):
+                        raise
+                    go = None  # no slot from the journal: give the batch back, then go on
                 if not go:
-                    await self._db(store.release, self.worker, [row.id for row in rows])
+                    ids = [row.id for row in rows]
+                    await self._call(store.release, self.worker, ids, held=unsent, rows=rows)
+                    if go is None:
+                        continue
                     return
             else:
-                await self._db(store.expire, self.campaign, now_ms(), EXPIRED)
-                pending, sending = await self._db(store.remaining, self.campaign)
+                await self._call(store.expire, self.campaign, now_ms(), EXPIRED)
+                pending, sending = await self._call(store.remaining, self.campaign)
                 if pending == 0 and sending == 0:
                     return
                 await anyio.sleep(DEFAULT_IDLE_POLL)
@@ -268,10 +373,13 @@ class Worker:
                     SendResult(m, None, None, error=_as_library_error(error)) for m in messages
                 ]
         settled, back = classify(rows, results)
+        unsent = [Settled(i, Outcome.PENDING, None, None, None) for i in back]
         if settled:
-            await self._db(store.settle, self.worker, settled, now_ms())
+            await self._call(
+                store.settle, self.worker, settled, now_ms(), held=[*settled, *unsent], rows=rows
+            )
         if back:
-            await self._db(store.release, self.worker, back)
+            await self._call(store.release, self.worker, back, held=unsent, rows=rows)
             self.summary.returned += len(back)
         for item in settled:
             self.summary.outcomes[Outcome(item.outcome).label] += 1
@@ -295,5 +403,16 @@ def _as_library_error(error: Exception) -> MySMSError:
     )
 
 
-def _all(rows: Sequence[Claimed], outcome: Outcome, reason: str) -> list[Settled]:
+def _fault(error: BaseException) -> str:
+    """A journal fault in one line: the driver's first line, which names no password (a
+    connection's password never reaches a statement's error)."""
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {first}"[:300]
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
+
+
+def _all(rows: Sequence[Claimed], outcome: Outcome, reason: str | None) -> list[Settled]:
     return [Settled(row.id, outcome, None, None, reason) for row in rows]

@@ -19,7 +19,16 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any, Final
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import CampaignRow, Claimed, ExportRow, NewRow, Selection, Settled, Tracked
+from ._store import (
+    CampaignRow,
+    Claimed,
+    ExportRow,
+    NewRow,
+    Restored,
+    Selection,
+    Settled,
+    Tracked,
+)
 
 _SCHEMA: Final = f"""
 CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at INTEGER NOT NULL);
@@ -74,6 +83,10 @@ _APPEND_ID: Final = (
 )
 """``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
 
+BUSY_TIMEOUT = 30.0
+"""Seconds a statement waits for another connection's write lock before it fails (then the worker
+retries it, see :meth:`._run.Worker._call`)."""
+
 _HELD: set[tuple[str, int]] = set()
 _HELD_LOCK = threading.Lock()
 
@@ -87,7 +100,7 @@ class SQLiteStore:
         self._held: set[int] = set()
         try:
             self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
             )
         except sqlite3.Error as error:
             raise JournalError(f"cannot open the journal {self.path}: {error}") from None
@@ -101,6 +114,17 @@ class SQLiteStore:
         for campaign in list(self._held):
             self.unlock_worker(campaign)
         self._db.close()
+
+    def transient(self, error: BaseException) -> bool:
+        if not isinstance(error, sqlite3.OperationalError):
+            return False
+        text = str(error).lower()
+        return "locked" in text or "busy" in text
+
+    def reconnect(self) -> None:
+        """The connection outlives a held lock; only an open transaction must go."""
+        if self._db.in_transaction:
+            self._x("ROLLBACK")
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, params)
@@ -247,7 +271,7 @@ class SQLiteStore:
             f"UPDATE messages SET outcome = {Outcome.SENDING}, worker = ?, lease_until = ?"
             " WHERE id IN (SELECT id FROM messages"
             f"  WHERE campaign = ? AND outcome = {Outcome.PENDING} ORDER BY id LIMIT ?)"
-            " RETURNING id, destination, text, sender, date, ttl",
+            " RETURNING id, destination, text, sender, date, ttl, key",
             (worker, lease_until, campaign, limit),
         ).fetchall()
         rows.sort()
@@ -443,6 +467,45 @@ class SQLiteStore:
                 f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}{where}"
             )
         return self._x(sql, (reason, now, campaign, *params)).rowcount
+
+    def restore(self, campaign: int, records: Sequence[Restored], now: int) -> int:
+        batch = json.dumps(records)
+        rows = (
+            "(SELECT value ->> 0 AS key, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
+            "  value ->> 3 AS state, value ->> 4 AS reason, value ->> 5 AS run"
+            "  FROM json_each(?)) AS s"
+        )
+        self._x("BEGIN IMMEDIATE")
+        try:
+            self._x(
+                f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
+                " WHERE messages.campaign = ? AND messages.key = s.key"
+                " AND s.gateway_id IS NOT NULL",
+                (batch, campaign),
+            )
+            moved = self._x(
+                "UPDATE messages SET outcome = s.outcome,"
+                " gateway_id = coalesce(messages.gateway_id, s.gateway_id), state = s.state,"
+                " reason = s.reason, lease_until = NULL, worker = NULL,"
+                f" sent_at = coalesce(sent_at, ?) FROM {rows}"
+                f" WHERE messages.campaign = ? AND messages.key = s.key AND ({_RESTORABLE})",
+                (now, batch, campaign),
+            ).rowcount
+            self._x("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._x("ROLLBACK")
+            raise
+        return moved
+
+
+_RESTORABLE: Final = (
+    f"(messages.worker = s.run AND messages.outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN}))"
+    f" OR (s.outcome NOT IN ({Outcome.PENDING}, {Outcome.UNKNOWN})"
+    f" AND messages.outcome IN ({Outcome.PENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED}))"
+)
+"""A held outcome goes back over its own run's row still in flight or unknown; one that says
+what happened (not ``pending``, not ``unknown``) also over a row resolved meanwhile."""
 
 
 def _selected(selection: Selection) -> tuple[str, list[Any]]:

@@ -37,6 +37,7 @@ class Claimed(NamedTuple):
     sender: str | None
     date: str | None
     ttl: int | None
+    key: str
 
 
 class Settled(NamedTuple):
@@ -47,6 +48,17 @@ class Settled(NamedTuple):
     gateway_id: str | None
     state: int | None
     reason: str | None
+
+
+class Restored(NamedTuple):
+    """An outcome a worker held but could not commit, read back from its fallback file."""
+
+    key: str
+    outcome: int
+    gateway_id: str | None
+    state: int | None
+    reason: str | None
+    run: str
 
 
 class Tracked(NamedTuple):
@@ -98,6 +110,13 @@ class Store(Protocol):
     kind: str
 
     def close(self) -> None: ...
+    def transient(self, error: BaseException) -> bool:
+        """A fault of the journal that may pass (a lost connection, a held lock): retry."""
+        ...
+
+    def reconnect(self) -> None:
+        """Make the next call work again after a transient fault, if it can."""
+        ...
 
     # campaigns
     def create_campaign(self, name: str, now: int) -> CampaignRow: ...
@@ -136,3 +155,4 @@ class Store(Protocol):
     def resolve(
         self, campaign: int, *, resend: bool, now: int, reason: str, selection: Selection
     ) -> int: ...
+    def restore(self, campaign: int, records: Sequence[Restored], now: int) -> int: ...
