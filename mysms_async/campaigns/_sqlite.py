@@ -3,9 +3,11 @@
 Only SQL lives here. Claims commit with ``synchronous=FULL``: a claim must survive a power cut,
 not only a killed process, or a batch that went out could come back as ``pending`` and be sent
 again. Outcomes commit without waiting for the disk (see :meth:`SQLiteStore._relaxed`).
-A second worker on the same campaign is refused through an advisory lock on a byte of a sidecar
-file (``<journal>-run.lock``), which the kernel drops the moment the holder dies, even by
+A second worker on the same campaign is refused through an advisory lock on a byte (one per
+campaign) of the database file itself, so the same journal reached through a hard link or a
+symlink is the same lock. The kernel drops the lock the moment the holder dies, even by
 ``kill -9``; so the holder may also treat every ``sending`` row of the campaign as abandoned.
+See :func:`_lock_byte` for why the lock lives on a descriptor this module never closes.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import contextlib
 import json
 import os
 import sqlite3
+import struct
+import sys
 import threading
 from collections.abc import Iterator, Sequence
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
 from ._store import (
@@ -87,8 +91,44 @@ BUSY_TIMEOUT = 30.0
 """Seconds a statement waits for another connection's write lock before it fails (then the worker
 retries it, see :meth:`._run.Worker._call`)."""
 
-_HELD: set[tuple[str, int]] = set()
+_HELD: set[tuple[int, int, int]] = set()
+"""(device, inode, campaign) of the run locks this process holds: a POSIX lock does not refuse
+its own process, so a second worker in the same process is refused here."""
 _HELD_LOCK = threading.Lock()
+_FILES: dict[tuple[int, int], int] = {}
+"""One descriptor per journal file (by device and inode), opened once and never closed."""
+_RUN_LOCK_BASE: Final = 0x60000000
+"""Byte ``_RUN_LOCK_BASE + campaign`` of the database file is the campaign's run lock: far past
+SQLite's own lock bytes (0x40000000 to 0x400001FF), which it must never touch."""
+
+
+def _lock_byte(path: str, offset: int, *, lock: bool) -> tuple[int, int]:
+    """Take (or release) an exclusive lock on one byte of the file at ``path``, without waiting;
+    ``OSError`` if another process holds it. Returns the file's (device, inode).
+
+    A plain POSIX lock would do, but closing *any* descriptor of a file drops every POSIX lock
+    the process holds on it, SQLite's included. So the descriptor is opened once per file and
+    kept for the life of the process, and on Linux the lock is an open-file-description lock
+    (``F_OFD_SETLK``), which a connection closing its own descriptor does not drop either.
+    """
+    import fcntl
+
+    status = os.stat(path)  # through symlinks: the file itself
+    key = (status.st_dev, status.st_ino)
+    fd = _FILES.get(key)
+    if fd is None:
+        fd = _FILES[key] = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    ofd = getattr(fcntl, "F_OFD_SETLK", None)
+    if ofd is not None and sys.platform.startswith("linux") and struct.calcsize(_FLOCK) == 32:
+        kind = fcntl.F_WRLCK if lock else fcntl.F_UNLCK
+        fcntl.fcntl(fd, ofd, struct.pack(_FLOCK, kind, os.SEEK_SET, offset, 1, 0))
+    else:  # pragma: no cover - other systems: a POSIX lock on the kept descriptor
+        fcntl.lockf(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if lock else fcntl.LOCK_UN, 1, offset)
+    return key
+
+
+_FLOCK: Final = "@hhqqixxxx"
+"""``struct flock`` on 64-bit Linux: type, whence, start, length, pid (0), padding."""
 
 
 class SQLiteStore:
@@ -96,8 +136,7 @@ class SQLiteStore:
 
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)
-        self._lock_file: IO[bytes] | None = None
-        self._held: set[int] = set()
+        self._held: dict[int, tuple[int, int]] = {}
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
@@ -230,30 +269,24 @@ class SQLiteStore:
     # running -----------------------------------------------------------------------------------
 
     def lock_worker(self, campaign: int, worker: str) -> None:
-        import fcntl
-
         with _HELD_LOCK:
-            if (self.path, campaign) in _HELD:
+            status = os.stat(self.path)
+            if (status.st_dev, status.st_ino, campaign) in _HELD:
                 raise JournalError(_SECOND_WORKER)
-            if self._lock_file is None:
-                self._lock_file = open(self.path + "-run.lock", "a+b")  # noqa: SIM115
             try:
-                fcntl.lockf(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, campaign)
+                key = _lock_byte(self.path, _RUN_LOCK_BASE + campaign, lock=True)
             except OSError:
                 raise JournalError(_SECOND_WORKER) from None
-            _HELD.add((self.path, campaign))
-            self._held.add(campaign)
+            _HELD.add((*key, campaign))
+            self._held[campaign] = key
 
     def unlock_worker(self, campaign: int) -> None:
-        import fcntl
-
         with _HELD_LOCK:
-            if campaign not in self._held:
+            key = self._held.pop(campaign, None)
+            if key is None:
                 return
-            assert self._lock_file is not None
-            fcntl.lockf(self._lock_file, fcntl.LOCK_UN, 1, campaign)
-            self._held.discard(campaign)
-            _HELD.discard((self.path, campaign))
+            _lock_byte(self.path, _RUN_LOCK_BASE + campaign, lock=False)
+            _HELD.discard((*key, campaign))
 
     def next_slot(self, campaign: int, interval: float) -> float:
         import time

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -354,8 +355,12 @@ async def test_connect_refused_goes_back_to_pending_then_is_sent(journal_url: st
         assert len(gateway.messages) == 2
 
 
-def test_a_second_sqlite_worker_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["same", "hard link", "symlink"])
+def test_a_second_sqlite_worker_is_refused(tmp_path: Path, name: str) -> None:
+    """One SQLite file, one worker per campaign, whatever name the second one reaches it by."""
     url = f"sqlite:///{tmp_path / 'j.db'}"
+    other = tmp_path / "elsewhere" / "other.db"
+    other.parent.mkdir()
     with Journal(url) as journal:
         anyio.run(journal.create, "c", _rows(2))
     holder = subprocess.Popen(
@@ -378,8 +383,14 @@ def test_a_second_sqlite_worker_is_refused(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
 
+        if name == "hard link":
+            os.link(tmp_path / "j.db", other)
+        elif name == "symlink":
+            other.symlink_to(tmp_path / "j.db")
+        second_url = url if name == "same" else f"sqlite:///{other}"
+
         async def second() -> None:
-            with Journal(url) as journal:
+            with Journal(second_url) as journal:
                 async with _gateway().client() as client:
                     await journal.campaign("c").run(client)
 
