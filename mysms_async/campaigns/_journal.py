@@ -205,6 +205,12 @@ class Campaign:
         ``mysms-held-<campaign>-<run>.jsonl`` in the current directory) and a
         :class:`JournalError` naming that file ends the run; :meth:`restore` puts them back.
         """
+        if worker_id is not None and (
+            not isinstance(worker_id, str) or not worker_id or "/" in worker_id
+        ):
+            raise ValidationError(
+                "worker_id", "must be a non-empty label without '/' (the run adds its own id)"
+            )
         for field, value in (("batch_size", batch_size), ("lanes", lanes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(field, "must be an integer of at least 1", value)

@@ -247,24 +247,24 @@ class PostgresStore:
         assert row is not None
         return max(0.0, float(row[0]))
 
-    def claim(self, campaign: int, worker: str, limit: int, lease_until: int) -> list[Claimed]:
+    def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
         rows = self._x(
             "WITH picked AS (SELECT id FROM messages"
             f"  WHERE campaign = %s AND outcome = {Outcome.PENDING} ORDER BY id LIMIT %s"
             "  FOR UPDATE SKIP LOCKED)"
-            f" UPDATE messages m SET outcome = {Outcome.SENDING}, worker = %s, lease_until = %s"
-            " FROM picked WHERE m.id = picked.id"
+            f" UPDATE messages m SET outcome = {Outcome.SENDING}, worker = %s,"
+            f" lease_until = {_NOW_MS} + %s FROM picked WHERE m.id = picked.id"
             " RETURNING m.id, m.destination, m.text, m.sender, m.date, m.ttl, m.key",
-            (campaign, limit, worker, lease_until),
+            (campaign, limit, worker, int(lease * 1000)),
         ).fetchall()
         rows.sort()
         return [Claimed(*row) for row in rows]
 
-    def renew(self, campaign: int, worker: str, lease_until: int) -> None:
+    def renew(self, campaign: int, worker: str, lease: float) -> None:
         self._x(
-            "UPDATE messages SET lease_until = %s"
+            f"UPDATE messages SET lease_until = {_NOW_MS} + %s"
             f" WHERE campaign = %s AND outcome = {Outcome.SENDING} AND worker = %s",
-            (lease_until, campaign, worker),
+            (int(lease * 1000), campaign, worker),
         )
 
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
@@ -302,19 +302,23 @@ class PostgresStore:
             (list(ids), worker),
         )
 
-    def expire(self, campaign: int, now: int, reason: str) -> int:
+    def expire(self, campaign: int, reason: str) -> int:
         return self._x(
-            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s, changed_at = %s"
-            f" WHERE campaign = %s AND outcome = {Outcome.SENDING} AND lease_until < %s",
-            (reason, now, campaign, now),
+            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s,"
+            f" changed_at = {_NOW_MS} WHERE campaign = %s AND outcome = {Outcome.SENDING}"
+            f" AND lease_until < {_NOW_MS}",
+            (reason, campaign),
         ).rowcount
 
-    def abandon(self, campaign: int, worker: str | None, now: int, reason: str) -> int:
+    def abandon(
+        self, campaign: int, reason: str, *, label: str | None = None, keep: str | None = None
+    ) -> int:
+        prefix = None if label is None else label + "/"
         return self._x(
-            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s, changed_at = %s"
-            f" WHERE campaign = %s AND outcome = {Outcome.SENDING}"
-            " AND (%s::text IS NULL OR worker = %s)",
-            (reason, now, campaign, worker, worker),
+            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s,"
+            f" changed_at = {_NOW_MS} WHERE campaign = %s AND outcome = {Outcome.SENDING}"
+            " AND (%s::text IS NULL OR (left(worker, %s) = %s AND worker <> %s))",
+            (reason, campaign, prefix, len(prefix or ""), prefix, keep or ""),
         ).rowcount
 
     def remaining(self, campaign: int) -> tuple[int, int]:

@@ -60,8 +60,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def default_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def new_run_id(label: str) -> str:
+    """A run's identity: its worker label (the caller's ``worker_id``, else host and process)
+    and a random part, so that a label reused after a crash is never the dead run's key."""
+    return f"{label}/{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -137,7 +143,8 @@ class Worker:
         self.rate_limit = rate_limit
         self.stop = stop
         self.on_batch = on_batch
-        self.summary = RunSummary(worker_id or new_worker_id())
+        self.label = worker_id or default_label()
+        self.summary = RunSummary(new_run_id(self.label))
         self._lock = threading.Lock()
         self._limiter = anyio.CapacityLimiter(1)
         self.worker = self.summary.worker
@@ -152,9 +159,6 @@ class Worker:
                 return call(*args)
 
         return await anyio.to_thread.run_sync(locked, limiter=self._limiter)
-
-    def _lease_until(self) -> int:
-        return now_ms() + int(self.lease * 1000)
 
     def _stopping(self) -> bool:
         return self._failure is not None or (self.stop is not None and self.stop.is_set())
@@ -176,8 +180,12 @@ class Worker:
         try:
             if single:
                 # The lock proves no other worker is alive: what it left in flight is unknown now.
-                store.abandon(self.campaign, None, now_ms(), ABANDONED)
-            store.expire(self.campaign, now_ms(), EXPIRED)
+                store.abandon(self.campaign, ABANDONED)
+            else:
+                # An earlier run of this label is dead (a label runs once at a time): its rows
+                # in flight are unknown now, without waiting for their leases.
+                store.abandon(self.campaign, ABANDONED, label=self.label, keep=self.worker)
+            store.expire(self.campaign, EXPIRED)
             async with anyio.create_task_group() as heartbeat:
                 heartbeat.start_soon(self._heartbeat)
                 try:
@@ -198,7 +206,7 @@ class Worker:
         while True:
             await anyio.sleep(self.lease / 3)
             try:
-                await self._db(self.store.renew, self.campaign, self.worker, self._lease_until())
+                await self._db(self.store.renew, self.campaign, self.worker, self.lease)
             except Exception as error:
                 if not self.store.transient(error):  # the journal is unusable: stop claiming
                     self._fail(error)
@@ -318,7 +326,7 @@ class Worker:
             if self._stopping():
                 return
             rows = await self._call(
-                store.claim, self.campaign, self.worker, self.batch_size, self._lease_until()
+                store.claim, self.campaign, self.worker, self.batch_size, self.lease
             )
             if rows:
                 messages = [_message(row) for row in rows]  # before the slot, not after it
@@ -340,7 +348,7 @@ class Worker:
                         continue
                     return
             else:
-                await self._call(store.expire, self.campaign, now_ms(), EXPIRED)
+                await self._call(store.expire, self.campaign, EXPIRED)
                 pending, sending = await self._call(store.remaining, self.campaign)
                 if pending == 0 and sending == 0:
                     return

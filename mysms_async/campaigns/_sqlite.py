@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import struct
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
@@ -91,6 +93,11 @@ BUSY_TIMEOUT = 30.0
 """Seconds a statement waits for another connection's write lock before it fails (then the worker
 retries it, see :meth:`._run.Worker._call`)."""
 
+SLOT_AHEAD_LIMIT: Final = 5.0
+"""Seconds: a stored send slot further ahead than this (and than four intervals) was written on a
+clock that was ahead; it is said out loud and not waited for."""
+logger = logging.getLogger("mysms_async.campaigns")
+
 _HELD: set[tuple[int, int, int]] = set()
 """(device, inode, campaign) of the run locks this process holds: a POSIX lock does not refuse
 its own process, so a second worker in the same process is refused here."""
@@ -100,6 +107,11 @@ _FILES: dict[tuple[int, int], int] = {}
 _RUN_LOCK_BASE: Final = 0x60000000
 """Byte ``_RUN_LOCK_BASE + campaign`` of the database file is the campaign's run lock: far past
 SQLite's own lock bytes (0x40000000 to 0x400001FF), which it must never touch."""
+
+
+def _wall_clock() -> float:
+    """This machine's clock, looked up at each call (so that a test may move it)."""
+    return time.time()
 
 
 def _lock_byte(path: str, offset: int, *, lock: bool) -> tuple[int, int]:
@@ -134,8 +146,9 @@ _FLOCK: Final = "@hhqqixxxx"
 class SQLiteStore:
     kind = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, clock: Callable[[], float] | None = None) -> None:
         self.path = os.path.abspath(path)
+        self._clock = clock or _wall_clock
         self._held: dict[int, tuple[int, int]] = {}
         try:
             self._db = sqlite3.connect(
@@ -288,10 +301,23 @@ class SQLiteStore:
             _lock_byte(self.path, _RUN_LOCK_BASE + campaign, lock=False)
             _HELD.discard((*key, campaign))
 
-    def next_slot(self, campaign: int, interval: float) -> float:
-        import time
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
 
-        now = time.time()
+    def next_slot(self, campaign: int, interval: float) -> float:
+        now = self._clock()
+        (stored,) = self._x("SELECT next_slot FROM campaigns WHERE id = ?", (campaign,)).fetchone()
+        ahead = float(stored) - now
+        if ahead > max(SLOT_AHEAD_LIMIT, 4 * interval):
+            # Written by a clock ahead of this one (or before this one was set back): waiting
+            # for it would stop the campaign for that long, and no live worker can be that far
+            # ahead with the one-worker lock held by us.
+            logger.warning(
+                "the journal's next send slot is %.0f s ahead of this machine's clock: written"
+                " on a clock that was ahead; starting the pace again from now",
+                ahead,
+            )
+            self._x("UPDATE campaigns SET next_slot = ? WHERE id = ?", (now, campaign))
         (slot,) = self._x(
             "UPDATE campaigns SET next_slot = max(next_slot, ?) + ? WHERE id = ?"
             " RETURNING next_slot",
@@ -299,7 +325,8 @@ class SQLiteStore:
         ).fetchone()
         return max(0.0, float(slot) - interval - now)
 
-    def claim(self, campaign: int, worker: str, limit: int, lease_until: int) -> list[Claimed]:
+    def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
+        lease_until = self._now_ms() + int(lease * 1000)
         rows = self._x(
             f"UPDATE messages SET outcome = {Outcome.SENDING}, worker = ?, lease_until = ?"
             " WHERE id IN (SELECT id FROM messages"
@@ -310,7 +337,8 @@ class SQLiteStore:
         rows.sort()
         return [Claimed(*row) for row in rows]
 
-    def renew(self, campaign: int, worker: str, lease_until: int) -> None:
+    def renew(self, campaign: int, worker: str, lease: float) -> None:
+        lease_until = self._now_ms() + int(lease * 1000)
         self._x(
             "UPDATE messages SET lease_until = ?"
             f" WHERE campaign = ? AND outcome = {Outcome.SENDING} AND worker = ?",
@@ -377,19 +405,23 @@ class SQLiteStore:
             (json.dumps(list(ids)), worker),
         )
 
-    def expire(self, campaign: int, now: int, reason: str) -> int:
+    def expire(self, campaign: int, reason: str) -> int:
+        now = self._now_ms()
         return self._x(
             f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = ?, changed_at = ?"
             f" WHERE campaign = ? AND outcome = {Outcome.SENDING} AND lease_until < ?",
             (reason, now, campaign, now),
         ).rowcount
 
-    def abandon(self, campaign: int, worker: str | None, now: int, reason: str) -> int:
+    def abandon(
+        self, campaign: int, reason: str, *, label: str | None = None, keep: str | None = None
+    ) -> int:
+        prefix = None if label is None else label + "/"
         return self._x(
             f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = ?, changed_at = ?"
             f" WHERE campaign = ? AND outcome = {Outcome.SENDING}"
-            " AND (? IS NULL OR worker = ?)",
-            (reason, now, campaign, worker, worker),
+            " AND (? IS NULL OR (substr(worker, 1, ?) = ? AND worker <> ?))",
+            (reason, self._now_ms(), campaign, prefix, len(prefix or ""), prefix, keep or ""),
         ).rowcount
 
     def remaining(self, campaign: int) -> tuple[int, int]:

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ import anyio
 import pytest
 
 from mysms_async import Message, ValidationError, segments
-from mysms_async.campaigns import DuplicateKeyError, Journal, JournalError, Outcome
+from mysms_async.campaigns import DuplicateKeyError, Journal, JournalError, Outcome, RunSummary
 from mysms_async.campaigns._load import count_parts
 from mysms_async.campaigns._open import open_store
 from mysms_async.campaigns._run import now_ms
@@ -251,7 +252,7 @@ async def test_an_expired_lease_becomes_unknown_and_is_not_sent(journal_url: str
         # A worker that died after its claim: rows sending, lease already over.
         store = open_store(journal_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
-        claimed = store.claim(cid, "dead-worker", 3, now_ms() - 1)
+        claimed = store.claim(cid, "dead-worker", 3, -0.001)
         store.close()
         assert len(claimed) == 3
         async with gateway.client() as client:
@@ -268,7 +269,7 @@ async def test_a_live_lease_is_waited_for_on_postgres(postgres_url: str) -> None
         campaign = await journal.create("c", _rows(4))
         store = open_store(postgres_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
-        store.claim(cid, "slow-worker", 2, now_ms() + 60_000)
+        store.claim(cid, "slow-worker", 2, 60.0)
         async with gateway.client() as client, anyio.create_task_group() as group:
 
             async def cancel_once_the_rest_is_sent() -> None:
@@ -569,7 +570,7 @@ async def test_bad_options_are_validation_errors_before_any_request(journal_url:
 
 def _unknown_batch(store: Any, cid: int, worker: str, count: int) -> list[int]:
     """A batch a dead worker left in flight, its lease over: the next expiry makes it unknown."""
-    return [row.id for row in store.claim(cid, worker, count, now_ms() - 1)]
+    return [row.id for row in store.claim(cid, worker, count, -0.001)]
 
 
 async def test_a_skipped_message_stays_skipped_and_resend_sends_only_what_it_names(
@@ -581,13 +582,13 @@ async def test_a_skipped_message_stays_skipped_and_resend_sends_only_what_it_nam
         store = open_store(journal_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
         _unknown_batch(store, cid, "host-a/run1", 2)  # m0, m1: the first crash
-        store.expire(cid, now_ms(), "lease expired")
+        store.expire(cid, "lease expired")
         assert campaign.resolve(resend_unknown=False) == 2  # the operator: never resend these
         assert campaign.report().counts["skipped"] == 2
         _unknown_batch(store, cid, "host-b/run2", 2)  # m2, m3: a newer crash
-        store.expire(cid, now_ms(), "lease expired")
+        store.expire(cid, "lease expired")
         _unknown_batch(store, cid, "host-c/run3", 1)  # m4: a third one, not named below
-        store.expire(cid, now_ms(), "lease expired")
+        store.expire(cid, "lease expired")
         store.close()
         # A resend meant for the newer crash's unknowns, by the run's worker label.
         assert campaign.resolve(resend_unknown=True, run="host-b") == 2
@@ -616,7 +617,7 @@ async def test_resolve_by_time_and_bad_selections(journal_url: str) -> None:
         store = open_store(journal_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
         _unknown_batch(store, cid, "w/1", 3)
-        store.expire(cid, now_ms(), "lease expired")
+        store.expire(cid, "lease expired")
         store.close()
         later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
         assert campaign.resolve(resend_unknown=True, since=later) == 0
@@ -635,7 +636,7 @@ async def test_every_gateway_id_a_message_was_given_is_kept(journal_url: str) ->
         store = open_store(journal_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
         (row,) = _unknown_batch(store, cid, "slow/1", 1)
-        store.expire(cid, now_ms(), "lease expired")
+        store.expire(cid, "lease expired")
         assert campaign.resolve(resend_unknown=True) == 1
         async with gateway.client() as client:
             await campaign.run(client)
@@ -657,3 +658,72 @@ def test_a_version_1_sqlite_journal_is_migrated(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT max(version) FROM mysms_schema").fetchone() == (2,)
         db.execute("SELECT gateway_ids FROM messages")
+
+
+# --- one clock, unique runs ----------------------------------------------------------------------
+
+
+async def test_a_worker_clock_ahead_leaves_live_leases_alone_on_postgres(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leases are computed on the server's clock: a worker 600 s ahead expires nothing live."""
+    gateway = _gateway()
+    with Journal(postgres_url) as journal:
+        campaign = await journal.create("c", _rows(4))
+        store = open_store(postgres_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        store.claim(cid, "live/1", 2, 60.0)  # a live worker, its answer on the way
+        store.close()
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + 600)  # this worker's clock
+        stop = anyio.Event()
+
+        def once_the_rest_is_sent(summary: RunSummary) -> None:
+            if sum(summary.outcomes.values()) >= 2:
+                stop.set()
+
+        with anyio.fail_after(20):
+            async with gateway.client() as client:
+                await campaign.run(client, stop=stop, on_batch=once_the_rest_is_sent)
+        counts = campaign.report().counts
+        assert counts["sending"] == 2 and counts["unknown"] == 0 and counts["accepted"] == 2
+
+
+async def test_a_sqlite_slot_written_by_a_clock_ahead_is_said_and_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway = _gateway()
+    real = time.time
+    with Journal(f"sqlite:///{tmp_path / 'j.db'}") as journal:
+        campaign = await journal.create("c", _rows(4))
+        monkeypatch.setattr(time, "time", lambda: real() + 600)  # a run on a clock ahead
+        async with gateway.client(batch_size=2) as client:
+            await campaign.run(client, batch_size=2, rate_limit=20)
+        monkeypatch.setattr(time, "time", real)  # the clock set right
+        await journal.create("c", _rows(4, start=4))
+        with anyio.fail_after(10):  # before: the pace waited for the slot 600 s ahead
+            async with gateway.client(batch_size=2) as client:
+                await campaign.run(client, batch_size=2)
+        assert campaign.report().counts["accepted"] == 8
+    assert any("ahead of this machine's clock" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_reused_worker_label_takes_over_its_dead_runs_rows(postgres_url: str) -> None:
+    gateway = _gateway()
+    with Journal(postgres_url) as journal:
+        campaign = await journal.create("c", _rows(4))
+        store = open_store(postgres_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        store.claim(cid, "pod-1/0123456789ab", 2, 60.0)  # pod-1's run, killed mid-request
+        store.claim(cid, "pod-2/0123456789ab", 1, 0.5)  # another label's: left to its lease
+        store.close()
+        with anyio.fail_after(20):  # before: the dead run's leases were waited for (or renewed)
+            async with gateway.client() as client:
+                summary = await campaign.run(client, worker_id="pod-1")
+        assert summary.worker.startswith("pod-1/") and summary.worker != "pod-1/0123456789ab"
+        counts = campaign.report().counts
+        assert counts["unknown"] == 3 and counts["accepted"] == 1
+        reasons = {r["reason"] for r in campaign.export_records() if r["outcome"] == "unknown"}
+        assert any("stopped" in reason for reason in reasons)  # the dead run's, at once
+        with pytest.raises(ValidationError, match="worker_id"):
+            await campaign.run(client, worker_id="pod/1")
