@@ -394,7 +394,9 @@ def _sandbox_knows(session: Session, campaign: Campaign) -> bool:
 
 def _status(session: Session, journal: Journal) -> int:
     args, out = session.args, session.out
-    report = _campaign(journal, args.name).report(price_per_part=_price_of(session))
+    campaign = _campaign(journal, args.name)
+    campaign.recover()  # what a crashed worker left in flight shows as unknown, not in flight
+    report = campaign.report(price_per_part=_price_of(session))
     if out.json:
         out.emit(report.as_dict())
     else:

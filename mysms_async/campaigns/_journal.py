@@ -35,7 +35,7 @@ from ._rules import (
     Seconds,
     seconds,
 )
-from ._run import RunSummary, Worker, now_ms
+from ._run import RunSummary, Worker, now_ms, recover
 from ._store import CampaignRow, NewRow, Restored, Selection, Store
 from ._track import TrackSummary, track
 
@@ -266,6 +266,13 @@ class Campaign:
             batch_size=batch_size,
         )
 
+    def recover(self) -> int:
+        """Make what crashed workers left in flight ``unknown`` (see the README's guarantee):
+        rows whose lease ran out and, on SQLite when no worker holds the campaign's run lock,
+        every row in flight. Returns how many moved. ``resolve`` calls it first; so does
+        ``mysms campaign status``."""
+        return recover(self._store, self._row.id)
+
     def report(self, *, price_per_part: Decimal | None = None) -> Report:
         return build_report(self._store, self._row.id, self.name, price_per_part)
 
@@ -300,6 +307,7 @@ class Campaign:
         narrow it, all together. Only ``keys`` can resend a ``skipped`` message.
         """
         selection = _selection(run, since, until, keys)
+        self.recover()
         if resend_unknown:
             reason = "outcome was unknown; resend ordered by the operator"
         else:
@@ -315,6 +323,7 @@ class Campaign:
         happened (accepted, refused, ...) also over a row resolved since. Run it before the
         campaign runs again. The whole file is checked before anything is written."""
         records = read_held(os.fspath(path), self.name)
+        self.recover()
         if not records:
             return 0
         return self._store.restore(self._row.id, records, now_ms())

@@ -70,6 +70,30 @@ def new_run_id(label: str) -> str:
     return f"{label}/{uuid.uuid4().hex[:12]}"
 
 
+def recover(store: Store, campaign: int, *, locked: bool = False) -> int:
+    """Make what crashed workers left in flight ``unknown``; return how many rows moved.
+
+    Rows whose lease ran out (on the journal's clock), and on SQLite, when no worker holds the
+    campaign's run lock (``locked``: this caller holds it), every row in flight: the lock proves
+    no worker is alive. ``status``, ``resolve`` and every run start call it, so an operator sees
+    a crash's unknowns before deciding, without starting a run.
+    """
+    moved = store.expire(campaign, EXPIRED)
+    if store.kind != "sqlite":
+        return moved
+    if not locked:
+        try:
+            store.lock_worker(campaign, "recover")
+        except JournalError:
+            return moved  # a worker is running: its rows in flight are its own
+    try:
+        moved += store.abandon(campaign, ABANDONED)
+    finally:
+        if not locked:
+            store.unlock_worker(campaign)
+    return moved
+
+
 @dataclass
 class RunSummary:
     """What one worker did: how many messages it settled, by outcome, and whether it was stopped."""
@@ -178,14 +202,11 @@ class Worker:
         if single:
             store.lock_worker(self.campaign, self.worker)
         try:
-            if single:
-                # The lock proves no other worker is alive: what it left in flight is unknown now.
-                store.abandon(self.campaign, ABANDONED)
-            else:
+            if not single:
                 # An earlier run of this label is dead (a label runs once at a time): its rows
                 # in flight are unknown now, without waiting for their leases.
                 store.abandon(self.campaign, ABANDONED, label=self.label, keep=self.worker)
-            store.expire(self.campaign, EXPIRED)
+            recover(store, self.campaign, locked=single)
             async with anyio.create_task_group() as heartbeat:
                 heartbeat.start_soon(self._heartbeat)
                 try:

@@ -209,3 +209,25 @@ def test_skip_is_final_and_resend_takes_a_selection(  # type: ignore[no-untyped-
     assert code == 2 and "offset" in err
     code, out, _ = mysms("campaign", "resolve", "c", "--resend-unknown", "--key", "nope", "--json")
     assert code == 0 and json.loads(out)["messages"] == 0
+
+
+def test_status_and_resolve_show_what_a_crashed_worker_left(  # type: ignore[no-untyped-def]
+    mysms, rows: Path, journal_url: str
+) -> None:
+    """No run needed: on SQLite the free run lock proves the worker dead; on PostgreSQL its lease
+    ran out. Either way status says unknown, not in flight, and resolve finds them."""
+    from mysms_async.campaigns._open import open_store
+
+    mysms("campaign", "create", "c", rows, "--journal", journal_url)
+    store = open_store(journal_url)
+    cid = store.campaign("c").id  # type: ignore[union-attr]
+    lease = 600.0 if journal_url.startswith("sqlite") else -0.001
+    store.claim(cid, "dead/0123456789ab", 5, lease)  # then the worker was killed
+    store.close()
+    code, out, _ = mysms("campaign", "status", "c", "--journal", journal_url, "--json")
+    counts = json.loads(out)["counts"]
+    assert code == 1 and counts["sending"] == 0 and counts["unknown"] == 5
+    code, out, _ = mysms(
+        "campaign", "resolve", "c", "--journal", journal_url, "--skip-unknown", "--json"
+    )
+    assert code == 0 and json.loads(out)["messages"] == 5
