@@ -63,6 +63,12 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
             help=f"sqlite:///FILE or postgresql://user@host:port/db (default: ${ENV_JOURNAL},"
             " else sqlite:///mysms-campaigns.db)",
         )
+        sub.add_argument(
+            "--journal-password-file",
+            metavar="FILE",
+            help="the PostgreSQL journal's password, read from FILE (first line), so that it"
+            " is not on the command line; PGPASSWORD and ~/.pgpass work too",
+        )
         add_globals(sub, suppress=True)
         return sub
 
@@ -171,8 +177,9 @@ def cmd_campaign(session: Session) -> int:
     url = getattr(args, "journal", None) or os.environ.get(ENV_JOURNAL)
     if url is None:
         url = SANDBOX_JOURNAL if args.sandbox else None
+    password = _password_from(getattr(args, "journal_password_file", None))
     try:
-        journal = Journal(url)
+        journal = Journal(url, password=password)
     except JournalError as error:
         raise UsageError(str(error)) from None
     try:
@@ -183,6 +190,19 @@ def cmd_campaign(session: Session) -> int:
         raise UsageError(str(error)) from None
     finally:
         journal.close()
+
+
+def _password_from(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as stream:
+            password = stream.readline().rstrip("\r\n")
+    except OSError as error:
+        raise UsageError(f"--journal-password-file {path}: {error.strerror}") from None
+    if not password:
+        raise UsageError(f"--journal-password-file {path}: the first line is empty")
+    return password
 
 
 def _campaign(journal: Journal, name: str) -> Campaign:

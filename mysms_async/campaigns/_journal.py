@@ -48,12 +48,16 @@ class Journal:
     ``postgresql://user@host:port/db`` (any number of workers; the ``[postgres]`` extra).
 
     The schema is created on first use and its version checked on every open. Use it as a
-    context manager, or call :meth:`close`.
+    context manager, or call :meth:`close`. A PostgreSQL password may be in the URL
+    (percent-encoded), given as ``password``, or left to libpq (``PGPASSWORD``, ``~/.pgpass``);
+    it never appears in an error or a repr.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, password: str | None = None) -> None:
         self.url = url or os.environ.get(ENV_JOURNAL) or DEFAULT_JOURNAL
-        self._store: Store = open_store(self.url)
+        if password is not None and (not isinstance(password, str) or not password):
+            raise ValidationError("password", "must be a non-empty string")
+        self._store: Store = open_store(self.url, password)
 
     def __enter__(self) -> Journal:
         return self

@@ -7,9 +7,10 @@ from ._rules import JournalError
 from ._store import Store
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, password: str | None = None) -> Store:
     """``sqlite:///relative.db``, ``sqlite:////absolute.db``, a plain path, or
-    ``postgresql://user@host:port/db`` (needs the ``[postgres]`` extra)."""
+    ``postgresql://user@host:port/db`` (needs the ``[postgres]`` extra; ``password``, else the
+    URL's, else libpq's ``PGPASSWORD`` or ``~/.pgpass``)."""
     if url.startswith(("postgresql://", "postgres://")):
         try:
             from ._postgres import PostgresStore
@@ -17,12 +18,14 @@ def open_store(url: str) -> Store:
             raise JournalError(
                 "a PostgreSQL journal needs psycopg: pip install 'mysms-async[postgres]'"
             ) from error
-        return PostgresStore(url)
+        return PostgresStore(url, password)
     if "://" in url and not url.startswith("sqlite://"):
         raise JournalError(
             f"journal URL {url.split('://')[0]}://... is not supported: use sqlite:///FILE or"
             " postgresql://user@host:port/db"
         )
+    if password is not None:
+        raise JournalError("a journal password is for a postgresql:// journal, not SQLite")
     from ._sqlite import SQLiteStore
 
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url

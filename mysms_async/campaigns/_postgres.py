@@ -10,8 +10,11 @@ migration run under an advisory lock, so workers started together do not race to
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 
@@ -93,8 +96,14 @@ _NOW_MS: Final = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 class PostgresStore:
     kind = "postgresql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, password: str | None = None) -> None:
+        check_url(url)
+        if password is not None and _raw_password(url) is not None:
+            raise JournalError(
+                "journal URL: it has a password and a password was given apart: give it once"
+            )
         self._url = url
+        self._password = password
         self._db = self._connect()
         self._migrate()
 
@@ -103,12 +112,15 @@ class PostgresStore:
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self._url, autocommit=True, application_name="mysms-campaign")
+            extra: dict[str, Any] = {"application_name": "mysms-campaign"}
+            if self._password is not None:
+                extra["password"] = self._password
+            return psycopg.connect(self._url, autocommit=True, **extra)
         except psycopg.Error as error:
             # The URL may hold a password: say what failed without it.
             raise JournalError(
                 f"cannot connect to the PostgreSQL journal: {type(error).__name__}"
-                f" ({_first_line(error, self._url)})"
+                f" ({_first_line(error, self._url, self._password)})"
             ) from None
 
     def close(self) -> None:
@@ -479,12 +491,47 @@ def _selected(selection: Selection) -> tuple[str, list[Any]]:
     return where, params
 
 
-def _first_line(error: BaseException, url: str) -> str:
-    """The driver's message, first line only, with anything of the URL's password removed."""
-    text = str(error).splitlines()[0] if str(error) else "no message"
-    from urllib.parse import urlsplit
+def _raw_password(url: str) -> str | None:
+    """The password as the URL's structure places it, before any parsing: after the first ``:``
+    of the user part, up to the *last* ``@`` (a raw ``/`` or ``@`` in it fools a parser)."""
+    rest = url.split("://", 1)[-1]
+    if "@" not in rest:
+        return None
+    userinfo = rest.rsplit("@", 1)[0]
+    return userinfo.split(":", 1)[1] if ":" in userinfo else None
 
-    password = urlsplit(url).password
-    if password:
-        text = text.replace(password, "***")
+
+def check_url(url: str) -> None:
+    """Refuse, before libpq parses it, a URL whose password is not percent-encoded: libpq's
+    complaint would quote the URL from the bad character on, and so part of the password."""
+    password = _raw_password(url)
+    if password is None:
+        return
+    if any(c in password for c in "/?#@") or re.search(r"%(?![0-9A-Fa-f]{2})", password):
+        raise JournalError(
+            "journal URL: the password must be percent-encoded (a '/', '?', '#', '@' or '%' in"
+            " it written %2F, %3F, %23, %40, %25), or left out of the URL and given by"
+            " PGPASSWORD, ~/.pgpass or --journal-password-file; it is not shown here"
+        )
+
+
+def _secrets(url: str, password: str | None) -> list[str]:
+    """Every form the password may take in a driver's message, longest first."""
+    found = {_raw_password(url), password}
+    with contextlib.suppress(ValueError):
+        found.add(urlsplit(url).password)
+    found |= {unquote(s) for s in found if s}
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def _first_line(error: BaseException, url: str, password: str | None = None) -> str:
+    """The driver's message, first line only, with the password removed in every form; withheld
+    if any four characters of it in a row are still there (a message quoting part of it)."""
+    text = str(error).splitlines()[0] if str(error) else "no message"
+    secrets = _secrets(url, password)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    for secret in secrets:
+        if any(secret[i : i + 4] in text for i in range(len(secret) - 3)):
+            return "the driver's message is withheld: it quoted part of the password"
     return text
