@@ -81,7 +81,11 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
     )
     run.add_argument("--lanes", type=positive_int, default=1, help="requests in flight")
     run.add_argument(
-        "--rate-limit", type=positive_seconds, metavar="R", help="requests/s for all workers"
+        "--rate-limit",
+        type=positive_seconds,
+        metavar="R",
+        help="HTTP requests/s for the campaign: sets it for all its workers, running or to come"
+        " (default: the rate the journal holds)",
     )
     run.add_argument(
         "--lease",
@@ -315,6 +319,12 @@ def _run(session: Session, journal: Journal) -> int:
         args.batch_size = batch  # the client sends one claim per request
     before = campaign.report()
     todo = before.counts["pending"]
+    if args.rate_limit is not None and args.rate_limit != campaign.rate_limit:
+        was = campaign.rate_limit
+        out.say(
+            f"{args.name}: rate limit {args.rate_limit:g} requests/s for all its workers,"
+            f" running or to come (was {'none' if was is None else f'{was:g}'})"
+        )
     shown = [0]
 
     def progress(summary: Any) -> None:

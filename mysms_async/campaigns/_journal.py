@@ -198,9 +198,13 @@ class Campaign:
 
         Returns when nothing is pending and nothing is in flight (other workers' rows included:
         a dead worker's rows become ``unknown`` once their lease runs out), or when ``stop`` is
-        set and this worker's requests have been answered. ``rate_limit`` (requests per second)
-        is stored with the campaign and holds for all its workers together. The client's own
-        ``batch_size`` should be at least this one, so that a batch is one request.
+        set and this worker's requests have been answered.
+
+        ``rate_limit`` (HTTP requests per second) is the campaign's, stored in the journal: given
+        here it sets the rate for every worker of the campaign, running or to come, since each
+        reads it before every request; ``None`` keeps the journal's (:attr:`rate_limit`). One
+        claim is one request: ``batch_size`` messages on POST, capped by the client's own
+        ``batch_size``; one message on GET.
 
         A journal fault (a lost connection, a restarted server, a SQLite lock held by another
         process) does not lose an answer: the write is retried, reconnecting, for up to
@@ -230,8 +234,6 @@ class Campaign:
             ):
                 raise ValidationError("rate_limit", "must be a positive number of requests/s")
             self._store.set_rate_limit(self._row.id, float(rate_limit))
-        current = self._store.campaign(self.name)
-        assert current is not None
         worker = Worker(
             self._store,
             self._row.id,
@@ -240,7 +242,6 @@ class Campaign:
             lease=lease_seconds,
             lanes=lanes,
             worker_id=worker_id,
-            rate_limit=current.rate_limit,
             stop=stop,
             on_batch=on_batch,
             name=self.name,
@@ -269,6 +270,12 @@ class Campaign:
             interval=seconds("interval", interval),
             batch_size=batch_size,
         )
+
+    @property
+    def rate_limit(self) -> float | None:
+        """The campaign's rate in HTTP requests per second, as the journal holds it now."""
+        row = self._store.campaign(self.name)
+        return None if row is None else row.rate_limit
 
     def recover(self) -> int:
         """Make what crashed workers left in flight ``unknown`` (see the README's guarantee):

@@ -249,15 +249,20 @@ class PostgresStore:
     def unlock_worker(self, campaign: int) -> None:
         """Nothing to release."""
 
-    def next_slot(self, campaign: int, interval: float) -> float:
+    def next_slot(
+        self, campaign: int, margin: float, extra: float = 0.0
+    ) -> tuple[float, float] | None:
         row = self._x(
             "WITH now AS (SELECT extract(epoch from clock_timestamp())::float8 AS t)"
-            " UPDATE campaigns SET next_slot = greatest(next_slot, now.t) + %s FROM now"
-            " WHERE id = %s RETURNING next_slot - %s - now.t",
-            (interval, campaign, interval),
+            " UPDATE campaigns SET next_slot = greatest(next_slot, now.t)"
+            "  + (1 + %s) / rate_limit + %s FROM now"
+            " WHERE id = %s AND rate_limit IS NOT NULL"
+            " RETURNING next_slot - (1 + %s) / rate_limit - %s - now.t, (1 + %s) / rate_limit",
+            (margin, extra, campaign, margin, extra, margin),
         ).fetchone()
-        assert row is not None
-        return max(0.0, float(row[0]))
+        if row is None:
+            return None
+        return max(0.0, float(row[0])), float(row[1])
 
     def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
         rows = self._x(

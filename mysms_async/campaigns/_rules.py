@@ -150,6 +150,9 @@ RATE_MARGIN: Final = 0.15
 """Send slots are spaced this much wider than ``1 / rate_limit``: the gateway counts requests by
 their arrival, and network and scheduling jitter between two workers must not squeeze one more
 request into its one-second window."""
+COLD_START: Final = 0.25
+"""Seconds kept free after a lane's first request: it opens a connection (and in a new process
+warms the HTTP stack), so it may arrive that much late, and must not then crowd the next ones."""
 SLOT_TOLERANCE: Final = 0.25
 """A lane that wakes this share of an interval after its slot takes a new one."""
 MAX_RESLOTS: Final = 5

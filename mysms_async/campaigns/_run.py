@@ -35,6 +35,7 @@ from .._client import MySMSClient
 from .._exceptions import DeliveryUnknownError, MySMSError
 from .._models import Message, SendResult
 from ._rules import (
+    COLD_START,
     DEFAULT_IDLE_POLL,
     JOURNAL_BACKOFF,
     MAX_RESLOTS,
@@ -145,7 +146,6 @@ class Worker:
         lease: float,
         lanes: int,
         worker_id: str | None,
-        rate_limit: float | None,
         stop: anyio.Event | None,
         on_batch: Callable[[RunSummary], None] | None,
         name: str = "",
@@ -161,10 +161,11 @@ class Worker:
         self._healthy.set()
         self._fallback_lock = threading.Lock()
         self.client = client
-        self.batch_size = batch_size
+        # One claim is one HTTP request, so that one send slot paces one request: a GET carries
+        # one message, a POST up to the client's batch size.
+        self.batch_size = min(batch_size, request_size(client))
         self.lease = lease
         self.lanes = lanes
-        self.rate_limit = rate_limit
         self.stop = stop
         self.on_batch = on_batch
         self.label = worker_id or default_label()
@@ -311,20 +312,23 @@ class Worker:
             " (before another run)"
         )
 
-    async def _wait_for_slot(self) -> bool:
+    async def _wait_for_slot(self, first: bool) -> bool:
         """Wait for the campaign's next send slot (one pace for all workers, on the journal's
-        clock); ``False`` if asked to stop meanwhile.
+        clock, at the rate the journal holds *now*); ``False`` if asked to stop meanwhile.
 
         The slot is taken after the claim, right before the request, so that nothing slow sits
         between the two; a lane that wakes late (a busy machine) takes a new slot rather than
-        crowd the requests of the next second.
+        crowd the requests of the next second. A lane's ``first`` request keeps
+        :data:`COLD_START` free after it, for the connection it opens.
         """
-        if not self.rate_limit:
-            return not self._stopping()
-        interval = (1.0 + RATE_MARGIN) / self.rate_limit
         for _ in range(MAX_RESLOTS):
             with self._lock:
-                delay = self.store.next_slot(self.campaign, interval)
+                slot = self.store.next_slot(
+                    self.campaign, RATE_MARGIN, COLD_START if first else 0.0
+                )
+            if slot is None:  # no rate limit, for now
+                return not self._stopping()
+            delay, interval = slot
             target = anyio.current_time() + delay
             if delay > 0:
                 await anyio.sleep(delay)
@@ -342,6 +346,7 @@ class Worker:
 
     async def _claim_and_send(self) -> None:
         store = self.store
+        first = True
         while not self._stopping():
             await self._healthy.wait()  # claim nothing while a held answer waits for the journal
             if self._stopping():
@@ -353,7 +358,8 @@ class Worker:
                 messages = [_message(row) for row in rows]  # before the slot, not after it
                 unsent = _all(rows, Outcome.PENDING, None)
                 try:
-                    go = await self._wait_for_slot()
+                    go = await self._wait_for_slot(first)
+                    first = False
                 except anyio.get_cancelled_exc_class():
                     with self._lock:  # nothing was written yet: provably not sent
                         store.release(self.worker, [row.id for row in rows])
@@ -419,6 +425,12 @@ class Worker:
         if stop_with is not None:
             raise stop_with
         return len(back)
+
+
+def request_size(client: MySMSClient) -> int:
+    """How many messages the client puts in one HTTP request (1 for GET)."""
+    size = getattr(getattr(client, "_ops", None), "chunk_size", None)
+    return size if isinstance(size, int) and size >= 1 else 1
 
 
 def _as_library_error(error: Exception) -> MySMSError:

@@ -304,9 +304,16 @@ class SQLiteStore:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    def next_slot(self, campaign: int, interval: float) -> float:
+    def next_slot(
+        self, campaign: int, margin: float, extra: float = 0.0
+    ) -> tuple[float, float] | None:
         now = self._clock()
-        (stored,) = self._x("SELECT next_slot FROM campaigns WHERE id = ?", (campaign,)).fetchone()
+        stored, rate = self._x(
+            "SELECT next_slot, rate_limit FROM campaigns WHERE id = ?", (campaign,)
+        ).fetchone()
+        if rate is None:
+            return None
+        interval = (1.0 + margin) / float(rate)
         ahead = float(stored) - now
         if ahead > max(SLOT_AHEAD_LIMIT, 4 * interval):
             # Written by a clock ahead of this one (or before this one was set back): waiting
@@ -321,9 +328,9 @@ class SQLiteStore:
         (slot,) = self._x(
             "UPDATE campaigns SET next_slot = max(next_slot, ?) + ? WHERE id = ?"
             " RETURNING next_slot",
-            (now, interval, campaign),
+            (now, interval + extra, campaign),
         ).fetchone()
-        return max(0.0, float(slot) - interval - now)
+        return max(0.0, float(slot) - interval - extra - now), interval
 
     def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
         lease_until = self._now_ms() + int(lease * 1000)

@@ -17,11 +17,18 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
+
+from mysms_async.testing import FakeGateway
 
 _SKIPPED: list[str] = []
 
@@ -113,6 +120,35 @@ class Cluster:
             check=False,
         )
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ArrivalClock:
+    """ASGI middleware: the arrival time of every request to a send endpoint."""
+
+    def __init__(self, app: FakeGateway) -> None:
+        self.app = app
+        self.arrivals: list[float] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "/send/" in scope["path"]:
+            self.arrivals.append(time.monotonic())
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/rest/sms/"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def _binaries_or_skip() -> Path:

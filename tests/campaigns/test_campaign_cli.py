@@ -231,3 +231,15 @@ def test_status_and_resolve_show_what_a_crashed_worker_left(  # type: ignore[no-
         "campaign", "resolve", "c", "--journal", journal_url, "--skip-unknown", "--json"
     )
     assert code == 0 and json.loads(out)["messages"] == 5
+
+
+def test_rate_limit_is_the_campaigns_and_the_run_says_so(  # type: ignore[no-untyped-def]
+    mysms, rows: Path, served: tuple[FakeGateway, str]
+) -> None:
+    _, base_url = served
+    mysms("campaign", "create", "c", rows)
+    code, out, err = mysms("campaign", "run", "c", "--base-url", base_url, "--rate-limit", "500")
+    assert code == 1  # the one row without a destination is invalid
+    assert (
+        "rate limit 500 requests/s for all its workers" in out + err and "(was none)" in out + err
+    )
