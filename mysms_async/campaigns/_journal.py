@@ -98,11 +98,14 @@ class Journal:
         *,
         input_format: str | None = None,
     ) -> Campaign:
-        """Load ``source`` into campaign ``name`` (made if new), in one transaction.
+        """Load ``source`` into campaign ``name`` (made if new).
 
         Rows already in the campaign with the same key and content are skipped; a row whose key is
         taken by a different row raises :class:`DuplicateKeyError` and nothing of this load is
-        kept. ``campaign.loaded`` counts what this load added.
+        kept. ``campaign.loaded`` counts what this load added. No row of a load is sent before
+        the load ends; a running campaign keeps sending meanwhile (PostgreSQL: one transaction
+        that holds nothing a worker needs; SQLite: short transactions of staged rows, published
+        at the end). ``LOAD_CHUNK`` rows at a time.
         """
         if not isinstance(name, str) or not name or len(name) > 200:
             raise ValidationError("name", "must be a string of 1 to 200 characters", name)

@@ -166,7 +166,8 @@ JOURNAL_BACKOFF: Final = (0.05, 5.0)
 DEFAULT_TRACK_BATCH: Final = 500
 DEFAULT_TRACK_INTERVAL: Final = 5.0
 LOAD_CHUNK: Final = 5000
-"""Rows inserted per statement while loading."""
+"""Rows inserted per statement while loading (on SQLite, per transaction: a load never holds the
+write lock for long)."""
 
 
 Seconds = float | dt.timedelta

@@ -102,6 +102,10 @@ _HELD: set[tuple[int, int, int]] = set()
 """(device, inode, campaign) of the run locks this process holds: a POSIX lock does not refuse
 its own process, so a second worker in the same process is refused here."""
 _HELD_LOCK = threading.Lock()
+_LOAD_LOCK_BASE: Final = 0x70000000
+"""Byte ``_LOAD_LOCK_BASE + campaign``: held while a load stages rows into the campaign."""
+_UNSTAGE_CHUNK: Final = 20_000
+"""Ids per transaction when a load's staged rows are published or deleted."""
 _FILES: dict[tuple[int, int], int] = {}
 """One descriptor per journal file (by device and inode), opened once and never closed."""
 _RUN_LOCK_BASE: Final = 0x60000000
@@ -150,6 +154,7 @@ class SQLiteStore:
         self.path = os.path.abspath(path)
         self._clock = clock or _wall_clock
         self._held: dict[int, tuple[int, int]] = {}
+        self._loading: tuple[int, tuple[int, int]] | None = None
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
@@ -165,6 +170,7 @@ class SQLiteStore:
     def close(self) -> None:
         for campaign in list(self._held):
             self.unlock_worker(campaign)
+        self._end_loading()
         self._db.close()
 
     def transient(self, error: BaseException) -> bool:
@@ -241,26 +247,83 @@ class SQLiteStore:
         self._x("UPDATE campaigns SET rate_limit = ? WHERE id = ?", (rate, campaign))
 
     # loading -----------------------------------------------------------------------------------
+    #
+    # A load commits chunk by chunk, so that it never holds the write lock for long (a running
+    # worker's commits wait for it). Its rows are *staged* meanwhile: their outcome is stored as
+    # ``-(outcome + 1)``, which no claim, count or export sees; ``end_load`` publishes them
+    # (or deletes them), again in short transactions. Loads of one campaign take turns (a lock
+    # byte of the file); a load that died leaves staged rows, which the next load deletes.
 
     def begin_load(self, campaign: int) -> int:
-        self._x("BEGIN IMMEDIATE")
-        return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+        with _HELD_LOCK:
+            status = os.stat(self.path)
+            if (status.st_dev, status.st_ino, -campaign) in _HELD:
+                raise JournalError(_SECOND_LOAD)
+            try:
+                key = _lock_byte(self.path, _LOAD_LOCK_BASE + campaign, lock=True)
+            except OSError:
+                raise JournalError(_SECOND_LOAD) from None
+            _HELD.add((*key, -campaign))
+            self._loading = (campaign, key)
+        try:
+            self._unstage(campaign, publish=False)  # what a load that died left
+            return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+        except BaseException:
+            self._end_loading()
+            raise
 
     def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
-        """Insert what is new; the count inserted (fewer than ``rows``: some keys were taken).
+        """Stage what is new, in one short transaction; the count inserted (fewer than
+        ``rows``: some keys were taken).
 
         The rows go to ``executemany`` as they are (a ``NewRow`` is a tuple of the columns in
         order), with the campaign's id written into the statement: copying every row into a
         new tuple only to prepend one constant cost a tenth of the load.
         """
         before = self._db.total_changes
-        self._db.executemany(
-            "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
-            f" parts, outcome, reason) VALUES ({int(campaign)}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (campaign, key) DO NOTHING",
-            rows,
-        )
+        with self._relaxed(), self._transaction():
+            self._db.executemany(
+                "INSERT INTO messages (campaign, key, line, destination, text, sender, date,"
+                f" ttl, parts, outcome, reason) VALUES ({int(campaign)}, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " -? - 1, ?) ON CONFLICT (campaign, key) DO NOTHING",
+                rows,
+            )
         return self._db.total_changes - before
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._x("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._x("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._x("ROLLBACK")
+            raise
+
+    def _unstage(self, campaign: int, *, publish: bool) -> None:
+        """Publish (or delete) the campaign's staged rows, a chunk of ids per transaction."""
+        low, high = self._x(
+            "SELECT min(id), max(id) FROM messages WHERE campaign = ? AND outcome < 0", (campaign,)
+        ).fetchone()
+        if low is None:
+            return
+        sql = "UPDATE messages SET outcome = -outcome - 1" if publish else "DELETE FROM messages"
+        for start in range(int(low), int(high) + 1, _UNSTAGE_CHUNK):
+            with self._transaction():
+                self._x(
+                    f"{sql} WHERE campaign = ? AND outcome < 0 AND id >= ? AND id < ?",
+                    (campaign, start, start + _UNSTAGE_CHUNK),
+                )
+
+    def _end_loading(self) -> None:
+        with _HELD_LOCK:
+            loading, self._loading = self._loading, None
+            if loading is None:
+                return
+            campaign, key = loading
+            _lock_byte(self.path, _LOAD_LOCK_BASE + campaign, lock=False)
+            _HELD.discard((*key, -campaign))
 
     def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]:
         found: dict[str, tuple[object, ...]] = {}
@@ -276,8 +339,15 @@ class SQLiteStore:
         return found
 
     def end_load(self, *, commit: bool) -> None:
-        if self._db.in_transaction:
-            self._x("COMMIT" if commit else "ROLLBACK")
+        if self._loading is None:
+            return
+        campaign = self._loading[0]
+        try:
+            if self._db.in_transaction:
+                self._x("ROLLBACK")
+            self._unstage(campaign, publish=commit)
+        finally:
+            self._end_loading()
 
     # running -----------------------------------------------------------------------------------
 
@@ -488,7 +558,7 @@ class SQLiteStore:
             (int(o), s, int(n), int(p or 0))
             for o, s, n, p in self._x(
                 "SELECT outcome, state, count(*), sum(parts) FROM messages WHERE campaign = ?"
-                " GROUP BY outcome, state",
+                " AND outcome >= 0 GROUP BY outcome, state",
                 (campaign,),
             )
         ]
@@ -506,7 +576,7 @@ class SQLiteStore:
         cursor.execute(
             "SELECT key, line, destination, outcome, gateway_id, state, parts, reason, sent_at,"
             " coalesce(changed_at, sent_at), gateway_ids FROM messages WHERE campaign = ?"
-            " ORDER BY id",
+            " AND outcome >= 0 ORDER BY id",
             (campaign,),
         )
         for row in cursor:
@@ -598,6 +668,9 @@ def _selected(selection: Selection) -> tuple[str, list[Any]]:
     return where, params
 
 
+_SECOND_LOAD: Final = (
+    "another load into this campaign is running on this SQLite journal: wait for it to finish"
+)
 _SECOND_WORKER: Final = (
     "another worker is already running this campaign on this SQLite journal: a SQLite journal"
     " serves one worker process per campaign (use a postgresql:// journal for several)"
