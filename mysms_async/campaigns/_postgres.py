@@ -319,6 +319,14 @@ class PostgresStore:
             (list(ids), worker),
         )
 
+    def release_stray(self, campaign: int, worker: str, keep: Sequence[int]) -> int:
+        return self._x(
+            f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"
+            f" WHERE campaign = %s AND worker = %s AND outcome = {Outcome.SENDING}"
+            " AND NOT (id = ANY(%s))",
+            (campaign, worker, list(keep)),
+        ).rowcount
+
     def expire(self, campaign: int, reason: str) -> int:
         return self._x(
             f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s,"

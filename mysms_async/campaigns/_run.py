@@ -159,6 +159,10 @@ class Worker:
         self.fallback = fallback
         self._healthy = anyio.Event()
         self._healthy.set()
+        self._faults = 0
+        self._in_flight: set[int] = set()
+        """Ids this worker has claimed and not yet settled (under ``_flight_lock``)."""
+        self._flight_lock = threading.Lock()
         self._fallback_lock = threading.Lock()
         self.client = client
         # One claim is one HTTP request, so that one send slot paces one request: a GET carries
@@ -257,6 +261,7 @@ class Worker:
                 if not self.store.transient(error):
                     raise
                 tries += 1
+                self._faults += 1
                 if self._healthy.is_set():
                     self._healthy = anyio.Event()
                 if anyio.current_time() + pause > deadline:
@@ -351,9 +356,7 @@ class Worker:
             await self._healthy.wait()  # claim nothing while a held answer waits for the journal
             if self._stopping():
                 return
-            rows = await self._call(
-                store.claim, self.campaign, self.worker, self.batch_size, self.lease
-            )
+            rows = await self._claim()
             if rows:
                 messages = [_message(row) for row in rows]  # before the slot, not after it
                 unsent = _all(rows, Outcome.PENDING, None)
@@ -371,6 +374,7 @@ class Worker:
                 if not go:
                     ids = [row.id for row in rows]
                     await self._call(store.release, self.worker, ids, held=unsent, rows=rows)
+                    self._done_with(rows)
                     if go is None:
                         continue
                     return
@@ -384,6 +388,35 @@ class Worker:
             back = await self._send(rows, messages)
             if back:
                 await anyio.sleep(NOT_SENT_PAUSE)
+
+    async def _claim(self) -> list[Claimed]:
+        """Claim a batch. A claim retried after a fault may have committed once already (the
+        answer lost with the connection): those rows, ``sending`` under this run but never
+        sent, go back to ``pending``, or this worker would renew them and wait for them forever.
+        A claim adds its rows to the set in flight inside the same journal call (one at a time),
+        so no lane's fresh claim can be taken for a stray."""
+        store = self.store
+        faults = self._faults
+
+        def claim() -> list[Claimed]:
+            rows = store.claim(self.campaign, self.worker, self.batch_size, self.lease)
+            with self._flight_lock:
+                self._in_flight.update(row.id for row in rows)
+            return rows
+
+        def release_stray() -> int:
+            with self._flight_lock:
+                keep = sorted(self._in_flight)
+            return store.release_stray(self.campaign, self.worker, keep)
+
+        rows = await self._call(claim)
+        if self._faults != faults:
+            await self._call(release_stray)
+        return rows
+
+    def _done_with(self, rows: Sequence[Claimed]) -> None:
+        with self._flight_lock:
+            self._in_flight.difference_update(row.id for row in rows)
 
     async def _send(self, rows: list[Claimed], messages: list[Message]) -> int:
         """Send one claimed batch and commit each message's outcome; how many went back."""
@@ -416,6 +449,7 @@ class Worker:
         if back:
             await self._call(store.release, self.worker, back, held=unsent, rows=rows)
             self.summary.returned += len(back)
+        self._done_with(rows)
         for item in settled:
             self.summary.outcomes[Outcome(item.outcome).label] += 1
         if self.on_batch is not None:

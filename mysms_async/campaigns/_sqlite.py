@@ -474,6 +474,14 @@ class SQLiteStore:
         with self._relaxed():
             self._release(worker, ids)
 
+    def release_stray(self, campaign: int, worker: str, keep: Sequence[int]) -> int:
+        return self._x(
+            f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"
+            f" WHERE campaign = ? AND worker = ? AND outcome = {Outcome.SENDING}"
+            " AND id NOT IN (SELECT value FROM json_each(?))",
+            (campaign, worker, json.dumps(list(keep))),
+        ).rowcount
+
     def _release(self, worker: str, ids: Sequence[int]) -> None:
         self._x(
             f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"

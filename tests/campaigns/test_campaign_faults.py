@@ -359,3 +359,34 @@ async def test_a_sqlite_load_that_fails_after_chunks_keeps_nothing(
         assert journal.campaign("c").report().total == 0
         again = await journal.create("c", _rows(7))
         assert again.loaded["added"] == 7 and again.report().total == 7
+
+
+class LostClaimAnswer:
+    """A store whose first claim commits and then fails as if the connection dropped."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.lost = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def claim(self, *args: Any) -> Any:
+        rows = self.store.claim(*args)
+        if not self.lost:
+            self.lost = True
+            raise sqlite3.OperationalError("database is locked")  # the commit went through
+        return rows
+
+
+async def test_a_claim_whose_answer_was_lost_is_released_not_waited_for(tmp_path: Path) -> None:
+    gateway = _gateway()
+    with Journal(f"sqlite:///{tmp_path / 'j.db'}") as journal:
+        campaign = await journal.create("c", _rows(6))
+        campaign._store = LostClaimAnswer(campaign._store)  # type: ignore[assignment]
+        with anyio.fail_after(15):  # before: the worker renewed its stray claim and waited
+            async with gateway.client(batch_size=2) as client:
+                await campaign.run(client, batch_size=2)
+        counts = campaign.report().counts
+        assert counts["accepted"] == 6 and counts["sending"] == 0
+        assert sorted(m.text for m in gateway.messages.values()) == [f"m{i}" for i in range(6)]
