@@ -265,6 +265,10 @@ class SQLiteStore:
                 raise JournalError(_SECOND_LOAD) from None
             _HELD.add((*key, -campaign))
             self._loading = (campaign, key)
+        # No checkpoint after each chunk's commit (each would copy and sync the pages so far):
+        # the WAL grows by the load, as it did when a load was one transaction, and is
+        # checkpointed once at its end.
+        self._x("PRAGMA wal_autocheckpoint=0")
         try:
             self._unstage(campaign, publish=False)  # what a load that died left
             return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
@@ -321,6 +325,9 @@ class SQLiteStore:
             loading, self._loading = self._loading, None
             if loading is None:
                 return
+            self._x("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
+            with contextlib.suppress(sqlite3.Error):  # busy readers: a later commit does it
+                self._x("PRAGMA wal_checkpoint(PASSIVE)")
             campaign, key = loading
             _lock_byte(self.path, _LOAD_LOCK_BASE + campaign, lock=False)
             _HELD.discard((*key, -campaign))
