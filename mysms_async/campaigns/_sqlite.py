@@ -77,7 +77,8 @@ CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGE
 
 _MIGRATIONS: Final[dict[int, str]] = {
     1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT;"
-    " UPDATE messages SET gateway_ids = gateway_id WHERE gateway_id IS NOT NULL",
+    " UPDATE messages SET gateway_ids = gateway_id WHERE gateway_id IS NOT NULL;"
+    " ALTER TABLE campaigns ADD COLUMN loading_above INTEGER",
 }
 """From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
 _MINE: Final = f"({Outcome.SENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED})"
@@ -104,8 +105,13 @@ its own process, so a second worker in the same process is refused here."""
 _HELD_LOCK = threading.Lock()
 _LOAD_LOCK_BASE: Final = 0x70000000
 """Byte ``_LOAD_LOCK_BASE + campaign``: held while a load stages rows into the campaign."""
-_UNSTAGE_CHUNK: Final = 20_000
-"""Ids per transaction when a load's staged rows are published or deleted."""
+_DROP_CHUNK: Final = 20_000
+"""Ids per transaction when the rows of a failed (or dead) load are deleted."""
+_VISIBLE: Final = (
+    "id <= coalesce((SELECT loading_above FROM campaigns WHERE campaigns.id = ?),"
+    " 9223372036854775807)"
+)
+"""Not a row of a load in progress; its one parameter is the campaign's id."""
 _FILES: dict[tuple[int, int], int] = {}
 """One descriptor per journal file (by device and inode), opened once and never closed."""
 _RUN_LOCK_BASE: Final = 0x60000000
@@ -249,10 +255,12 @@ class SQLiteStore:
     # loading -----------------------------------------------------------------------------------
     #
     # A load commits chunk by chunk, so that it never holds the write lock for long (a running
-    # worker's commits wait for it). Its rows are *staged* meanwhile: their outcome is stored as
-    # ``-(outcome + 1)``, which no claim, count or export sees; ``end_load`` publishes them
-    # (or deletes them), again in short transactions. Loads of one campaign take turns (a lock
-    # byte of the file); a load that died leaves staged rows, which the next load deletes.
+    # worker's commits wait for it). Meanwhile its rows are nobody's: the campaign's
+    # ``loading_above`` holds the largest id before the load, and no claim, count or export sees
+    # a row of the campaign above it (:data:`_VISIBLE`). ``end_load`` clears it (publishing every
+    # row at once) or deletes the load's rows in short transactions. Loads of one campaign take
+    # turns (a lock byte of the file); a load that died leaves its mark, and the next load
+    # deletes the rows above it first.
 
     def begin_load(self, campaign: int) -> int:
         with _HELD_LOCK:
@@ -270,14 +278,16 @@ class SQLiteStore:
         # checkpointed once at its end.
         self._x("PRAGMA wal_autocheckpoint=0")
         try:
-            self._unstage(campaign, publish=False)  # what a load that died left
-            return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+            self._drop_load(campaign)  # what a load that died left
+            first_new = int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+            self._x("UPDATE campaigns SET loading_above = ? WHERE id = ?", (first_new, campaign))
+            return first_new
         except BaseException:
             self._end_loading()
             raise
 
     def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
-        """Stage what is new, in one short transaction; the count inserted (fewer than
+        """Insert what is new, in one short transaction; the count inserted (fewer than
         ``rows``: some keys were taken).
 
         The rows go to ``executemany`` as they are (a ``NewRow`` is a tuple of the columns in
@@ -289,7 +299,7 @@ class SQLiteStore:
             self._db.executemany(
                 "INSERT INTO messages (campaign, key, line, destination, text, sender, date,"
                 f" ttl, parts, outcome, reason) VALUES ({int(campaign)}, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " -? - 1, ?) ON CONFLICT (campaign, key) DO NOTHING",
+                " ?, ?) ON CONFLICT (campaign, key) DO NOTHING",
                 rows,
             )
         return self._db.total_changes - before
@@ -305,20 +315,24 @@ class SQLiteStore:
                 self._x("ROLLBACK")
             raise
 
-    def _unstage(self, campaign: int, *, publish: bool) -> None:
-        """Publish (or delete) the campaign's staged rows, a chunk of ids per transaction."""
-        low, high = self._x(
-            "SELECT min(id), max(id) FROM messages WHERE campaign = ? AND outcome < 0", (campaign,)
+    def _drop_load(self, campaign: int) -> None:
+        """Delete the rows of the campaign's unfinished load, a chunk of ids per transaction,
+        then clear its mark."""
+        (above,) = self._x(
+            "SELECT loading_above FROM campaigns WHERE id = ?", (campaign,)
         ).fetchone()
-        if low is None:
+        if above is None:
             return
-        sql = "UPDATE messages SET outcome = -outcome - 1" if publish else "DELETE FROM messages"
-        for start in range(int(low), int(high) + 1, _UNSTAGE_CHUNK):
+        (high,) = self._x(
+            "SELECT max(id) FROM messages WHERE campaign = ? AND id > ?", (campaign, above)
+        ).fetchone()
+        for start in range(int(above) + 1, int(high or above) + 1, _DROP_CHUNK):
             with self._transaction():
                 self._x(
-                    f"{sql} WHERE campaign = ? AND outcome < 0 AND id >= ? AND id < ?",
-                    (campaign, start, start + _UNSTAGE_CHUNK),
+                    "DELETE FROM messages WHERE campaign = ? AND id >= ? AND id < ?",
+                    (campaign, start, start + _DROP_CHUNK),
                 )
+        self._x("UPDATE campaigns SET loading_above = NULL WHERE id = ?", (campaign,))
 
     def _end_loading(self) -> None:
         with _HELD_LOCK:
@@ -352,7 +366,10 @@ class SQLiteStore:
         try:
             if self._db.in_transaction:
                 self._x("ROLLBACK")
-            self._unstage(campaign, publish=commit)
+            if commit:  # every row of the load becomes visible at once
+                self._x("UPDATE campaigns SET loading_above = NULL WHERE id = ?", (campaign,))
+            else:
+                self._drop_load(campaign)
         finally:
             self._end_loading()
 
@@ -414,9 +431,10 @@ class SQLiteStore:
         rows = self._x(
             f"UPDATE messages SET outcome = {Outcome.SENDING}, worker = ?, lease_until = ?"
             " WHERE id IN (SELECT id FROM messages"
-            f"  WHERE campaign = ? AND outcome = {Outcome.PENDING} ORDER BY id LIMIT ?)"
+            f"  WHERE campaign = ? AND outcome = {Outcome.PENDING} AND {_VISIBLE}"
+            "  ORDER BY id LIMIT ?)"
             " RETURNING id, destination, text, sender, date, ttl, key",
-            (worker, lease_until, campaign, limit),
+            (worker, lease_until, campaign, campaign, limit),
         ).fetchall()
         rows.sort()
         return [Claimed(*row) for row in rows]
@@ -518,8 +536,9 @@ class SQLiteStore:
 
     def remaining(self, campaign: int) -> tuple[int, int]:
         pending = self._x(
-            f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.PENDING}",
-            (campaign,),
+            f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.PENDING}"
+            f" AND {_VISIBLE}",
+            (campaign, campaign),
         ).fetchone()[0]
         sending = self._x(
             f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.SENDING}",
@@ -573,8 +592,8 @@ class SQLiteStore:
             (int(o), s, int(n), int(p or 0))
             for o, s, n, p in self._x(
                 "SELECT outcome, state, count(*), sum(parts) FROM messages WHERE campaign = ?"
-                " AND outcome >= 0 GROUP BY outcome, state",
-                (campaign,),
+                f" AND {_VISIBLE} GROUP BY outcome, state",
+                (campaign, campaign),
             )
         ]
 
@@ -591,8 +610,8 @@ class SQLiteStore:
         cursor.execute(
             "SELECT key, line, destination, outcome, gateway_id, state, parts, reason, sent_at,"
             " coalesce(changed_at, sent_at), gateway_ids FROM messages WHERE campaign = ?"
-            " AND outcome >= 0 ORDER BY id",
-            (campaign,),
+            f" AND {_VISIBLE} ORDER BY id",
+            (campaign, campaign),
         )
         for row in cursor:
             yield ExportRow(*row)
@@ -645,8 +664,9 @@ class SQLiteStore:
                 " gateway_id = coalesce(messages.gateway_id, s.gateway_id), state = s.state,"
                 " reason = s.reason, lease_until = NULL, worker = NULL,"
                 f" sent_at = coalesce(sent_at, ?) FROM {rows}"
-                f" WHERE messages.campaign = ? AND messages.key = s.key AND ({_RESTORABLE})",
-                (now, batch, campaign),
+                f" WHERE messages.campaign = ? AND messages.key = s.key AND ({_RESTORABLE})"
+                f" AND messages.{_VISIBLE}",
+                (now, batch, campaign, campaign),
             ).rowcount
             self._x("COMMIT")
         except BaseException:

@@ -653,6 +653,7 @@ def test_a_version_1_sqlite_journal_is_migrated(tmp_path: Path) -> None:
     Journal(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as db:  # what version 1 wrote
         db.execute("ALTER TABLE messages DROP COLUMN gateway_ids")
+        db.execute("ALTER TABLE campaigns DROP COLUMN loading_above")
         db.execute("DELETE FROM mysms_schema WHERE version = 2")
     Journal(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as db:
