@@ -77,8 +77,7 @@ CREATE INDEX events_message ON events (message);
 """
 
 _MIGRATIONS: Final[dict[int, str]] = {
-    1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT;"
-    " UPDATE messages SET gateway_ids = gateway_id WHERE gateway_id IS NOT NULL",
+    1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT",
 }
 """From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
 _MINE: Final = f"({Outcome.SENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED})"
@@ -88,6 +87,9 @@ _APPEND_ID: Final = (
     " THEN m.gateway_ids ELSE m.gateway_ids || ' ' || s.gateway_id END"
 )
 """``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
+_ANOTHER_ID: Final = "s.gateway_id IS NOT NULL AND s.gateway_id IS DISTINCT FROM m.gateway_id"
+"""An id that is not the row's first (``gateway_id``): ``gateway_ids`` keeps the others only.
+Run after the outcome's update, which makes a first id the row's ``gateway_id``."""
 _LOCK_KEY: Final = 0x6D79736D73  # "mysms": the advisory lock that serialises schema changes
 _LOAD_LOCK: Final = 0x6D79  # with the campaign's id: the advisory lock that serialises its loads
 _NOW_MS: Final = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
@@ -297,18 +299,18 @@ class PostgresStore:
             [s.reason for s in settled],
         )
         with self._db.transaction():
-            # Every id the gateway gave is kept, even on a row that is no longer this worker's.
-            self._x(
-                f"UPDATE messages m SET gateway_ids = {_APPEND_ID}{rows}"
-                " WHERE m.id = s.id AND s.gateway_id IS NOT NULL",
-                columns,
-            )
             self._x(
                 "UPDATE messages m SET outcome = s.outcome,"
                 " gateway_id = coalesce(m.gateway_id, s.gateway_id),"
                 " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
                 f" sent_at = %s{rows} WHERE m.id = s.id AND m.worker = %s AND m.outcome IN {_MINE}",
                 (now, *columns, worker),
+            )
+            # Every id the gateway gave is kept, even on a row that is no longer this worker's.
+            self._x(
+                f"UPDATE messages m SET gateway_ids = {_APPEND_ID}{rows}"
+                f" WHERE m.id = s.id AND {_ANOTHER_ID}",
+                columns,
             )
 
     def release(self, worker: str, ids: Sequence[int]) -> None:
@@ -462,12 +464,7 @@ class PostgresStore:
         )
         columns = tuple([r[i] for r in records] for i in range(6))
         with self._db.transaction():
-            self._x(
-                f"UPDATE messages m SET gateway_ids = {_APPEND_ID}{rows}"
-                " WHERE m.campaign = %s AND m.key = s.key AND s.gateway_id IS NOT NULL",
-                (*columns, campaign),
-            )
-            return self._x(
+            moved = self._x(
                 "UPDATE messages m SET outcome = s.outcome,"
                 " gateway_id = coalesce(m.gateway_id, s.gateway_id), state = s.state,"
                 " reason = s.reason, lease_until = NULL, worker = NULL,"
@@ -475,6 +472,12 @@ class PostgresStore:
                 f" WHERE m.campaign = %s AND m.key = s.key AND ({_RESTORABLE})",
                 (now, *columns, campaign),
             ).rowcount
+            self._x(
+                f"UPDATE messages m SET gateway_ids = {_APPEND_ID}{rows}"
+                f" WHERE m.campaign = %s AND m.key = s.key AND {_ANOTHER_ID}",
+                (*columns, campaign),
+            )
+        return moved
 
 
 _RESTORABLE: Final = (

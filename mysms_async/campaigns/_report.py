@@ -129,7 +129,7 @@ def _record(row: ExportRow) -> dict[str, Any]:
         "reason": row.reason,
         "sent_at": _iso(row.sent_at),
         "changed_at": _iso(row.changed_at),
-        "ids": row.gateway_ids,
+        "ids": " ".join(i for i in (row.gateway_id, row.gateway_ids) if i) or None,
     }
 
 

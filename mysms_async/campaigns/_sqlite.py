@@ -77,7 +77,6 @@ CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGE
 
 _MIGRATIONS: Final[dict[int, str]] = {
     1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT;"
-    " UPDATE messages SET gateway_ids = gateway_id WHERE gateway_id IS NOT NULL;"
     " ALTER TABLE campaigns ADD COLUMN loading_above INTEGER",
 }
 """From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
@@ -89,6 +88,9 @@ _APPEND_ID: Final = (
     " THEN messages.gateway_ids ELSE messages.gateway_ids || ' ' || s.gateway_id END"
 )
 """``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
+_ANOTHER_ID: Final = "s.gateway_id IS NOT NULL AND s.gateway_id IS NOT messages.gateway_id"
+"""An id that is not the row's first (``gateway_id``): ``gateway_ids`` keeps the others only.
+Run after the outcome's update, which makes a first id the row's ``gateway_id``."""
 
 BUSY_TIMEOUT = 30.0
 """Seconds a statement waits for another connection's write lock before it fails (then the worker
@@ -480,12 +482,6 @@ class SQLiteStore:
             "(SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
             "  value ->> 3 AS state, value ->> 4 AS reason FROM json_each(?)) AS s"
         )
-        # Every id the gateway gave is kept, even on a row that is no longer this worker's.
-        self._x(
-            f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
-            " WHERE messages.id = s.id AND s.gateway_id IS NOT NULL",
-            (batch,),
-        )
         self._x(
             "UPDATE messages SET outcome = s.outcome,"
             " gateway_id = coalesce(messages.gateway_id, s.gateway_id),"
@@ -493,6 +489,12 @@ class SQLiteStore:
             f" sent_at = ? FROM {rows}"
             f" WHERE messages.id = s.id AND messages.worker = ? AND messages.outcome IN {_MINE}",
             (now, batch, worker),
+        )
+        # Every id the gateway gave is kept, even on a row that is no longer this worker's.
+        self._x(
+            f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
+            f" WHERE messages.id = s.id AND {_ANOTHER_ID}",
+            (batch,),
         )
 
     def release(self, worker: str, ids: Sequence[int]) -> None:
@@ -653,12 +655,6 @@ class SQLiteStore:
         )
         self._x("BEGIN IMMEDIATE")
         try:
-            self._x(
-                f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
-                " WHERE messages.campaign = ? AND messages.key = s.key"
-                " AND s.gateway_id IS NOT NULL",
-                (batch, campaign),
-            )
             moved = self._x(
                 "UPDATE messages SET outcome = s.outcome,"
                 " gateway_id = coalesce(messages.gateway_id, s.gateway_id), state = s.state,"
@@ -668,6 +664,11 @@ class SQLiteStore:
                 f" AND messages.{_VISIBLE}",
                 (now, batch, campaign, campaign),
             ).rowcount
+            self._x(
+                f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
+                f" WHERE messages.campaign = ? AND messages.key = s.key AND {_ANOTHER_ID}",
+                (batch, campaign),
+            )
             self._x("COMMIT")
         except BaseException:
             if self._db.in_transaction:

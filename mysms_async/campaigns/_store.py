@@ -81,6 +81,7 @@ class ExportRow(NamedTuple):
     sent_at: int | None
     changed_at: int | None
     gateway_ids: str | None
+    """The ids other than ``gateway_id`` (space-separated): a message sent more than once."""
 
 
 @dataclass(frozen=True)
