@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -39,7 +40,7 @@ from ._output import UsageError
 from ._progress import Meter
 from ._session import Session, run_client, sandbox
 from ._signals import Stop, signal_name, uncancel_current_task
-from ._types import amount, positive_int, positive_seconds
+from ._types import amount, parse_iso_datetime, positive_int, positive_seconds
 
 SANDBOX_JOURNAL: Final = "sqlite:///mysms-sandbox-campaigns.db"
 _SANDBOX_TRACK_TIMEOUT: Final = 10.0
@@ -69,6 +70,12 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
             help=f"sqlite:///FILE or postgresql://user@host:port/db (default: ${ENV_JOURNAL},"
             " else sqlite:///mysms-campaigns.db)",
         )
+        sub.add_argument(
+            "--journal-password-file",
+            metavar="FILE",
+            help="the PostgreSQL journal's password, read from FILE (first line), so that it"
+            " is not on the command line; PGPASSWORD and ~/.pgpass work too",
+        )
         add_globals(sub, suppress=True)
         return sub
 
@@ -81,7 +88,11 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
     )
     run.add_argument("--lanes", type=positive_int, default=1, help="requests in flight")
     run.add_argument(
-        "--rate-limit", type=positive_seconds, metavar="R", help="requests/s for all workers"
+        "--rate-limit",
+        type=positive_seconds,
+        metavar="R",
+        help="HTTP requests/s for the campaign: sets it for all its workers, running or to come"
+        " (default: the rate the journal holds)",
     )
     run.add_argument(
         "--lease",
@@ -119,8 +130,49 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
         help="send them again: each may then reach its recipient twice",
     )
     choice.add_argument(
-        "--skip-unknown", action="store_true", help="never resend them (they stay unknown)"
+        "--skip-unknown",
+        action="store_true",
+        help="never resend them: they become skipped, which a later --resend-unknown leaves"
+        " alone unless it names them with --key",
     )
+    choice.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE",
+        help="put back the outcomes a worker wrote to FILE when the journal failed it",
+    )
+    resolve.add_argument(
+        "--run",
+        metavar="RUN",
+        help="only those the run RUN had in flight (a run id, or a worker label for all its runs)",
+    )
+    resolve.add_argument(
+        "--since",
+        type=_when,
+        metavar="TIME",
+        help="only those that became unknown at TIME or later",
+    )
+    resolve.add_argument(
+        "--until", type=_when, metavar="TIME", help="only those that became unknown up to TIME"
+    )
+    resolve.add_argument(
+        "--key",
+        action="append",
+        dest="keys",
+        metavar="KEY",
+        help="only the message with this key (repeat it); the one way to resend a skipped one",
+    )
+
+
+def _when(text: str) -> dt.datetime:
+    """ISO 8601 with an offset (or ``Z``): an operator's selection must not depend on a zone."""
+    try:
+        value = parse_iso_datetime(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. 2026-12-04T16:00Z")
+    return value
 
 
 # --- running --------------------------------------------------------------------------------
@@ -136,8 +188,9 @@ def cmd_campaign(session: Session) -> int:
     url = getattr(args, "journal", None) or os.environ.get(ENV_JOURNAL)
     if url is None:
         url = SANDBOX_JOURNAL if args.sandbox else None
+    password = _password_from(getattr(args, "journal_password_file", None))
     try:
-        journal = Journal(url)
+        journal = Journal(url, password=password)
     except JournalError as error:
         raise UsageError(str(error)) from None
     try:
@@ -148,6 +201,19 @@ def cmd_campaign(session: Session) -> int:
         raise UsageError(str(error)) from None
     finally:
         journal.close()
+
+
+def _password_from(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as stream:
+            password = stream.readline().rstrip("\r\n")
+    except OSError as error:
+        raise UsageError(f"--journal-password-file {path}: {error.strerror}") from None
+    if not password:
+        raise UsageError(f"--journal-password-file {path}: the first line is empty")
+    return password
 
 
 def _campaign(journal: Journal, name: str) -> Campaign:
@@ -217,7 +283,14 @@ def _run(session: Session, journal: Journal) -> int:
     batch = args.batch_size or DEFAULT_BATCH
     if args.batch_size is None:
         args.batch_size = batch  # the client sends one claim per request
-    todo = campaign.report().counts["pending"]
+    before = campaign.report()
+    todo = before.counts["pending"]
+    if args.rate_limit is not None and args.rate_limit != campaign.rate_limit:
+        was = campaign.rate_limit
+        out.say(
+            f"{args.name}: rate limit {args.rate_limit:g} requests/s for all its workers,"
+            f" running or to come (was {'none' if was is None else f'{was:g}'})"
+        )
 
     async def body(client: MySMSClient) -> int:
         stop = session.stop
@@ -405,7 +478,9 @@ def _sandbox_knows(session: Session, campaign: Campaign) -> bool:
 
 def _status(session: Session, journal: Journal) -> int:
     args, out = session.args, session.out
-    report = _campaign(journal, args.name).report(price_per_part=_price_of(session))
+    campaign = _campaign(journal, args.name)
+    campaign.recover()  # what a crashed worker left in flight shows as unknown, not in flight
+    report = campaign.report(price_per_part=_price_of(session))
     if out.json:
         out.emit(report.as_dict())
     else:
@@ -445,6 +520,11 @@ def _show(session: Session, report: Report) -> None:
             f" never resent on their own (mysms campaign resolve {report.name} --resend-unknown"
             " | --skip-unknown)"
         )
+    if report.counts["skipped"]:
+        lines.append(
+            f"  {report.counts['skipped']} skipped: an operator decided never to resend them;"
+            " they may have reached the gateway"
+        )
     for line in lines:
         print(out.clean(line))
 
@@ -474,13 +554,29 @@ def _export(session: Session, journal: Journal) -> int:
 def _resolve(session: Session, journal: Journal) -> int:
     args, out = session.args, session.out
     campaign = _campaign(journal, args.name)
-    moved = campaign.resolve(resend_unknown=args.resend_unknown)
+    if args.import_file is not None:
+        restored = campaign.restore(args.import_file)
+        if out.json:
+            out.emit({"campaign": args.name, "imported": restored})
+        else:
+            out.say(f"{restored} messages took the outcome held in {args.import_file}")
+        return EXIT_OK
+    moved = campaign.resolve(
+        resend_unknown=bool(args.resend_unknown),
+        run=args.run,
+        since=args.since,
+        until=args.until,
+        keys=args.keys,
+    )
     if out.json:
         out.emit({"campaign": args.name, "resend": args.resend_unknown, "messages": moved})
     elif args.resend_unknown:
-        out.say(f"{moved} unknown messages are pending again: the next run sends them")
+        out.say(f"{moved} messages are pending again: the next run sends them")
     else:
-        out.say(f"{moved} unknown messages marked skipped: they will not be resent")
+        out.say(
+            f"{moved} unknown messages are now skipped: no later command resends them unless it"
+            " names them by key"
+        )
     return EXIT_OK
 
 

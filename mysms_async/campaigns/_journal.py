@@ -6,6 +6,8 @@ thin composition of a store (SQL), the rules, and a worker, tracker or report.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from decimal import Decimal
@@ -19,9 +21,11 @@ from .._client import MySMSClient
 from .._exceptions import ValidationError
 from .._telemetry import campaign_attributes
 from ._load import Source, read_file, row_of, same_content
+from ._open import open_store
 from ._report import Report, build_report, export_rows, write_export
 from ._rules import (
     DEFAULT_BATCH,
+    DEFAULT_JOURNAL_RETRY,
     DEFAULT_LEASE,
     DEFAULT_TRACK_BATCH,
     DEFAULT_TRACK_INTERVAL,
@@ -32,8 +36,8 @@ from ._rules import (
     Seconds,
     seconds,
 )
-from ._run import RunSummary, Worker, now_ms
-from ._store import CampaignRow, NewRow, Store, open_store
+from ._run import RunSummary, Worker, now_ms, recover
+from ._store import CampaignRow, NewRow, Restored, Selection, Store
 from ._track import TrackSummary, track
 
 ENV_JOURNAL = "MYSMS_JOURNAL"
@@ -45,14 +49,18 @@ class Journal:
     ``postgresql://user@host:port/db`` (any number of workers; the ``[postgres]`` extra).
 
     The schema is created on first use and its version checked on every open. Use it as a
-    context manager, or call :meth:`close`.
+    context manager, or call :meth:`close`. A PostgreSQL password may be in the URL
+    (percent-encoded), given as ``password``, or left to libpq (``PGPASSWORD``, ``~/.pgpass``);
+    it never appears in an error or a repr.
     """
 
     url: str
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, password: str | None = None) -> None:
         self.url = url or os.environ.get(ENV_JOURNAL) or DEFAULT_JOURNAL
-        self._store: Store = open_store(self.url)
+        if password is not None and (not isinstance(password, str) or not password):
+            raise ValidationError("password", "must be a non-empty string")
+        self._store: Store = open_store(self.url, password)
 
     def __enter__(self) -> Journal:
         return self
@@ -93,11 +101,14 @@ class Journal:
         *,
         input_format: str | None = None,
     ) -> Campaign:
-        """Load ``source`` into campaign ``name`` (made if new), in one transaction.
+        """Load ``source`` into campaign ``name`` (made if new).
 
         Rows already in the campaign with the same key and content are skipped; a row whose key is
         taken by a different row raises :class:`DuplicateKeyError` and nothing of this load is
-        kept. ``campaign.loaded`` counts what this load added.
+        kept. ``campaign.loaded`` counts what this load added. No row of a load is sent before
+        the load ends; a running campaign keeps sending meanwhile (PostgreSQL: one transaction
+        that holds nothing a worker needs; SQLite: short transactions of staged rows, published
+        at the end). ``LOAD_CHUNK`` rows at a time.
         """
         if not isinstance(name, str) or not name or len(name) > 200:
             raise ValidationError("name", "must be a string of 1 to 200 characters", name)
@@ -186,19 +197,41 @@ class Campaign:
         worker_id: str | None = None,
         stop: anyio.Event | None = None,
         on_batch: Callable[[RunSummary], None] | None = None,
+        journal_retry: Seconds = DEFAULT_JOURNAL_RETRY,
+        fallback: str | os.PathLike[str] | None = None,
     ) -> RunSummary:
         """Send every pending message, ``batch_size`` per request, ``lanes`` requests at a time.
 
         Returns when nothing is pending and nothing is in flight (other workers' rows included:
         a dead worker's rows become ``unknown`` once their lease runs out), or when ``stop`` is
-        set and this worker's requests have been answered. ``rate_limit`` (requests per second)
-        is stored with the campaign and holds for all its workers together. The client's own
-        ``batch_size`` should be at least this one, so that a batch is one request.
+        set and this worker's requests have been answered.
+
+        ``rate_limit`` (HTTP requests per second) is the campaign's, stored in the journal: given
+        here it sets the rate for every worker of the campaign, running or to come, since each
+        reads it before every request; ``None`` keeps the journal's (:attr:`rate_limit`). One
+        claim is one request: ``batch_size`` messages on POST, capped by the client's own
+        ``batch_size``; one message on GET.
+
+        A journal fault (a lost connection, a restarted server, a SQLite lock held by another
+        process) does not lose an answer: the write is retried, reconnecting, for up to
+        ``journal_retry`` seconds with backoff, and nothing new is claimed meanwhile. If the
+        journal stays unusable the outcomes held are appended to ``fallback`` (by default
+        ``mysms-held-<campaign>-<run>.jsonl`` in the current directory) and a
+        :class:`JournalError` naming that file ends the run; :meth:`restore` puts them back.
         """
+        if worker_id is not None and (
+            not isinstance(worker_id, str) or not worker_id or "/" in worker_id
+        ):
+            raise ValidationError(
+                "worker_id", "must be a non-empty label without '/' (the run adds its own id)"
+            )
         for field, value in (("batch_size", batch_size), ("lanes", lanes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(field, "must be an integer of at least 1", value)
         lease_seconds = seconds("lease", lease)
+        retry_seconds = seconds("journal_retry", journal_retry)
+        if fallback is not None and not isinstance(fallback, (str, os.PathLike)):
+            raise ValidationError("fallback", "must be a file path", fallback)
         if rate_limit is not None:
             if (
                 isinstance(rate_limit, bool)
@@ -207,8 +240,6 @@ class Campaign:
             ):
                 raise ValidationError("rate_limit", "must be a positive number of requests/s")
             self._store.set_rate_limit(self._row.id, float(rate_limit))
-        current = self._store.campaign(self.name)
-        assert current is not None
         worker = Worker(
             self._store,
             self._row.id,
@@ -217,9 +248,11 @@ class Campaign:
             lease=lease_seconds,
             lanes=lanes,
             worker_id=worker_id,
-            rate_limit=current.rate_limit,
             stop=stop,
             on_batch=on_batch,
+            name=self.name,
+            journal_retry=retry_seconds,
+            fallback=None if fallback is None else os.fspath(fallback),
         )
         with campaign_attributes(self.name, worker.worker):  # on its spans and metrics
             return await worker.run()
@@ -245,6 +278,19 @@ class Campaign:
             batch_size=batch_size,
         )
 
+    @property
+    def rate_limit(self) -> float | None:
+        """The campaign's rate in HTTP requests per second, as the journal holds it now."""
+        row = self._store.campaign(self.name)
+        return None if row is None else row.rate_limit
+
+    def recover(self) -> int:
+        """Make what crashed workers left in flight ``unknown`` (see the README's guarantee):
+        rows whose lease ran out and, on SQLite when no worker holds the campaign's run lock,
+        every row in flight. Returns how many moved. ``resolve`` calls it first; so does
+        ``mysms campaign status``."""
+        return recover(self._store, self._row.id)
+
     def report(self, *, price_per_part: Decimal | None = None) -> Report:
         return build_report(self._store, self._row.id, self.name, price_per_part)
 
@@ -260,11 +306,111 @@ class Campaign:
         """(key, time in ms, state) of every state change tracking recorded, in order."""
         return self._store.events(self._row.id)
 
-    def resolve(self, *, resend_unknown: bool) -> int:
-        """Move every ``unknown`` message: back to ``pending`` (``resend_unknown=True``: they
-        will be sent again, perhaps twice) or mark it skipped (it stays ``unknown``)."""
+    def resolve(
+        self,
+        *,
+        resend_unknown: bool,
+        run: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> int:
+        """Decide about ``unknown`` messages; return how many moved.
+
+        ``resend_unknown=True`` puts them back to ``pending`` (the next run sends them again,
+        perhaps a second time); ``False`` makes them ``skipped``, a final outcome that no later
+        resend reverses unless it names the message by key. Without a selection every
+        ``unknown`` message is meant; ``run`` (a run id or a worker label: the run that had them
+        in flight), ``since``/``until`` (when they became unknown; aware datetimes) and ``keys``
+        narrow it, all together. Only ``keys`` can resend a ``skipped`` message.
+        """
+        selection = _selection(run, since, until, keys)
+        self.recover()
         if resend_unknown:
             reason = "outcome was unknown; resend ordered by the operator"
         else:
-            reason = "outcome unknown; the operator chose not to resend"
-        return self._store.resolve(self._row.id, resend=resend_unknown, now=now_ms(), reason=reason)
+            reason = "outcome unknown; the operator chose never to resend it"
+        return self._store.resolve(
+            self._row.id, resend=resend_unknown, now=now_ms(), reason=reason, selection=selection
+        )
+
+    def restore(self, path: str | os.PathLike[str]) -> int:
+        """Put back the outcomes a worker wrote to its fallback file when the journal failed
+        it; return how many messages moved. Every gateway id in the file is kept; an outcome
+        goes over its own run's row still ``sending`` or ``unknown``, and one that says what
+        happened (accepted, refused, ...) also over a row resolved since. Run it before the
+        campaign runs again. The whole file is checked before anything is written."""
+        records = read_held(os.fspath(path), self.name)
+        self.recover()
+        if not records:
+            return 0
+        return self._store.restore(self._row.id, records, now_ms())
+
+
+def read_held(path: str, campaign: str) -> list[Restored]:
+    """The records of a fallback file, each checked; a bad line is an error naming it."""
+    labels = {outcome.label: outcome for outcome in Outcome}
+    records: list[Restored] = []
+    try:
+        stream = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise JournalError(f"cannot read {path}: {error.strerror}") from None
+    with stream:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict):
+                    raise TypeError
+                if item["campaign"] != campaign:
+                    raise JournalError(
+                        f"{path} line {number}: campaign {item['campaign']!r}, not {campaign!r}"
+                    )
+                outcome = labels[item["outcome"]]
+                key, gateway_id, state = item["key"], item["id"], item["state"]
+                reason, run = item["reason"], item["run"]
+                if not (
+                    isinstance(key, str)
+                    and isinstance(run, str)
+                    and (gateway_id is None or isinstance(gateway_id, str))
+                    and (state is None or (isinstance(state, int) and not isinstance(state, bool)))
+                    and (reason is None or isinstance(reason, str))
+                ):
+                    raise TypeError
+            except JournalError:
+                raise
+            except (ValueError, KeyError, TypeError):
+                raise JournalError(
+                    f"{path} line {number}: not a held outcome (a JSON object with campaign,"
+                    " key, outcome, id, state, reason, run)"
+                ) from None
+            records.append(Restored(key, int(outcome), gateway_id, state, reason, run))
+    return records
+
+
+def _selection(
+    run: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    keys: Iterable[str] | None,
+) -> Selection:
+    """Check an operator's selection before anything is written."""
+    if run is not None and (not isinstance(run, str) or not run):
+        raise ValidationError("run", "must be a non-empty string (a run id or worker label)", run)
+    bounds: list[int | None] = []
+    for field, value in (("since", since), ("until", until)):
+        if value is None:
+            bounds.append(None)
+        elif not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ValidationError(field, "must be a datetime with a time zone", value)
+        else:
+            bounds.append(int(value.timestamp() * 1000))
+    chosen: tuple[str, ...] | None = None
+    if keys is not None:
+        if isinstance(keys, str):
+            raise ValidationError("keys", "must be a collection of keys, not one string", keys)
+        chosen = tuple(keys)
+        if not chosen or not all(isinstance(key, str) and key for key in chosen):
+            raise ValidationError("keys", "must name at least one key, each a non-empty string")
+    return Selection(run=run, since=bounds[0], until=bounds[1], keys=chosen)

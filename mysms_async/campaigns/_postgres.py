@@ -10,13 +10,25 @@ migration run under an advisory lock, so workers started together do not race to
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import CampaignRow, Claimed, ExportRow, NewRow, Settled, Tracked
+from ._store import (
+    CampaignRow,
+    Claimed,
+    ExportRow,
+    NewRow,
+    Restored,
+    Selection,
+    Settled,
+    Tracked,
+)
 
 _SCHEMA: Final = f"""
 CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at BIGINT NOT NULL);
@@ -64,27 +76,70 @@ CREATE TABLE events (
 CREATE INDEX events_message ON events (message);
 """
 
-_MIGRATIONS: Final[dict[int, str]] = {}
+_MIGRATIONS: Final[dict[int, str]] = {
+    1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT",
+}
+"""From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
+_MINE: Final = f"({Outcome.SENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED})"
+_APPEND_ID: Final = (
+    "CASE WHEN m.gateway_ids IS NULL THEN s.gateway_id"
+    " WHEN ' ' || m.gateway_ids || ' ' LIKE '%% ' || s.gateway_id || ' %%'"
+    " THEN m.gateway_ids ELSE m.gateway_ids || ' ' || s.gateway_id END"
+)
+"""``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
+_ANOTHER_ID: Final = "s.gateway_id IS NOT NULL AND s.gateway_id IS DISTINCT FROM m.gateway_id"
+"""An id that is not the row's first (``gateway_id``): ``gateway_ids`` keeps the others only.
+Run after the outcome's update, which makes a first id the row's ``gateway_id``."""
 _LOCK_KEY: Final = 0x6D79736D73  # "mysms": the advisory lock that serialises schema changes
+_LOAD_LOCK: Final = 0x6D79  # with the campaign's id: the advisory lock that serialises its loads
 _NOW_MS: Final = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 
 class PostgresStore:
     kind = "postgresql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, password: str | None = None) -> None:
+        check_url(url)
+        if password is not None and _raw_password(url) is not None:
+            raise JournalError(
+                "journal URL: it has a password and a password was given apart: give it once"
+            )
+        self._url = url
+        self._password = password
+        self._db = self._connect()
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return "PostgresStore()"
+
+    def _connect(self) -> psycopg.Connection[Any]:
         try:
-            self._db = psycopg.connect(url, autocommit=True)
+            extra: dict[str, Any] = {"application_name": "mysms-campaign"}
+            if self._password is not None:
+                extra["password"] = self._password
+            return psycopg.connect(self._url, autocommit=True, **extra)
         except psycopg.Error as error:
             # The URL may hold a password: say what failed without it.
             raise JournalError(
                 f"cannot connect to the PostgreSQL journal: {type(error).__name__}"
-                f" ({_first_line(error, url)})"
+                f" ({_first_line(error, self._url, self._password)})"
             ) from None
-        self._migrate()
 
     def close(self) -> None:
         self._db.close()
+
+    def transient(self, error: BaseException) -> bool:
+        if isinstance(error, JournalError):  # a reconnect that failed
+            return True
+        return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+
+    def reconnect(self) -> None:
+        """A connection the server closed does not come back by itself: open a new one."""
+        if self._db.closed or self._db.broken:
+            self._db.close()
+            self._db = self._connect()
+        elif self._db.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            self._x("ROLLBACK")
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         return self._db.execute(sql, params)
@@ -151,8 +206,9 @@ class PostgresStore:
 
     def begin_load(self, campaign: int) -> int:
         self._x("BEGIN")
-        # One load at a time per campaign: the rows it adds are those with ids above this.
-        self._x("SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (campaign,))
+        # One load at a time per campaign: the rows it adds are those with ids above this. An
+        # advisory lock, not the campaign's row: the send slots update that row all the time.
+        self._x("SELECT pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, campaign))
         return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])  # type: ignore[index]
 
     def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
@@ -195,55 +251,67 @@ class PostgresStore:
     def unlock_worker(self, campaign: int) -> None:
         """Nothing to release."""
 
-    def next_slot(self, campaign: int, interval: float) -> float:
+    def next_slot(
+        self, campaign: int, margin: float, extra: float = 0.0
+    ) -> tuple[float, float] | None:
         row = self._x(
             "WITH now AS (SELECT extract(epoch from clock_timestamp())::float8 AS t)"
-            " UPDATE campaigns SET next_slot = greatest(next_slot, now.t) + %s FROM now"
-            " WHERE id = %s RETURNING next_slot - %s - now.t",
-            (interval, campaign, interval),
+            " UPDATE campaigns SET next_slot = greatest(next_slot, now.t)"
+            "  + (1 + %s) / rate_limit + %s FROM now"
+            " WHERE id = %s AND rate_limit IS NOT NULL"
+            " RETURNING next_slot - (1 + %s) / rate_limit - %s - now.t, (1 + %s) / rate_limit",
+            (margin, extra, campaign, margin, extra, margin),
         ).fetchone()
-        assert row is not None
-        return max(0.0, float(row[0]))
+        if row is None:
+            return None
+        return max(0.0, float(row[0])), float(row[1])
 
-    def claim(self, campaign: int, worker: str, limit: int, lease_until: int) -> list[Claimed]:
+    def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
         rows = self._x(
             "WITH picked AS (SELECT id FROM messages"
             f"  WHERE campaign = %s AND outcome = {Outcome.PENDING} ORDER BY id LIMIT %s"
             "  FOR UPDATE SKIP LOCKED)"
-            f" UPDATE messages m SET outcome = {Outcome.SENDING}, worker = %s, lease_until = %s"
-            " FROM picked WHERE m.id = picked.id"
-            " RETURNING m.id, m.destination, m.text, m.sender, m.date, m.ttl",
-            (campaign, limit, worker, lease_until),
+            f" UPDATE messages m SET outcome = {Outcome.SENDING}, worker = %s,"
+            f" lease_until = {_NOW_MS} + %s FROM picked WHERE m.id = picked.id"
+            " RETURNING m.id, m.destination, m.text, m.sender, m.date, m.ttl, m.key",
+            (campaign, limit, worker, int(lease * 1000)),
         ).fetchall()
         rows.sort()
         return [Claimed(*row) for row in rows]
 
-    def renew(self, campaign: int, worker: str, lease_until: int) -> None:
+    def renew(self, campaign: int, worker: str, lease: float) -> None:
         self._x(
-            "UPDATE messages SET lease_until = %s"
+            f"UPDATE messages SET lease_until = {_NOW_MS} + %s"
             f" WHERE campaign = %s AND outcome = {Outcome.SENDING} AND worker = %s",
-            (lease_until, campaign, worker),
+            (int(lease * 1000), campaign, worker),
         )
 
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
-        self._x(
-            "UPDATE messages m SET outcome = s.outcome, gateway_id = s.gateway_id,"
-            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
-            " sent_at = %s"
+        rows = (
             " FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::int[], %s::text[])"
             "  AS s(id, outcome, gateway_id, state, reason)"
-            f" WHERE m.id = s.id AND m.worker = %s AND m.outcome IN ({Outcome.SENDING},"
-            f" {Outcome.UNKNOWN})",
-            (
-                now,
-                [s.id for s in settled],
-                [s.outcome for s in settled],
-                [s.gateway_id for s in settled],
-                [s.state for s in settled],
-                [s.reason for s in settled],
-                worker,
-            ),
         )
+        columns = (
+            [s.id for s in settled],
+            [s.outcome for s in settled],
+            [s.gateway_id for s in settled],
+            [s.state for s in settled],
+            [s.reason for s in settled],
+        )
+        with self._db.transaction():
+            self._x(
+                "UPDATE messages m SET outcome = s.outcome,"
+                " gateway_id = coalesce(m.gateway_id, s.gateway_id),"
+                " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
+                f" sent_at = %s{rows} WHERE m.id = s.id AND m.worker = %s AND m.outcome IN {_MINE}",
+                (now, *columns, worker),
+            )
+            # Every id the gateway gave is kept, even on a row that is no longer this worker's.
+            self._x(
+                f"UPDATE messages m SET gateway_ids = {_APPEND_ID}{rows}"
+                f" WHERE m.id = s.id AND {_ANOTHER_ID}",
+                columns,
+            )
 
     def release(self, worker: str, ids: Sequence[int]) -> None:
         self._x(
@@ -253,19 +321,31 @@ class PostgresStore:
             (list(ids), worker),
         )
 
-    def expire(self, campaign: int, now: int, reason: str) -> int:
+    def release_stray(self, campaign: int, worker: str, keep: Sequence[int]) -> int:
         return self._x(
-            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s, changed_at = %s"
-            f" WHERE campaign = %s AND outcome = {Outcome.SENDING} AND lease_until < %s",
-            (reason, now, campaign, now),
+            f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"
+            f" WHERE campaign = %s AND worker = %s AND outcome = {Outcome.SENDING}"
+            " AND NOT (id = ANY(%s))",
+            (campaign, worker, list(keep)),
         ).rowcount
 
-    def abandon(self, campaign: int, worker: str | None, now: int, reason: str) -> int:
+    def expire(self, campaign: int, reason: str) -> int:
         return self._x(
-            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s, changed_at = %s"
-            f" WHERE campaign = %s AND outcome = {Outcome.SENDING}"
-            " AND (%s::text IS NULL OR worker = %s)",
-            (reason, now, campaign, worker, worker),
+            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s,"
+            f" changed_at = {_NOW_MS} WHERE campaign = %s AND outcome = {Outcome.SENDING}"
+            f" AND lease_until < {_NOW_MS}",
+            (reason, campaign),
+        ).rowcount
+
+    def abandon(
+        self, campaign: int, reason: str, *, label: str | None = None, keep: str | None = None
+    ) -> int:
+        prefix = None if label is None else label + "/"
+        return self._x(
+            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = %s,"
+            f" changed_at = {_NOW_MS} WHERE campaign = %s AND outcome = {Outcome.SENDING}"
+            " AND (%s::text IS NULL OR (left(worker, %s) = %s AND worker <> %s))",
+            (reason, campaign, prefix, len(prefix or ""), prefix, keep or ""),
         ).rowcount
 
     def remaining(self, campaign: int) -> tuple[int, int]:
@@ -343,8 +423,8 @@ class PostgresStore:
         with self._db.transaction(), self._db.cursor(name="mysms_export") as cursor:
             cursor.execute(
                 "SELECT key, line, destination, outcome, gateway_id, state, parts, reason,"
-                " sent_at, coalesce(changed_at, sent_at) FROM messages WHERE campaign = %s"
-                " ORDER BY id",
+                " sent_at, coalesce(changed_at, sent_at), gateway_ids FROM messages"
+                " WHERE campaign = %s ORDER BY id",
                 (campaign,),
             )
             for row in cursor:
@@ -359,27 +439,115 @@ class PostgresStore:
         for key, at, state in rows:
             yield str(key), int(at), int(state)
 
-    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int:
+    def resolve(
+        self, campaign: int, *, resend: bool, now: int, reason: str, selection: Selection
+    ) -> int:
+        where, params = _selected(selection)
         if resend:
+            named = f" OR outcome = {Outcome.SKIPPED}" if selection.keys is not None else ""
             sql = (
                 f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL,"
                 " lease_until = NULL, reason = %s, changed_at = %s"
-                f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}"
+                f" WHERE campaign = %s AND (outcome = {Outcome.UNKNOWN}{named}){where}"
             )
         else:
             sql = (
-                "UPDATE messages SET reason = %s, changed_at = %s"
-                f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}"
+                f"UPDATE messages SET outcome = {Outcome.SKIPPED}, reason = %s, changed_at = %s"
+                f" WHERE campaign = %s AND outcome = {Outcome.UNKNOWN}{where}"
             )
-        return self._x(sql, (reason, now, campaign)).rowcount
+        return self._x(sql, (reason, now, campaign, *params)).rowcount
+
+    def restore(self, campaign: int, records: Sequence[Restored], now: int) -> int:
+        rows = (
+            " FROM unnest(%s::text[], %s::smallint[], %s::text[], %s::int[], %s::text[],"
+            "  %s::text[]) AS s(key, outcome, gateway_id, state, reason, run)"
+        )
+        columns = tuple([r[i] for r in records] for i in range(6))
+        with self._db.transaction():
+            moved = self._x(
+                "UPDATE messages m SET outcome = s.outcome,"
+                " gateway_id = coalesce(m.gateway_id, s.gateway_id), state = s.state,"
+                " reason = s.reason, lease_until = NULL, worker = NULL,"
+                f" sent_at = coalesce(m.sent_at, %s){rows}"
+                f" WHERE m.campaign = %s AND m.key = s.key AND ({_RESTORABLE})",
+                (now, *columns, campaign),
+            ).rowcount
+            self._x(
+                f"UPDATE messages m SET gateway_ids = {_APPEND_ID}{rows}"
+                f" WHERE m.campaign = %s AND m.key = s.key AND {_ANOTHER_ID}",
+                (*columns, campaign),
+            )
+        return moved
 
 
-def _first_line(error: BaseException, url: str) -> str:
-    """The driver's message, first line only, with anything of the URL's password removed."""
+_RESTORABLE: Final = (
+    f"(m.worker = s.run AND m.outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN}))"
+    f" OR (s.outcome NOT IN ({Outcome.PENDING}, {Outcome.UNKNOWN})"
+    f" AND m.outcome IN ({Outcome.PENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED}))"
+)
+"""A held outcome goes back over its own run's row still in flight or unknown; one that says
+what happened (not ``pending``, not ``unknown``) also over a row resolved meanwhile."""
+
+
+def _selected(selection: Selection) -> tuple[str, list[Any]]:
+    where, params = "", []
+    if selection.run is not None:
+        prefix = selection.run + "/"
+        where += " AND (worker = %s OR left(worker, %s) = %s)"
+        params += [selection.run, len(prefix), prefix]
+    if selection.since is not None:
+        where += " AND coalesce(changed_at, sent_at) >= %s"
+        params.append(selection.since)
+    if selection.until is not None:
+        where += " AND coalesce(changed_at, sent_at) <= %s"
+        params.append(selection.until)
+    if selection.keys is not None:
+        where += " AND key = ANY(%s)"
+        params.append(list(selection.keys))
+    return where, params
+
+
+def _raw_password(url: str) -> str | None:
+    """The password as the URL's structure places it, before any parsing: after the first ``:``
+    of the user part, up to the *last* ``@`` (a raw ``/`` or ``@`` in it fools a parser)."""
+    rest = url.split("://", 1)[-1]
+    if "@" not in rest:
+        return None
+    userinfo = rest.rsplit("@", 1)[0]
+    return userinfo.split(":", 1)[1] if ":" in userinfo else None
+
+
+def check_url(url: str) -> None:
+    """Refuse, before libpq parses it, a URL whose password is not percent-encoded: libpq's
+    complaint would quote the URL from the bad character on, and so part of the password."""
+    password = _raw_password(url)
+    if password is None:
+        return
+    if any(c in password for c in "/?#@") or re.search(r"%(?![0-9A-Fa-f]{2})", password):
+        raise JournalError(
+            "journal URL: the password must be percent-encoded (a '/', '?', '#', '@' or '%' in"
+            " it written %2F, %3F, %23, %40, %25), or left out of the URL and given by"
+            " PGPASSWORD, ~/.pgpass or --journal-password-file; it is not shown here"
+        )
+
+
+def _secrets(url: str, password: str | None) -> list[str]:
+    """Every form the password may take in a driver's message, longest first."""
+    found = {_raw_password(url), password}
+    with contextlib.suppress(ValueError):
+        found.add(urlsplit(url).password)
+    found |= {unquote(s) for s in found if s}
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def _first_line(error: BaseException, url: str, password: str | None = None) -> str:
+    """The driver's message, first line only, with the password removed in every form; withheld
+    if any four characters of it in a row are still there (a message quoting part of it)."""
     text = str(error).splitlines()[0] if str(error) else "no message"
-    from urllib.parse import urlsplit
-
-    password = urlsplit(url).password
-    if password:
-        text = text.replace(password, "***")
+    secrets = _secrets(url, password)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    for secret in secrets:
+        if any(secret[i : i + 4] in text for i in range(len(secret) - 3)):
+            return "the driver's message is withheld: it quoted part of the password"
     return text

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any, Final
 
-from ._rules import OUTCOME_NAMES, Outcome
+from ._rules import MAYBE_SENT, OUTCOME_NAMES, Outcome
 from ._run import now_ms
 from ._store import ExportRow, Store
 
@@ -31,6 +31,7 @@ EXPORT_COLUMNS: Final = (
     "reason",
     "sent_at",
     "changed_at",
+    "ids",
 )
 
 
@@ -89,7 +90,7 @@ def build_report(
         report.total += count
         report.counts[outcome.label] += count
         report.parts += parts
-        if outcome in _SENT or outcome is Outcome.UNKNOWN:
+        if outcome in _SENT or outcome in MAYBE_SENT:
             report.parts_sent += parts
         if outcome is Outcome.REFUSED and state is not None:
             report.refused_by_state[state] = report.refused_by_state.get(state, 0) + count
@@ -128,6 +129,7 @@ def _record(row: ExportRow) -> dict[str, Any]:
         "reason": row.reason,
         "sent_at": _iso(row.sent_at),
         "changed_at": _iso(row.changed_at),
+        "ids": " ".join(i for i in (row.gateway_id, row.gateway_ids) if i) or None,
     }
 
 

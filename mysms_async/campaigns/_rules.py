@@ -6,13 +6,16 @@ Every message of a campaign is in exactly one *outcome*. The only moves are::
        ▲                  │  │                  (and refused, failed, invalid from the answer)
        └── not sent ──────┘  └── lease expired, or cancelled in flight ──▶ unknown
     unknown ──(only `resolve --resend-unknown`, an operator's explicit decision)──▶ pending
+    unknown ──(`resolve --skip-unknown`)──▶ skipped   (final: a later `--resend-unknown` leaves it
+                                                      alone unless it names the row by key)
 
 ``sending`` is committed with the worker's id and a lease *before* the request is written, so a
 crash between the two commits leaves proof that the batch may have reached the gateway. When the
 lease runs out the batch becomes ``unknown`` and stays there: resending it on our own could send
 an SMS twice, which costs money and reaches a real person twice. A worker that is still alive
 renews its lease while its request is in flight, and writes the real outcome when the answer comes,
-even over ``unknown``, as long as the rows are still its own.
+even over ``unknown`` or ``skipped``, as long as the rows are still its own. A gateway id is
+never dropped: every id a message was given is kept (``gateway_ids``), the first in ``gateway_id``.
 
 The backends (:mod:`._sqlite`, :mod:`._postgres`) only speak SQL; what the codes mean and which
 failure leads where is decided here.
@@ -36,7 +39,7 @@ from .._exceptions import (
     ValidationError,
 )
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """The journal layout this library writes; a journal at another version says so on open."""
 
 
@@ -52,6 +55,8 @@ class Outcome(enum.IntEnum):
     FAILED = 6
     INVALID = 7
     UNKNOWN = 8
+    SKIPPED = 9
+    """Was ``unknown``; an operator decided never to resend it (it may have reached the gateway)."""
 
     @property
     def label(self) -> str:
@@ -145,13 +150,24 @@ RATE_MARGIN: Final = 0.15
 """Send slots are spaced this much wider than ``1 / rate_limit``: the gateway counts requests by
 their arrival, and network and scheduling jitter between two workers must not squeeze one more
 request into its one-second window."""
+COLD_START: Final = 0.25
+"""Seconds kept free after a lane's first request: it opens a connection (and in a new process
+warms the HTTP stack), so it may arrive that much late, and must not then crowd the next ones."""
 SLOT_TOLERANCE: Final = 0.25
 """A lane that wakes this share of an interval after its slot takes a new one."""
 MAX_RESLOTS: Final = 5
+MAYBE_SENT: Final = frozenset({Outcome.UNKNOWN, Outcome.SKIPPED})
+"""Outcomes of messages that may have reached the gateway without an answer saying so."""
+DEFAULT_JOURNAL_RETRY: Final = 120.0
+"""Seconds a worker keeps retrying a journal write that carries answers (a lost connection, a
+restarted server, a held SQLite lock) before it writes them to its fallback file and stops."""
+JOURNAL_BACKOFF: Final = (0.05, 5.0)
+"""The first and the longest pause between two tries of a journal write."""
 DEFAULT_TRACK_BATCH: Final = 500
 DEFAULT_TRACK_INTERVAL: Final = 5.0
 LOAD_CHUNK: Final = 5000
-"""Rows inserted per statement while loading."""
+"""Rows inserted per statement while loading (on SQLite, per transaction: a load never holds the
+write lock for long)."""
 
 
 Seconds = float | dt.timedelta

@@ -16,6 +16,8 @@ command does on Ctrl-C and SIGTERM) claims nothing more and lets its requests fi
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import os
 import socket
 import threading
@@ -33,11 +35,14 @@ from .._client import MySMSClient
 from .._exceptions import DeliveryUnknownError, MySMSError
 from .._models import Message, SendResult
 from ._rules import (
+    COLD_START,
     DEFAULT_IDLE_POLL,
+    JOURNAL_BACKOFF,
     MAX_RESLOTS,
     NOT_SENT_PAUSE,
     RATE_MARGIN,
     SLOT_TOLERANCE,
+    JournalError,
     Outcome,
     describe_error,
     outcome_of_error,
@@ -46,6 +51,7 @@ from ._rules import (
 from ._store import Claimed, Settled, Store
 
 T = TypeVar("T")
+logger = logging.getLogger("mysms_async.campaigns")
 
 EXPIRED = "lease expired while in flight: the request may have reached the gateway"
 ABANDONED = "in flight when its worker stopped: the request may have reached the gateway"
@@ -55,8 +61,38 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def default_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def new_run_id(label: str) -> str:
+    """A run's identity: its worker label (the caller's ``worker_id``, else host and process)
+    and a random part, so that a label reused after a crash is never the dead run's key."""
+    return f"{label}/{uuid.uuid4().hex[:12]}"
+
+
+def recover(store: Store, campaign: int, *, locked: bool = False) -> int:
+    """Make what crashed workers left in flight ``unknown``; return how many rows moved.
+
+    Rows whose lease ran out (on the journal's clock), and on SQLite, when no worker holds the
+    campaign's run lock (``locked``: this caller holds it), every row in flight: the lock proves
+    no worker is alive. ``status``, ``resolve`` and every run start call it, so an operator sees
+    a crash's unknowns before deciding, without starting a run.
+    """
+    moved = store.expire(campaign, EXPIRED)
+    if store.kind != "sqlite":
+        return moved
+    if not locked:
+        try:
+            store.lock_worker(campaign, "recover")
+        except JournalError:
+            return moved  # a worker is running: its rows in flight are its own
+    try:
+        moved += store.abandon(campaign, ABANDONED)
+    finally:
+        if not locked:
+            store.unlock_worker(campaign)
+    return moved
 
 
 @dataclass
@@ -113,20 +149,34 @@ class Worker:
         lease: float,
         lanes: int,
         worker_id: str | None,
-        rate_limit: float | None,
         stop: anyio.Event | None,
         on_batch: Callable[[RunSummary], None] | None,
+        name: str = "",
+        journal_retry: float = 120.0,
+        fallback: str | None = None,
     ) -> None:
         self.store = store
         self.campaign = campaign
+        self.name = name
+        self.journal_retry = journal_retry
+        self.fallback = fallback
+        self._healthy = anyio.Event()
+        self._healthy.set()
+        self._faults = 0
+        self._in_flight: set[int] = set()
+        """Ids this worker has claimed and not yet settled (under ``_flight_lock``)."""
+        self._flight_lock = threading.Lock()
+        self._fallback_lock = threading.Lock()
         self.client = client
-        self.batch_size = batch_size
+        # One claim is one HTTP request, so that one send slot paces one request: a GET carries
+        # one message, a POST up to the client's batch size.
+        self.batch_size = min(batch_size, request_size(client))
         self.lease = lease
         self.lanes = lanes
-        self.rate_limit = rate_limit
         self.stop = stop
         self.on_batch = on_batch
-        self.summary = RunSummary(worker_id or new_worker_id())
+        self.label = worker_id or default_label()
+        self.summary = RunSummary(new_run_id(self.label))
         self._lock = threading.Lock()
         self._limiter = anyio.CapacityLimiter(1)
         self.worker = self.summary.worker
@@ -142,9 +192,6 @@ class Worker:
 
         return await anyio.to_thread.run_sync(locked, limiter=self._limiter)
 
-    def _lease_until(self) -> int:
-        return now_ms() + int(self.lease * 1000)
-
     def _stopping(self) -> bool:
         return self._failure is not None or (self.stop is not None and self.stop.is_set())
 
@@ -155,6 +202,7 @@ class Worker:
         flight and claim nothing more. Raised alone, not inside an exception group."""
         if self._failure is None:
             self._failure = error
+        self._healthy.set()  # a lane waiting for the journal to come back sees the stop
 
     async def run(self) -> RunSummary:
         store = self.store
@@ -162,10 +210,11 @@ class Worker:
         if single:
             store.lock_worker(self.campaign, self.worker)
         try:
-            if single:
-                # The lock proves no other worker is alive: what it left in flight is unknown now.
-                store.abandon(self.campaign, None, now_ms(), ABANDONED)
-            store.expire(self.campaign, now_ms(), EXPIRED)
+            if not single:
+                # An earlier run of this label is dead (a label runs once at a time): its rows
+                # in flight are unknown now, without waiting for their leases.
+                store.abandon(self.campaign, ABANDONED, label=self.label, keep=self.worker)
+            recover(store, self.campaign, locked=single)
             async with anyio.create_task_group() as heartbeat:
                 heartbeat.start_soon(self._heartbeat)
                 try:
@@ -186,25 +235,108 @@ class Worker:
         while True:
             await anyio.sleep(self.lease / 3)
             try:
-                await self._db(self.store.renew, self.campaign, self.worker, self._lease_until())
-            except Exception as error:  # the journal is gone: nothing more may be claimed
-                self._fail(error)
-                return
+                await self._db(self.store.renew, self.campaign, self.worker, self.lease)
+            except Exception as error:
+                if not self.store.transient(error):  # the journal is unusable: stop claiming
+                    self._fail(error)
+                    return
+                # A fault that may pass: the lanes' own retries reconnect; renew next beat.
 
-    async def _wait_for_slot(self) -> bool:
+    async def _call(
+        self,
+        call: Callable[..., T],
+        *args: Any,
+        held: Sequence[Settled] = (),
+        rows: Sequence[Claimed] = (),
+    ) -> T:
+        """A journal call, retried across transient faults (a lost connection, a restarted
+        server, a held lock) with bounded backoff, reconnecting between tries; while one is
+        retried no lane claims anything new. ``held``: the outcomes this call commits (answers
+        already received); if the journal stays unusable past the retry budget they are written
+        to the fallback file, and the run stops with a :class:`JournalError` naming it."""
+        deadline = anyio.current_time() + self.journal_retry
+        pause, longest = JOURNAL_BACKOFF
+        tries = 0
+        while True:
+            try:
+                result = await self._db(call, *args)
+            except Exception as error:
+                if not self.store.transient(error):
+                    raise
+                tries += 1
+                self._faults += 1
+                if self._healthy.is_set():
+                    self._healthy = anyio.Event()
+                if anyio.current_time() + pause > deadline:
+                    raise self._give_up(error, held, rows) from None
+                logger.warning(
+                    "journal %s failed (%s); try %d again in %.2f s, %d answers held",
+                    getattr(call, "__name__", "call"),
+                    _fault(error),
+                    tries,
+                    pause,
+                    len(held),
+                )
+                await anyio.sleep(pause)
+                pause = min(pause * 2, longest)
+                try:
+                    await self._db(self.store.reconnect)
+                except Exception as again:
+                    if not self.store.transient(again):
+                        raise
+                continue
+            if tries:
+                logger.warning("journal %s succeeded after %d tries", call.__name__, tries + 1)
+            self._healthy.set()
+            return result
+
+    def _give_up(
+        self, error: BaseException, held: Sequence[Settled], rows: Sequence[Claimed]
+    ) -> JournalError:
+        problem = f"the journal stayed unusable for {self.journal_retry:g} s ({_fault(error)})"
+        if not held:
+            return JournalError(problem)
+        keys = {row.id: row.key for row in rows}
+        path = self.fallback or os.path.abspath(
+            f"mysms-held-{_safe(self.name)}-{_safe(self.worker)}.jsonl"
+        )
+        with self._fallback_lock, open(path, "a", encoding="utf-8") as stream:
+            for item in held:
+                record = {
+                    "campaign": self.name,
+                    "key": keys[item.id],
+                    "outcome": Outcome(item.outcome).label,
+                    "id": item.gateway_id,
+                    "state": item.state,
+                    "reason": item.reason,
+                    "run": self.worker,
+                }
+                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        return JournalError(
+            f"{problem}: the outcomes of {len(held)} messages this worker holds were written to"
+            f" {path}; put them back with: mysms campaign resolve {self.name} --import {path}"
+            " (before another run)"
+        )
+
+    async def _wait_for_slot(self, first: bool) -> bool:
         """Wait for the campaign's next send slot (one pace for all workers, on the journal's
-        clock); ``False`` if asked to stop meanwhile.
+        clock, at the rate the journal holds *now*); ``False`` if asked to stop meanwhile.
 
         The slot is taken after the claim, right before the request, so that nothing slow sits
         between the two; a lane that wakes late (a busy machine) takes a new slot rather than
-        crowd the requests of the next second.
+        crowd the requests of the next second. A lane's ``first`` request keeps
+        :data:`COLD_START` free after it, for the connection it opens.
         """
-        if not self.rate_limit:
-            return not self._stopping()
-        interval = (1.0 + RATE_MARGIN) / self.rate_limit
         for _ in range(MAX_RESLOTS):
             with self._lock:
-                delay = self.store.next_slot(self.campaign, interval)
+                slot = self.store.next_slot(
+                    self.campaign, RATE_MARGIN, COLD_START if first else 0.0
+                )
+            if slot is None:  # no rate limit, for now
+                return not self._stopping()
+            delay, interval = slot
             target = anyio.current_time() + delay
             if delay > 0:
                 await anyio.sleep(delay)
@@ -222,24 +354,36 @@ class Worker:
 
     async def _claim_and_send(self) -> None:
         store = self.store
+        first = True
         while not self._stopping():
-            rows = await self._db(
-                store.claim, self.campaign, self.worker, self.batch_size, self._lease_until()
-            )
+            await self._healthy.wait()  # claim nothing while a held answer waits for the journal
+            if self._stopping():
+                return
+            rows = await self._claim()
             if rows:
                 messages = [_message(row) for row in rows]  # before the slot, not after it
+                unsent = _all(rows, Outcome.PENDING, None)
                 try:
-                    go = await self._wait_for_slot()
+                    go = await self._wait_for_slot(first)
+                    first = False
                 except anyio.get_cancelled_exc_class():
                     with self._lock:  # nothing was written yet: provably not sent
                         store.release(self.worker, [row.id for row in rows])
                     raise
+                except Exception as error:
+                    if not store.transient(error):
+                        raise
+                    go = None  # no slot from the journal: give the batch back, then go on
                 if not go:
-                    await self._db(store.release, self.worker, [row.id for row in rows])
+                    ids = [row.id for row in rows]
+                    await self._call(store.release, self.worker, ids, held=unsent, rows=rows)
+                    self._done_with(rows)
+                    if go is None:
+                        continue
                     return
             else:
-                await self._db(store.expire, self.campaign, now_ms(), EXPIRED)
-                pending, sending = await self._db(store.remaining, self.campaign)
+                await self._call(store.expire, self.campaign, EXPIRED)
+                pending, sending = await self._call(store.remaining, self.campaign)
                 if pending == 0 and sending == 0:
                     return
                 await anyio.sleep(DEFAULT_IDLE_POLL)
@@ -247,6 +391,35 @@ class Worker:
             back = await self._send(rows, messages)
             if back:
                 await anyio.sleep(NOT_SENT_PAUSE)
+
+    async def _claim(self) -> list[Claimed]:
+        """Claim a batch. A claim retried after a fault may have committed once already (the
+        answer lost with the connection): those rows, ``sending`` under this run but never
+        sent, go back to ``pending``, or this worker would renew them and wait for them forever.
+        A claim adds its rows to the set in flight inside the same journal call (one at a time),
+        so no lane's fresh claim can be taken for a stray."""
+        store = self.store
+        faults = self._faults
+
+        def claim() -> list[Claimed]:
+            rows = store.claim(self.campaign, self.worker, self.batch_size, self.lease)
+            with self._flight_lock:
+                self._in_flight.update(row.id for row in rows)
+            return rows
+
+        def release_stray() -> int:
+            with self._flight_lock:
+                keep = sorted(self._in_flight)
+            return store.release_stray(self.campaign, self.worker, keep)
+
+        rows = await self._call(claim)
+        if self._faults != faults:
+            await self._call(release_stray)
+        return rows
+
+    def _done_with(self, rows: Sequence[Claimed]) -> None:
+        with self._flight_lock:
+            self._in_flight.difference_update(row.id for row in rows)
 
     async def _send(self, rows: list[Claimed], messages: list[Message]) -> int:
         """Send one claimed batch and commit each message's outcome; how many went back."""
@@ -271,13 +444,17 @@ class Worker:
                     SendResult(m, None, None, error=_as_library_error(error)) for m in messages
                 ]
         settled, back = classify(rows, results)
+        unsent = [Settled(i, Outcome.PENDING, None, None, None) for i in back]
         if settled:
-            await self._db(store.settle, self.worker, settled, now_ms())
+            await self._call(
+                store.settle, self.worker, settled, now_ms(), held=[*settled, *unsent], rows=rows
+            )
         if back:
-            await self._db(store.release, self.worker, back)
+            await self._call(store.release, self.worker, back, held=unsent, rows=rows)
             self.summary.returned += len(back)
-        unsent = (r.error for r in results if r.error and outcome_of_error(r.error) is None)
-        self.summary.not_sent = next((describe_error(e) for e in unsent), None)
+        unsent_errors = (r.error for r in results if r.error and outcome_of_error(r.error) is None)
+        self.summary.not_sent = next((describe_error(e) for e in unsent_errors), None)
+        self._done_with(rows)
         for item in settled:
             self.summary.outcomes[Outcome(item.outcome).label] += 1
         if self.on_batch is not None:
@@ -287,6 +464,12 @@ class Worker:
         if stop_with is not None:
             raise stop_with
         return len(back)
+
+
+def request_size(client: MySMSClient) -> int:
+    """How many messages the client puts in one HTTP request (1 for GET)."""
+    size = getattr(getattr(client, "_ops", None), "chunk_size", None)
+    return size if isinstance(size, int) and size >= 1 else 1
 
 
 def _as_library_error(error: Exception) -> MySMSError:
@@ -300,5 +483,16 @@ def _as_library_error(error: Exception) -> MySMSError:
     )
 
 
-def _all(rows: Sequence[Claimed], outcome: Outcome, reason: str) -> list[Settled]:
+def _fault(error: BaseException) -> str:
+    """A journal fault in one line: the driver's first line, which names no password (a
+    connection's password never reaches a statement's error)."""
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {first}"[:300]
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
+
+
+def _all(rows: Sequence[Claimed], outcome: Outcome, reason: str | None) -> list[Settled]:
     return [Settled(row.id, outcome, None, None, reason) for row in rows]

@@ -3,23 +3,38 @@
 Only SQL lives here. Claims commit with ``synchronous=FULL``: a claim must survive a power cut,
 not only a killed process, or a batch that went out could come back as ``pending`` and be sent
 again. Outcomes commit without waiting for the disk (see :meth:`SQLiteStore._relaxed`).
-A second worker on the same campaign is refused through an advisory lock on a byte of a sidecar
-file (``<journal>-run.lock``), which the kernel drops the moment the holder dies, even by
+A second worker on the same campaign is refused through an advisory lock on a byte (one per
+campaign) of the database file itself, so the same journal reached through a hard link or a
+symlink is the same lock. The kernel drops the lock the moment the holder dies, even by
 ``kill -9``; so the holder may also treat every ``sending`` row of the campaign as abandoned.
+See :func:`_lock_byte` for why the lock lives on a descriptor this module never closes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
+import struct
+import sys
 import threading
-from collections.abc import Iterator, Sequence
-from typing import IO, Any, Final
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import CampaignRow, Claimed, ExportRow, NewRow, Settled, Tracked
+from ._store import (
+    CampaignRow,
+    Claimed,
+    ExportRow,
+    NewRow,
+    Restored,
+    Selection,
+    Settled,
+    Tracked,
+)
 
 _SCHEMA: Final = f"""
 CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at INTEGER NOT NULL);
@@ -60,23 +75,97 @@ CREATE INDEX messages_unknown ON messages (campaign) WHERE outcome = {Outcome.UN
 CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGER NOT NULL);
 """
 
-_MIGRATIONS: Final[dict[int, str]] = {}
-"""From version N to N+1; empty while there is one version."""
+_MIGRATIONS: Final[dict[int, str]] = {
+    1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT;"
+    " ALTER TABLE campaigns ADD COLUMN loading_above INTEGER",
+}
+"""From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
+_MINE: Final = f"({Outcome.SENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED})"
+"""Outcomes a worker's answer may still be written over, while the row names that worker."""
+_APPEND_ID: Final = (
+    "CASE WHEN messages.gateway_ids IS NULL THEN s.gateway_id"
+    " WHEN ' ' || messages.gateway_ids || ' ' LIKE '% ' || s.gateway_id || ' %'"
+    " THEN messages.gateway_ids ELSE messages.gateway_ids || ' ' || s.gateway_id END"
+)
+"""``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
+_ANOTHER_ID: Final = "s.gateway_id IS NOT NULL AND s.gateway_id IS NOT messages.gateway_id"
+"""An id that is not the row's first (``gateway_id``): ``gateway_ids`` keeps the others only.
+Run after the outcome's update, which makes a first id the row's ``gateway_id``."""
 
-_HELD: set[tuple[str, int]] = set()
+BUSY_TIMEOUT = 30.0
+"""Seconds a statement waits for another connection's write lock before it fails (then the worker
+retries it, see :meth:`._run.Worker._call`)."""
+
+SLOT_AHEAD_LIMIT: Final = 5.0
+"""Seconds: a stored send slot further ahead than this (and than four intervals) was written on a
+clock that was ahead; it is said out loud and not waited for."""
+logger = logging.getLogger("mysms_async.campaigns")
+
+_HELD: set[tuple[int, int, int]] = set()
+"""(device, inode, campaign) of the run locks this process holds: a POSIX lock does not refuse
+its own process, so a second worker in the same process is refused here."""
 _HELD_LOCK = threading.Lock()
+_LOAD_LOCK_BASE: Final = 0x70000000
+"""Byte ``_LOAD_LOCK_BASE + campaign``: held while a load stages rows into the campaign."""
+_DROP_CHUNK: Final = 20_000
+"""Ids per transaction when the rows of a failed (or dead) load are deleted."""
+_VISIBLE: Final = (
+    "id <= coalesce((SELECT loading_above FROM campaigns WHERE campaigns.id = ?),"
+    " 9223372036854775807)"
+)
+"""Not a row of a load in progress; its one parameter is the campaign's id."""
+_FILES: dict[tuple[int, int], int] = {}
+"""One descriptor per journal file (by device and inode), opened once and never closed."""
+_RUN_LOCK_BASE: Final = 0x60000000
+"""Byte ``_RUN_LOCK_BASE + campaign`` of the database file is the campaign's run lock: far past
+SQLite's own lock bytes (0x40000000 to 0x400001FF), which it must never touch."""
+
+
+def _wall_clock() -> float:
+    """This machine's clock, looked up at each call (so that a test may move it)."""
+    return time.time()
+
+
+def _lock_byte(path: str, offset: int, *, lock: bool) -> tuple[int, int]:
+    """Take (or release) an exclusive lock on one byte of the file at ``path``, without waiting;
+    ``OSError`` if another process holds it. Returns the file's (device, inode).
+
+    A plain POSIX lock would do, but closing *any* descriptor of a file drops every POSIX lock
+    the process holds on it, SQLite's included. So the descriptor is opened once per file and
+    kept for the life of the process, and on Linux the lock is an open-file-description lock
+    (``F_OFD_SETLK``), which a connection closing its own descriptor does not drop either.
+    """
+    import fcntl
+
+    status = os.stat(path)  # through symlinks: the file itself
+    key = (status.st_dev, status.st_ino)
+    fd = _FILES.get(key)
+    if fd is None:
+        fd = _FILES[key] = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    ofd = getattr(fcntl, "F_OFD_SETLK", None)
+    if ofd is not None and sys.platform.startswith("linux") and struct.calcsize(_FLOCK) == 32:
+        kind = fcntl.F_WRLCK if lock else fcntl.F_UNLCK
+        fcntl.fcntl(fd, ofd, struct.pack(_FLOCK, kind, os.SEEK_SET, offset, 1, 0))
+    else:  # pragma: no cover - other systems: a POSIX lock on the kept descriptor
+        fcntl.lockf(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if lock else fcntl.LOCK_UN, 1, offset)
+    return key
+
+
+_FLOCK: Final = "@hhqqixxxx"
+"""``struct flock`` on 64-bit Linux: type, whence, start, length, pid (0), padding."""
 
 
 class SQLiteStore:
     kind = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, clock: Callable[[], float] | None = None) -> None:
         self.path = os.path.abspath(path)
-        self._lock_file: IO[bytes] | None = None
-        self._held: set[int] = set()
+        self._clock = clock or _wall_clock
+        self._held: dict[int, tuple[int, int]] = {}
+        self._loading: tuple[int, tuple[int, int]] | None = None
         try:
             self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
             )
         except sqlite3.Error as error:
             raise JournalError(f"cannot open the journal {self.path}: {error}") from None
@@ -89,7 +178,19 @@ class SQLiteStore:
     def close(self) -> None:
         for campaign in list(self._held):
             self.unlock_worker(campaign)
+        self._end_loading()
         self._db.close()
+
+    def transient(self, error: BaseException) -> bool:
+        if not isinstance(error, sqlite3.OperationalError):
+            return False
+        text = str(error).lower()
+        return "locked" in text or "busy" in text
+
+    def reconnect(self) -> None:
+        """The connection outlives a held lock; only an open transaction must go."""
+        if self._db.in_transaction:
+            self._x("ROLLBACK")
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, params)
@@ -154,26 +255,98 @@ class SQLiteStore:
         self._x("UPDATE campaigns SET rate_limit = ? WHERE id = ?", (rate, campaign))
 
     # loading -----------------------------------------------------------------------------------
+    #
+    # A load commits chunk by chunk, so that it never holds the write lock for long (a running
+    # worker's commits wait for it). Meanwhile its rows are nobody's: the campaign's
+    # ``loading_above`` holds the largest id before the load, and no claim, count or export sees
+    # a row of the campaign above it (:data:`_VISIBLE`). ``end_load`` clears it (publishing every
+    # row at once) or deletes the load's rows in short transactions. Loads of one campaign take
+    # turns (a lock byte of the file); a load that died leaves its mark, and the next load
+    # deletes the rows above it first.
 
     def begin_load(self, campaign: int) -> int:
-        self._x("BEGIN IMMEDIATE")
-        return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+        with _HELD_LOCK:
+            status = os.stat(self.path)
+            if (status.st_dev, status.st_ino, -campaign) in _HELD:
+                raise JournalError(_SECOND_LOAD)
+            try:
+                key = _lock_byte(self.path, _LOAD_LOCK_BASE + campaign, lock=True)
+            except OSError:
+                raise JournalError(_SECOND_LOAD) from None
+            _HELD.add((*key, -campaign))
+            self._loading = (campaign, key)
+        # No checkpoint after each chunk's commit (each would copy and sync the pages so far):
+        # the WAL grows by the load, as it did when a load was one transaction, and is
+        # checkpointed once at its end.
+        self._x("PRAGMA wal_autocheckpoint=0")
+        try:
+            self._drop_load(campaign)  # what a load that died left
+            first_new = int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+            self._x("UPDATE campaigns SET loading_above = ? WHERE id = ?", (first_new, campaign))
+            return first_new
+        except BaseException:
+            self._end_loading()
+            raise
 
     def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
-        """Insert what is new; the count inserted (fewer than ``rows``: some keys were taken).
+        """Insert what is new, in one short transaction; the count inserted (fewer than
+        ``rows``: some keys were taken).
 
         The rows go to ``executemany`` as they are (a ``NewRow`` is a tuple of the columns in
         order), with the campaign's id written into the statement: copying every row into a
         new tuple only to prepend one constant cost a tenth of the load.
         """
         before = self._db.total_changes
-        self._db.executemany(
-            "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
-            f" parts, outcome, reason) VALUES ({int(campaign)}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (campaign, key) DO NOTHING",
-            rows,
-        )
+        with self._relaxed(), self._transaction():
+            self._db.executemany(
+                "INSERT INTO messages (campaign, key, line, destination, text, sender, date,"
+                f" ttl, parts, outcome, reason) VALUES ({int(campaign)}, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?) ON CONFLICT (campaign, key) DO NOTHING",
+                rows,
+            )
         return self._db.total_changes - before
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._x("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._x("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._x("ROLLBACK")
+            raise
+
+    def _drop_load(self, campaign: int) -> None:
+        """Delete the rows of the campaign's unfinished load, a chunk of ids per transaction,
+        then clear its mark."""
+        (above,) = self._x(
+            "SELECT loading_above FROM campaigns WHERE id = ?", (campaign,)
+        ).fetchone()
+        if above is None:
+            return
+        (high,) = self._x(
+            "SELECT max(id) FROM messages WHERE campaign = ? AND id > ?", (campaign, above)
+        ).fetchone()
+        for start in range(int(above) + 1, int(high or above) + 1, _DROP_CHUNK):
+            with self._transaction():
+                self._x(
+                    "DELETE FROM messages WHERE campaign = ? AND id >= ? AND id < ?",
+                    (campaign, start, start + _DROP_CHUNK),
+                )
+        self._x("UPDATE campaigns SET loading_above = NULL WHERE id = ?", (campaign,))
+
+    def _end_loading(self) -> None:
+        with _HELD_LOCK:
+            loading, self._loading = self._loading, None
+            if loading is None:
+                return
+            self._x("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
+            with contextlib.suppress(sqlite3.Error):  # busy readers: a later commit does it
+                self._x("PRAGMA wal_checkpoint(PASSIVE)")
+            campaign, key = loading
+            _lock_byte(self.path, _LOAD_LOCK_BASE + campaign, lock=False)
+            _HELD.discard((*key, -campaign))
 
     def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]:
         found: dict[str, tuple[object, ...]] = {}
@@ -189,60 +362,87 @@ class SQLiteStore:
         return found
 
     def end_load(self, *, commit: bool) -> None:
-        if self._db.in_transaction:
-            self._x("COMMIT" if commit else "ROLLBACK")
+        if self._loading is None:
+            return
+        campaign = self._loading[0]
+        try:
+            if self._db.in_transaction:
+                self._x("ROLLBACK")
+            if commit:  # every row of the load becomes visible at once
+                self._x("UPDATE campaigns SET loading_above = NULL WHERE id = ?", (campaign,))
+            else:
+                self._drop_load(campaign)
+        finally:
+            self._end_loading()
 
     # running -----------------------------------------------------------------------------------
 
     def lock_worker(self, campaign: int, worker: str) -> None:
-        import fcntl
-
         with _HELD_LOCK:
-            if (self.path, campaign) in _HELD:
+            status = os.stat(self.path)
+            if (status.st_dev, status.st_ino, campaign) in _HELD:
                 raise JournalError(_SECOND_WORKER)
-            if self._lock_file is None:
-                self._lock_file = open(self.path + "-run.lock", "a+b")  # noqa: SIM115
             try:
-                fcntl.lockf(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, campaign)
+                key = _lock_byte(self.path, _RUN_LOCK_BASE + campaign, lock=True)
             except OSError:
                 raise JournalError(_SECOND_WORKER) from None
-            _HELD.add((self.path, campaign))
-            self._held.add(campaign)
+            _HELD.add((*key, campaign))
+            self._held[campaign] = key
 
     def unlock_worker(self, campaign: int) -> None:
-        import fcntl
-
         with _HELD_LOCK:
-            if campaign not in self._held:
+            key = self._held.pop(campaign, None)
+            if key is None:
                 return
-            assert self._lock_file is not None
-            fcntl.lockf(self._lock_file, fcntl.LOCK_UN, 1, campaign)
-            self._held.discard(campaign)
-            _HELD.discard((self.path, campaign))
+            _lock_byte(self.path, _RUN_LOCK_BASE + campaign, lock=False)
+            _HELD.discard((*key, campaign))
 
-    def next_slot(self, campaign: int, interval: float) -> float:
-        import time
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
 
-        now = time.time()
+    def next_slot(
+        self, campaign: int, margin: float, extra: float = 0.0
+    ) -> tuple[float, float] | None:
+        now = self._clock()
+        stored, rate = self._x(
+            "SELECT next_slot, rate_limit FROM campaigns WHERE id = ?", (campaign,)
+        ).fetchone()
+        if rate is None:
+            return None
+        interval = (1.0 + margin) / float(rate)
+        ahead = float(stored) - now
+        if ahead > max(SLOT_AHEAD_LIMIT, 4 * interval):
+            # Written by a clock ahead of this one (or before this one was set back): waiting
+            # for it would stop the campaign for that long, and no live worker can be that far
+            # ahead with the one-worker lock held by us.
+            logger.warning(
+                "the journal's next send slot is %.0f s ahead of this machine's clock: written"
+                " on a clock that was ahead; starting the pace again from now",
+                ahead,
+            )
+            self._x("UPDATE campaigns SET next_slot = ? WHERE id = ?", (now, campaign))
         (slot,) = self._x(
             "UPDATE campaigns SET next_slot = max(next_slot, ?) + ? WHERE id = ?"
             " RETURNING next_slot",
-            (now, interval, campaign),
+            (now, interval + extra, campaign),
         ).fetchone()
-        return max(0.0, float(slot) - interval - now)
+        return max(0.0, float(slot) - interval - extra - now), interval
 
-    def claim(self, campaign: int, worker: str, limit: int, lease_until: int) -> list[Claimed]:
+    def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
+        lease_until = self._now_ms() + int(lease * 1000)
         rows = self._x(
             f"UPDATE messages SET outcome = {Outcome.SENDING}, worker = ?, lease_until = ?"
             " WHERE id IN (SELECT id FROM messages"
-            f"  WHERE campaign = ? AND outcome = {Outcome.PENDING} ORDER BY id LIMIT ?)"
-            " RETURNING id, destination, text, sender, date, ttl",
-            (worker, lease_until, campaign, limit),
+            f"  WHERE campaign = ? AND outcome = {Outcome.PENDING} AND {_VISIBLE}"
+            "  ORDER BY id LIMIT ?)"
+            " RETURNING id, destination, text, sender, date, ttl, key",
+            (worker, lease_until, campaign, campaign, limit),
         ).fetchall()
         rows.sort()
         return [Claimed(*row) for row in rows]
 
-    def renew(self, campaign: int, worker: str, lease_until: int) -> None:
+    def renew(self, campaign: int, worker: str, lease: float) -> None:
+        lease_until = self._now_ms() + int(lease * 1000)
         self._x(
             "UPDATE messages SET lease_until = ?"
             f" WHERE campaign = ? AND outcome = {Outcome.SENDING} AND worker = ?",
@@ -265,25 +465,49 @@ class SQLiteStore:
             self._x("PRAGMA synchronous=FULL")
 
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
-        """One statement for the whole batch: the outcomes travel as one JSON array."""
+        """One transaction for the whole batch: the outcomes travel as one JSON array."""
         with self._relaxed():
-            self._settle(worker, settled, now)
+            self._x("BEGIN IMMEDIATE")
+            try:
+                self._settle(worker, settled, now)
+                self._x("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._x("ROLLBACK")
+                raise
 
     def _settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
-        self._x(
-            "UPDATE messages SET outcome = s.outcome, gateway_id = s.gateway_id,"
-            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
-            " sent_at = ?"
-            " FROM (SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
+        batch = json.dumps(settled)
+        rows = (
+            "(SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
             "  value ->> 3 AS state, value ->> 4 AS reason FROM json_each(?)) AS s"
-            " WHERE messages.id = s.id AND messages.worker = ?"
-            f" AND messages.outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN})",
-            (now, json.dumps(settled), worker),
+        )
+        self._x(
+            "UPDATE messages SET outcome = s.outcome,"
+            " gateway_id = coalesce(messages.gateway_id, s.gateway_id),"
+            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
+            f" sent_at = ? FROM {rows}"
+            f" WHERE messages.id = s.id AND messages.worker = ? AND messages.outcome IN {_MINE}",
+            (now, batch, worker),
+        )
+        # Every id the gateway gave is kept, even on a row that is no longer this worker's.
+        self._x(
+            f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
+            f" WHERE messages.id = s.id AND {_ANOTHER_ID}",
+            (batch,),
         )
 
     def release(self, worker: str, ids: Sequence[int]) -> None:
         with self._relaxed():
             self._release(worker, ids)
+
+    def release_stray(self, campaign: int, worker: str, keep: Sequence[int]) -> int:
+        return self._x(
+            f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"
+            f" WHERE campaign = ? AND worker = ? AND outcome = {Outcome.SENDING}"
+            " AND id NOT IN (SELECT value FROM json_each(?))",
+            (campaign, worker, json.dumps(list(keep))),
+        ).rowcount
 
     def _release(self, worker: str, ids: Sequence[int]) -> None:
         self._x(
@@ -293,25 +517,30 @@ class SQLiteStore:
             (json.dumps(list(ids)), worker),
         )
 
-    def expire(self, campaign: int, now: int, reason: str) -> int:
+    def expire(self, campaign: int, reason: str) -> int:
+        now = self._now_ms()
         return self._x(
             f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = ?, changed_at = ?"
             f" WHERE campaign = ? AND outcome = {Outcome.SENDING} AND lease_until < ?",
             (reason, now, campaign, now),
         ).rowcount
 
-    def abandon(self, campaign: int, worker: str | None, now: int, reason: str) -> int:
+    def abandon(
+        self, campaign: int, reason: str, *, label: str | None = None, keep: str | None = None
+    ) -> int:
+        prefix = None if label is None else label + "/"
         return self._x(
             f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = ?, changed_at = ?"
             f" WHERE campaign = ? AND outcome = {Outcome.SENDING}"
-            " AND (? IS NULL OR worker = ?)",
-            (reason, now, campaign, worker, worker),
+            " AND (? IS NULL OR (substr(worker, 1, ?) = ? AND worker <> ?))",
+            (reason, self._now_ms(), campaign, prefix, len(prefix or ""), prefix, keep or ""),
         ).rowcount
 
     def remaining(self, campaign: int) -> tuple[int, int]:
         pending = self._x(
-            f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.PENDING}",
-            (campaign,),
+            f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.PENDING}"
+            f" AND {_VISIBLE}",
+            (campaign, campaign),
         ).fetchone()[0]
         sending = self._x(
             f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.SENDING}",
@@ -365,8 +594,8 @@ class SQLiteStore:
             (int(o), s, int(n), int(p or 0))
             for o, s, n, p in self._x(
                 "SELECT outcome, state, count(*), sum(parts) FROM messages WHERE campaign = ?"
-                " GROUP BY outcome, state",
-                (campaign,),
+                f" AND {_VISIBLE} GROUP BY outcome, state",
+                (campaign, campaign),
             )
         ]
 
@@ -382,8 +611,9 @@ class SQLiteStore:
         cursor = self._db.cursor()
         cursor.execute(
             "SELECT key, line, destination, outcome, gateway_id, state, parts, reason, sent_at,"
-            " coalesce(changed_at, sent_at) FROM messages WHERE campaign = ? ORDER BY id",
-            (campaign,),
+            " coalesce(changed_at, sent_at), gateway_ids FROM messages WHERE campaign = ?"
+            f" AND {_VISIBLE} ORDER BY id",
+            (campaign, campaign),
         )
         for row in cursor:
             yield ExportRow(*row)
@@ -398,21 +628,85 @@ class SQLiteStore:
         for key, at, state in cursor:
             yield str(key), int(at), int(state)
 
-    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int:
+    def resolve(
+        self, campaign: int, *, resend: bool, now: int, reason: str, selection: Selection
+    ) -> int:
+        where, params = _selected(selection)
         if resend:
+            named = f" OR outcome = {Outcome.SKIPPED}" if selection.keys is not None else ""
             sql = (
                 f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL,"
                 " lease_until = NULL, reason = ?, changed_at = ?"
-                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}"
+                f" WHERE campaign = ? AND (outcome = {Outcome.UNKNOWN}{named}){where}"
             )
         else:
             sql = (
-                "UPDATE messages SET reason = ?, changed_at = ?"
-                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}"
+                f"UPDATE messages SET outcome = {Outcome.SKIPPED}, reason = ?, changed_at = ?"
+                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}{where}"
             )
-        return self._x(sql, (reason, now, campaign)).rowcount
+        return self._x(sql, (reason, now, campaign, *params)).rowcount
+
+    def restore(self, campaign: int, records: Sequence[Restored], now: int) -> int:
+        batch = json.dumps(records)
+        rows = (
+            "(SELECT value ->> 0 AS key, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
+            "  value ->> 3 AS state, value ->> 4 AS reason, value ->> 5 AS run"
+            "  FROM json_each(?)) AS s"
+        )
+        self._x("BEGIN IMMEDIATE")
+        try:
+            moved = self._x(
+                "UPDATE messages SET outcome = s.outcome,"
+                " gateway_id = coalesce(messages.gateway_id, s.gateway_id), state = s.state,"
+                " reason = s.reason, lease_until = NULL, worker = NULL,"
+                f" sent_at = coalesce(sent_at, ?) FROM {rows}"
+                f" WHERE messages.campaign = ? AND messages.key = s.key AND ({_RESTORABLE})"
+                f" AND messages.{_VISIBLE}",
+                (now, batch, campaign, campaign),
+            ).rowcount
+            self._x(
+                f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
+                f" WHERE messages.campaign = ? AND messages.key = s.key AND {_ANOTHER_ID}",
+                (batch, campaign),
+            )
+            self._x("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._x("ROLLBACK")
+            raise
+        return moved
 
 
+_RESTORABLE: Final = (
+    f"(messages.worker = s.run AND messages.outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN}))"
+    f" OR (s.outcome NOT IN ({Outcome.PENDING}, {Outcome.UNKNOWN})"
+    f" AND messages.outcome IN ({Outcome.PENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED}))"
+)
+"""A held outcome goes back over its own run's row still in flight or unknown; one that says
+what happened (not ``pending``, not ``unknown``) also over a row resolved meanwhile."""
+
+
+def _selected(selection: Selection) -> tuple[str, list[Any]]:
+    where, params = "", []
+    if selection.run is not None:
+        prefix = selection.run + "/"
+        where += " AND (worker = ? OR substr(worker, 1, ?) = ?)"
+        params += [selection.run, len(prefix), prefix]
+    if selection.since is not None:
+        where += " AND coalesce(changed_at, sent_at) >= ?"
+        params.append(selection.since)
+    if selection.until is not None:
+        where += " AND coalesce(changed_at, sent_at) <= ?"
+        params.append(selection.until)
+    if selection.keys is not None:
+        where += " AND key IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(selection.keys)))
+    return where, params
+
+
+_SECOND_LOAD: Final = (
+    "another load into this campaign is running on this SQLite journal: wait for it to finish"
+)
 _SECOND_WORKER: Final = (
     "another worker is already running this campaign on this SQLite journal: a SQLite journal"
     " serves one worker process per campaign (use a postgresql:// journal for several)"

@@ -1,9 +1,11 @@
-"""The one small interface both journal backends implement, and the URL that picks one.
+"""The one small interface both journal backends implement (the URL that picks one: :mod:`._open`).
 
 Every method is one short transaction, committed before it returns: a claim is durable before
 the request that it guards is written. Times are milliseconds since the epoch (an integer is
-smaller on disk than a float); the PostgreSQL backend reads the rate-limit clock from the server,
-so workers on several machines share one clock for it.
+smaller on disk than a float). Leases and send slots are computed by the backend on one clock:
+the PostgreSQL server's (``clock_timestamp()``), so workers on several machines never compare
+their own clocks; SQLite's is the one machine's, and a stored time too far ahead is said out
+loud and not waited for.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
-
-from ._rules import JournalError
 
 
 class NewRow(NamedTuple):
@@ -39,6 +39,7 @@ class Claimed(NamedTuple):
     sender: str | None
     date: str | None
     ttl: int | None
+    key: str
 
 
 class Settled(NamedTuple):
@@ -49,6 +50,17 @@ class Settled(NamedTuple):
     gateway_id: str | None
     state: int | None
     reason: str | None
+
+
+class Restored(NamedTuple):
+    """An outcome a worker held but could not commit, read back from its fallback file."""
+
+    key: str
+    outcome: int
+    gateway_id: str | None
+    state: int | None
+    reason: str | None
+    run: str
 
 
 class Tracked(NamedTuple):
@@ -68,6 +80,23 @@ class ExportRow(NamedTuple):
     reason: str | None
     sent_at: int | None
     changed_at: int | None
+    gateway_ids: str | None
+    """The ids other than ``gateway_id`` (space-separated): a message sent more than once."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which messages an operator's ``resolve`` names; every given field must match.
+
+    ``run``: the worker run (or worker label) that had them in flight; ``since``/``until``:
+    milliseconds, on when they last changed; ``keys``: their keys. Only ``keys`` reaches a
+    ``skipped`` message (an explicit name reverses an explicit decision).
+    """
+
+    run: str | None = None
+    since: int | None = None
+    until: int | None = None
+    keys: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +113,13 @@ class Store(Protocol):
     kind: str
 
     def close(self) -> None: ...
+    def transient(self, error: BaseException) -> bool:
+        """A fault of the journal that may pass (a lost connection, a held lock): retry."""
+        ...
+
+    def reconnect(self) -> None:
+        """Make the next call work again after a transient fault, if it can."""
+        ...
 
     # campaigns
     def create_campaign(self, name: str, now: int) -> CampaignRow: ...
@@ -100,13 +136,32 @@ class Store(Protocol):
     # running
     def lock_worker(self, campaign: int, worker: str) -> None: ...
     def unlock_worker(self, campaign: int) -> None: ...
-    def next_slot(self, campaign: int, interval: float) -> float: ...
-    def claim(self, campaign: int, worker: str, limit: int, lease_until: int) -> list[Claimed]: ...
-    def renew(self, campaign: int, worker: str, lease_until: int) -> None: ...
+    def next_slot(
+        self, campaign: int, margin: float, extra: float = 0.0
+    ) -> tuple[float, float] | None:
+        """Take the campaign's next send slot, read from its rate *now*: (seconds to wait, the
+        interval between slots); ``None`` when the campaign has no rate limit. Slots are spaced
+        ``(1 + margin) / rate_limit`` apart, and ``extra`` seconds more after this one."""
+        ...
+
+    # leases are durations in seconds: the backend adds them to its own clock (the server's)
+    def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]: ...
+    def renew(self, campaign: int, worker: str, lease: float) -> None: ...
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None: ...
     def release(self, worker: str, ids: Sequence[int]) -> None: ...
-    def expire(self, campaign: int, now: int, reason: str) -> int: ...
-    def abandon(self, campaign: int, worker: str | None, now: int, reason: str) -> int: ...
+    def release_stray(self, campaign: int, worker: str, keep: Sequence[int]) -> int:
+        """Back to ``pending``: this worker's ``sending`` rows other than ``keep`` (claims whose
+        commit went through while the worker heard an error: it never sent them)."""
+        ...
+
+    def expire(self, campaign: int, reason: str) -> int: ...
+    def abandon(
+        self, campaign: int, reason: str, *, label: str | None = None, keep: str | None = None
+    ) -> int:
+        """Every ``sending`` row becomes ``unknown``; with ``label``, only the rows of that
+        worker label's runs other than ``keep`` (the dead runs of a label now running again)."""
+        ...
+
     def remaining(self, campaign: int) -> tuple[int, int]: ...
 
     # tracking
@@ -119,28 +174,7 @@ class Store(Protocol):
     def sent_since(self, campaign: int, since: int) -> int: ...
     def export(self, campaign: int) -> Iterator[ExportRow]: ...
     def events(self, campaign: int) -> Iterator[tuple[str, int, int]]: ...
-    def resolve(self, campaign: int, *, resend: bool, now: int, reason: str) -> int: ...
-
-
-def open_store(url: str) -> Store:
-    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, a plain path, or
-    ``postgresql://user@host:port/db`` (needs the ``[postgres]`` extra)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        try:
-            from ._postgres import PostgresStore
-        except ImportError as error:  # pragma: no cover - depends on the environment
-            raise JournalError(
-                "a PostgreSQL journal needs psycopg: pip install 'mysms-async[postgres]'"
-            ) from error
-        return PostgresStore(url)
-    if "://" in url and not url.startswith("sqlite://"):
-        raise JournalError(
-            f"journal URL {url.split('://')[0]}://... is not supported: use sqlite:///FILE or"
-            " postgresql://user@host:port/db"
-        )
-    from ._sqlite import SQLiteStore
-
-    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
-    if not path:
-        raise JournalError("journal URL sqlite:/// names no file")
-    return SQLiteStore(path)
+    def resolve(
+        self, campaign: int, *, resend: bool, now: int, reason: str, selection: Selection
+    ) -> int: ...
+    def restore(self, campaign: int, records: Sequence[Restored], now: int) -> int: ...

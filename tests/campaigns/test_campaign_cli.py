@@ -36,6 +36,7 @@ COUNT_KEYS = {
     "failed",
     "invalid",
     "unknown",
+    "skipped",
 }
 
 
@@ -189,3 +190,56 @@ def test_a_signal_lets_the_batch_in_flight_finish(
     assert _count(journal, 1) == 0 and _count(journal, 8) == 0
     assert 5 <= _count(journal, 2) < 30
     assert len(gateway.messages) == _count(journal, 2)
+
+
+def test_skip_is_final_and_resend_takes_a_selection(  # type: ignore[no-untyped-def]
+    mysms, rows: Path, served: tuple[FakeGateway, str]
+) -> None:
+    gateway, base_url = served
+    gateway.inject(DropAfterRead(), endpoint="send")
+    mysms("campaign", "create", "c", rows)
+    mysms("campaign", "run", "c", "--base-url", base_url, "--batch-size", "10")
+    code, out, _ = mysms("campaign", "resolve", "c", "--skip-unknown", "--json")
+    assert code == 0 and json.loads(out)["messages"] == 10
+    code, out, _ = mysms("campaign", "resolve", "c", "--resend-unknown", "--json")
+    assert code == 0 and json.loads(out)["messages"] == 0  # skipped stays skipped
+    code, out, _ = mysms("campaign", "status", "c", "--json")
+    assert json.loads(out)["counts"]["skipped"] == 10
+    code, _, err = mysms("campaign", "resolve", "c", "--resend-unknown", "--since", "2026-12-04")
+    assert code == 2 and "offset" in err
+    code, out, _ = mysms("campaign", "resolve", "c", "--resend-unknown", "--key", "nope", "--json")
+    assert code == 0 and json.loads(out)["messages"] == 0
+
+
+def test_status_and_resolve_show_what_a_crashed_worker_left(  # type: ignore[no-untyped-def]
+    mysms, rows: Path, journal_url: str
+) -> None:
+    """No run needed: on SQLite the free run lock proves the worker dead; on PostgreSQL its lease
+    ran out. Either way status says unknown, not in flight, and resolve finds them."""
+    from mysms_async.campaigns._open import open_store
+
+    mysms("campaign", "create", "c", rows, "--journal", journal_url)
+    store = open_store(journal_url)
+    cid = store.campaign("c").id  # type: ignore[union-attr]
+    lease = 600.0 if journal_url.startswith("sqlite") else -0.001
+    store.claim(cid, "dead/0123456789ab", 5, lease)  # then the worker was killed
+    store.close()
+    code, out, _ = mysms("campaign", "status", "c", "--journal", journal_url, "--json")
+    counts = json.loads(out)["counts"]
+    assert code == 1 and counts["sending"] == 0 and counts["unknown"] == 5
+    code, out, _ = mysms(
+        "campaign", "resolve", "c", "--journal", journal_url, "--skip-unknown", "--json"
+    )
+    assert code == 0 and json.loads(out)["messages"] == 5
+
+
+def test_rate_limit_is_the_campaigns_and_the_run_says_so(  # type: ignore[no-untyped-def]
+    mysms, rows: Path, served: tuple[FakeGateway, str]
+) -> None:
+    _, base_url = served
+    mysms("campaign", "create", "c", rows)
+    code, out, err = mysms("campaign", "run", "c", "--base-url", base_url, "--rate-limit", "500")
+    assert code == 1  # the one row without a destination is invalid
+    assert (
+        "rate limit 500 requests/s for all its workers" in out + err and "(was none)" in out + err
+    )

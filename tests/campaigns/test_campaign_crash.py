@@ -158,10 +158,12 @@ def _crash_run(journal: str, *, workers: int, lanes: int, kills: int, seed: int)
         elif outcome == Outcome.UNKNOWN:
             if text in spoiled and reason.startswith("DeliveryUnknownError"):
                 continue
-            # In flight at a kill: still carries the dead worker's id and the lease's reason.
-            assert worker in killed, (key, worker, reason)
+            # In flight at a kill: still carries the dead worker's run (its label, then "/"
+            # and the run's own id) and the lease's reason.
+            label = worker.split("/")[0]
+            assert label in killed, (key, worker, reason)
             assert "may have reached the gateway" in reason
-            unknown_by_worker[worker] += 1
+            unknown_by_worker[label] += 1
         else:
             # Refused, failed or invalid: the gateway has not accepted it.
             assert text not in gateway_ids, (key, Outcome(outcome))

@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
-from mysms_async import Message, segments
-from mysms_async.campaigns import DuplicateKeyError, Journal, JournalError, Outcome
+from mysms_async import Message, ValidationError, segments
+from mysms_async.campaigns import DuplicateKeyError, Journal, JournalError, Outcome, RunSummary
 from mysms_async.campaigns._load import count_parts
+from mysms_async.campaigns._open import open_store
 from mysms_async.campaigns._run import now_ms
-from mysms_async.campaigns._store import open_store
+from mysms_async.campaigns._store import Settled
 from mysms_async.testing import (
     ConnectRefused,
     DropAfterRead,
@@ -43,6 +47,7 @@ COUNT_KEYS = {
     "failed",
     "invalid",
     "unknown",
+    "skipped",
 }
 
 
@@ -233,9 +238,7 @@ async def test_each_failure_leads_to_its_outcome_and_unknown_is_never_resent(
         assert len(gateway.requests) == before
         assert campaign.report().counts["unknown"] == 2
 
-        # --skip-unknown keeps them unknown and unsent; --resend-unknown sends them again.
-        assert campaign.resolve(resend_unknown=False) == 2
-        assert campaign.report().counts["unknown"] == 2
+        # --resend-unknown sends them again, as ordered.
         assert campaign.resolve(resend_unknown=True) == 2
         async with gateway.client(batch_size=2) as client:
             await campaign.run(client, batch_size=2)
@@ -251,7 +254,7 @@ async def test_an_expired_lease_becomes_unknown_and_is_not_sent(journal_url: str
         # A worker that died after its claim: rows sending, lease already over.
         store = open_store(journal_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
-        claimed = store.claim(cid, "dead-worker", 3, now_ms() - 1)
+        claimed = store.claim(cid, "dead-worker", 3, -0.001)
         store.close()
         assert len(claimed) == 3
         async with gateway.client() as client:
@@ -268,7 +271,7 @@ async def test_a_live_lease_is_waited_for_on_postgres(postgres_url: str) -> None
         campaign = await journal.create("c", _rows(4))
         store = open_store(postgres_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
-        store.claim(cid, "slow-worker", 2, now_ms() + 60_000)
+        store.claim(cid, "slow-worker", 2, 60.0)
         async with gateway.client() as client, anyio.create_task_group() as group:
 
             async def cancel_once_the_rest_is_sent() -> None:
@@ -355,8 +358,12 @@ async def test_connect_refused_goes_back_to_pending_then_is_sent(journal_url: st
         assert len(gateway.messages) == 2
 
 
-def test_a_second_sqlite_worker_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["same", "hard link", "symlink"])
+def test_a_second_sqlite_worker_is_refused(tmp_path: Path, name: str) -> None:
+    """One SQLite file, one worker per campaign, whatever name the second one reaches it by."""
     url = f"sqlite:///{tmp_path / 'j.db'}"
+    other = tmp_path / "elsewhere" / "other.db"
+    other.parent.mkdir()
     with Journal(url) as journal:
         anyio.run(journal.create, "c", _rows(2))
     holder = subprocess.Popen(
@@ -366,7 +373,7 @@ def test_a_second_sqlite_worker_is_refused(tmp_path: Path) -> None:
             textwrap.dedent(
                 f"""
                 import sys, time
-                from mysms_async.campaigns._store import open_store
+                from mysms_async.campaigns._open import open_store
                 store = open_store({url!r})
                 store.lock_worker(store.campaign("c").id, "other")
                 print("locked", flush=True)
@@ -379,8 +386,14 @@ def test_a_second_sqlite_worker_is_refused(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
 
+        if name == "hard link":
+            os.link(tmp_path / "j.db", other)
+        elif name == "symlink":
+            other.symlink_to(tmp_path / "j.db")
+        second_url = url if name == "same" else f"sqlite:///{other}"
+
         async def second() -> None:
-            with Journal(url) as journal:
+            with Journal(second_url) as journal:
                 async with _gateway().client() as client:
                     await journal.campaign("c").run(client)
 
@@ -409,7 +422,7 @@ def test_a_newer_journal_says_why_it_cannot_be_opened(tmp_path: Path) -> None:
     Journal(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO mysms_schema VALUES (7, 0)")
-    with pytest.raises(JournalError, match="schema version 7, newer than this library's 1"):
+    with pytest.raises(JournalError, match="schema version 7, newer than this library's 2"):
         Journal(f"sqlite:///{path}")
 
 
@@ -426,16 +439,19 @@ def test_newer_postgres_journal_refused(postgres_url: str) -> None:
     import psycopg
 
     with psycopg.connect(postgres_url, autocommit=True) as db:
-        db.execute("INSERT INTO mysms_schema VALUES (2, 0)")
-    with pytest.raises(JournalError, match="schema version 2, newer"):
+        db.execute("INSERT INTO mysms_schema VALUES (3, 0)")
+    with pytest.raises(JournalError, match="schema version 3, newer"):
         Journal(postgres_url)
 
 
-def test_unsupported_url_and_missing_campaign() -> None:
+def test_unsupported_url_and_missing_campaign(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="not supported"):
         Journal("mysql://localhost/db")
-    with pytest.raises(JournalError, match="no campaign 'nope'"):
-        Journal(f"sqlite:///{Path(__file__).parent / 'nope-never-created.db'}").campaign("nope")
+    with (
+        Journal(f"sqlite:///{tmp_path / 'nope.db'}") as journal,
+        pytest.raises(JournalError, match="no campaign 'nope'"),
+    ):
+        journal.campaign("nope")
 
 
 def test_password_in_postgres_url_is_not_shown() -> None:
@@ -549,3 +565,168 @@ async def test_bad_options_are_validation_errors_before_any_request(journal_url:
                 with pytest.raises(ValidationError):
                     await campaign.run(client, **options)  # type: ignore[arg-type]
     assert gateway.requests == []
+
+
+# --- resolve: skipped stays skipped, resend only what it names, every id kept -------------------
+
+
+def _unknown_batch(store: Any, cid: int, worker: str, count: int) -> list[int]:
+    """A batch a dead worker left in flight, its lease over: the next expiry makes it unknown."""
+    return [row.id for row in store.claim(cid, worker, count, -0.001)]
+
+
+async def test_a_skipped_message_stays_skipped_and_resend_sends_only_what_it_names(
+    journal_url: str,
+) -> None:
+    gateway = _gateway()
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(6))
+        store = open_store(journal_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        _unknown_batch(store, cid, "host-a/run1", 2)  # m0, m1: the first crash
+        store.expire(cid, "lease expired")
+        assert campaign.resolve(resend_unknown=False) == 2  # the operator: never resend these
+        assert campaign.report().counts["skipped"] == 2
+        _unknown_batch(store, cid, "host-b/run2", 2)  # m2, m3: a newer crash
+        store.expire(cid, "lease expired")
+        _unknown_batch(store, cid, "host-c/run3", 1)  # m4: a third one, not named below
+        store.expire(cid, "lease expired")
+        store.close()
+        # A resend meant for the newer crash's unknowns, by the run's worker label.
+        assert campaign.resolve(resend_unknown=True, run="host-b") == 2
+        async with gateway.client() as client:
+            await campaign.run(client)
+        sent = sorted(m.text for m in gateway.messages.values())
+        assert sent == ["m2", "m3", "m5"]  # never m0, m1 (skipped) nor m4 (not named)
+        counts = campaign.report().counts
+        assert counts["skipped"] == 2 and counts["unknown"] == 1 and counts["accepted"] == 3
+        # A resend without selection still leaves skipped messages alone.
+        assert campaign.resolve(resend_unknown=True) == 1  # m4 only
+        # Only naming a skipped message by key reverses the decision.
+        keys = [r["key"] for r in campaign.export_records() if r["outcome"] == "skipped"]
+        assert campaign.resolve(resend_unknown=True, keys=keys[:1]) == 1
+        async with gateway.client() as client:
+            await campaign.run(client)
+        assert campaign.report().counts["skipped"] == 1
+        assert max(Counter(m.text for m in gateway.messages.values()).values()) == 1
+
+
+async def test_resolve_by_time_and_bad_selections(journal_url: str) -> None:
+    import datetime as dt
+
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(3))
+        store = open_store(journal_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        _unknown_batch(store, cid, "w/1", 3)
+        store.expire(cid, "lease expired")
+        store.close()
+        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+        assert campaign.resolve(resend_unknown=True, since=later) == 0
+        assert campaign.resolve(resend_unknown=False, until=later) == 3
+        with pytest.raises(ValidationError, match="since"):
+            campaign.resolve(resend_unknown=True, since=dt.datetime(2026, 1, 1))
+        with pytest.raises(ValidationError, match="keys"):
+            campaign.resolve(resend_unknown=True, keys="k1")
+
+
+async def test_every_gateway_id_a_message_was_given_is_kept(journal_url: str) -> None:
+    """A slow worker's answer arrives after its rows were resolved and sent again."""
+    gateway = _gateway()
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", _rows(1))
+        store = open_store(journal_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        (row,) = _unknown_batch(store, cid, "slow/1", 1)
+        store.expire(cid, "lease expired")
+        assert campaign.resolve(resend_unknown=True) == 1
+        async with gateway.client() as client:
+            await campaign.run(client)
+        (second,) = [r["id"] for r in campaign.export_records()]
+        store.settle("slow/1", [Settled(row, Outcome.ACCEPTED, "first-id", 1, None)], now_ms())
+        store.close()
+        (record,) = campaign.export_records()
+        assert record["outcome"] == "accepted" and record["id"] == second
+        assert record["ids"].split() == [second, "first-id"]
+
+
+def test_a_version_1_sqlite_journal_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    Journal(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:  # what version 1 wrote
+        db.execute("ALTER TABLE messages DROP COLUMN gateway_ids")
+        db.execute("ALTER TABLE campaigns DROP COLUMN loading_above")
+        db.execute("DELETE FROM mysms_schema WHERE version = 2")
+    Journal(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT max(version) FROM mysms_schema").fetchone() == (2,)
+        db.execute("SELECT gateway_ids FROM messages")
+
+
+# --- one clock, unique runs ----------------------------------------------------------------------
+
+
+async def test_a_worker_clock_ahead_leaves_live_leases_alone_on_postgres(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leases are computed on the server's clock: a worker 600 s ahead expires nothing live."""
+    gateway = _gateway()
+    with Journal(postgres_url) as journal:
+        campaign = await journal.create("c", _rows(4))
+        store = open_store(postgres_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        store.claim(cid, "live/1", 2, 60.0)  # a live worker, its answer on the way
+        store.close()
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + 600)  # this worker's clock
+        stop = anyio.Event()
+
+        def once_the_rest_is_sent(summary: RunSummary) -> None:
+            if sum(summary.outcomes.values()) >= 2:
+                stop.set()
+
+        with anyio.fail_after(20):
+            async with gateway.client() as client:
+                await campaign.run(client, stop=stop, on_batch=once_the_rest_is_sent)
+        counts = campaign.report().counts
+        assert counts["sending"] == 2 and counts["unknown"] == 0 and counts["accepted"] == 2
+
+
+async def test_a_sqlite_slot_written_by_a_clock_ahead_is_said_and_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway = _gateway()
+    real = time.time
+    with Journal(f"sqlite:///{tmp_path / 'j.db'}") as journal:
+        campaign = await journal.create("c", _rows(4))
+        monkeypatch.setattr(time, "time", lambda: real() + 600)  # a run on a clock ahead
+        async with gateway.client(batch_size=2) as client:
+            await campaign.run(client, batch_size=2, rate_limit=20)
+        monkeypatch.setattr(time, "time", real)  # the clock set right
+        await journal.create("c", _rows(4, start=4))
+        with anyio.fail_after(10):  # before: the pace waited for the slot 600 s ahead
+            async with gateway.client(batch_size=2) as client:
+                await campaign.run(client, batch_size=2)
+        assert campaign.report().counts["accepted"] == 8
+    assert any("ahead of this machine's clock" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_reused_worker_label_takes_over_its_dead_runs_rows(postgres_url: str) -> None:
+    gateway = _gateway()
+    with Journal(postgres_url) as journal:
+        campaign = await journal.create("c", _rows(4))
+        store = open_store(postgres_url)
+        cid = store.campaign("c").id  # type: ignore[union-attr]
+        store.claim(cid, "pod-1/0123456789ab", 2, 60.0)  # pod-1's run, killed mid-request
+        store.claim(cid, "pod-2/0123456789ab", 1, 0.5)  # another label's: left to its lease
+        store.close()
+        with anyio.fail_after(20):  # before: the dead run's leases were waited for (or renewed)
+            async with gateway.client() as client:
+                summary = await campaign.run(client, worker_id="pod-1")
+        assert summary.worker.startswith("pod-1/") and summary.worker != "pod-1/0123456789ab"
+        counts = campaign.report().counts
+        assert counts["unknown"] == 3 and counts["accepted"] == 1
+        reasons = {r["reason"] for r in campaign.export_records() if r["outcome"] == "unknown"}
+        assert any("stopped" in reason for reason in reasons)  # the dead run's, at once
+        with pytest.raises(ValidationError, match="worker_id"):
+            await campaign.run(client, worker_id="pod/1")

@@ -1,0 +1,34 @@
+"""The journal URL -> store factory, apart from the interface so that no backend module imports a
+module that imports it."""
+
+from __future__ import annotations
+
+from ._rules import JournalError
+from ._store import Store
+
+
+def open_store(url: str, password: str | None = None) -> Store:
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, a plain path, or
+    ``postgresql://user@host:port/db`` (needs the ``[postgres]`` extra; ``password``, else the
+    URL's, else libpq's ``PGPASSWORD`` or ``~/.pgpass``)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from ._postgres import PostgresStore
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise JournalError(
+                "a PostgreSQL journal needs psycopg: pip install 'mysms-async[postgres]'"
+            ) from error
+        return PostgresStore(url, password)
+    if "://" in url and not url.startswith("sqlite://"):
+        raise JournalError(
+            f"journal URL {url.split('://')[0]}://... is not supported: use sqlite:///FILE or"
+            " postgresql://user@host:port/db"
+        )
+    if password is not None:
+        raise JournalError("a journal password is for a postgresql:// journal, not SQLite")
+    from ._sqlite import SQLiteStore
+
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    if not path:
+        raise JournalError("journal URL sqlite:/// names no file")
+    return SQLiteStore(path)
