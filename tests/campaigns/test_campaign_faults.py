@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from conftest import Cluster
+from pg_cluster import Cluster
 
 from mysms_async import MySMSClient
 from mysms_async.campaigns import Journal, JournalError

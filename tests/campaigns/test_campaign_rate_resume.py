@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import anyio
-from conftest import ArrivalClock, serve_asgi
+from pg_cluster import ArrivalClock, serve_asgi
 
 from mysms_async import MySMSClient
 from mysms_async.campaigns import Journal, RunSummary

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Cluster
+from pg_cluster import Cluster
 
 from mysms_async._cli import main
 from mysms_async.campaigns import Journal, JournalError
