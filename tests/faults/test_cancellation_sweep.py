@@ -19,6 +19,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 import sniffio
+from asyncio_compat import TIMEOUT_ERRORS, timeout
 from fault_cases import DESTINATION, make_client, make_gateway, open_connections
 from test_concurrency import connected_to
 
@@ -86,7 +87,7 @@ async def _cancelled_at_random(client: MySMSClient, rounds: int, rng: random.Ran
             if style == 0:
                 await asyncio.wait_for(call(), deadline)
             elif style == 1:
-                async with asyncio.timeout(deadline):
+                async with timeout(deadline):
                     await call()
             elif style == 2:
                 task = asyncio.ensure_future(call())
@@ -94,7 +95,7 @@ async def _cancelled_at_random(client: MySMSClient, rounds: int, rng: random.Ran
                 await task
             else:
                 cancelled += await _cut_after(call(), rng.randrange(turns + 1))
-        except (TimeoutError, asyncio.CancelledError):
+        except (*TIMEOUT_ERRORS, asyncio.CancelledError):
             cancelled += 1
         except MySMSError:
             pass  # an unknown outcome is a fair answer for a send cut on the wire
