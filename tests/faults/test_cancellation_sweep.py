@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import statistics
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -52,11 +53,14 @@ async def _cut_after(call: Awaitable[object], steps: int) -> bool:
 
 
 async def _round_trip_time(client: MySMSClient) -> float:
-    """How long one request takes here and now (the machine may be loaded)."""
-    started = anyio.current_time()
-    for _ in range(5):
+    """How long one request takes here and now (the machine may be loaded): the median of seven,
+    so one stall of a busy machine does not stretch every deadline past the round trip."""
+    took = []
+    for _ in range(7):
+        started = anyio.current_time()
         await client.balance()
-    return (anyio.current_time() - started) / 5
+        took.append(anyio.current_time() - started)
+    return statistics.median(took)
 
 
 async def _loop_turns(client: MySMSClient) -> int:
