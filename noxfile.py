@@ -93,6 +93,6 @@ def lowest(session: nox.Session) -> None:
 def sdist(session: nox.Session) -> None:
     """Build the sdist outside the tree and check it ships every tracked test and example file."""
     with tempfile.TemporaryDirectory(prefix="mysms-sdist-") as out:
-        session.run(sys.executable, "-m", "build", "--sdist", "--outdir", out)
+        session.run(sys.executable, "-m", "build", "--sdist", "--outdir", out, silent=True)
         (archive,) = Path(out).glob("*.tar.gz")
         session.run(sys.executable, ROOT / ".ci" / "check_sdist.py", str(archive))
