@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 import pytest
+from asyncio_compat import TIMEOUT_ERRORS, timeout
 from fault_cases import SENDER, USERNAME
 from fault_cases import make_gateway as make_fault_gateway
 
@@ -366,14 +367,14 @@ async def _cancel_after_turns(call: Awaitable[None], turns: int) -> None:
 
 async def _with_timeout(call: Awaitable[None], seconds: float) -> None:
     try:
-        async with asyncio.timeout(seconds):
+        async with timeout(seconds):
             await call
     except TimeoutError:
         pass
 
 
 async def _wait_for(call: Awaitable[None], seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(*TIMEOUT_ERRORS):
         await asyncio.wait_for(call, seconds)
 
 
