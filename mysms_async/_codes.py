@@ -19,6 +19,8 @@ class RequestState(IntEnum):
 
     @property
     def is_internal_error(self) -> bool:
+        """Whether this is one of the gateway's internal errors (-50..-52): the request was not
+        executed, so a send may be repeated."""
         return self.value in _INTERNAL_ERRORS
 
 
@@ -38,10 +40,12 @@ class MessageState(IntEnum):
 
     @property
     def is_final(self) -> bool:
+        """Whether the state will not change again: delivered, or any error (negative)."""
         return is_final_state(self.value)
 
     @property
     def is_error(self) -> bool:
+        """Whether the message failed (a negative state): refused, expired or undeliverable."""
         return self.value < 0
 
 

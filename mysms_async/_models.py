@@ -95,6 +95,8 @@ class StatusResult(_StateMixin, msgspec.Struct, frozen=True):
         return hash(_status_fields(self))
 
     def raise_for_state(self) -> StatusResult:
+        """Return self, or raise: the request's error if the status request failed, else
+        ``MessageRejectedError`` when the message's state is negative."""
         if self.error is not None:
             raise self.error
         if self.state is not None and self.state < 0:

@@ -150,18 +150,24 @@ class FakeGateway:
 
     @property
     def price_per_part(self) -> Decimal:
+        """What one SMS part costs the account (charged on acceptance)."""
         return self._endpoints.price_per_part
 
     @property
     def delivery_delay(self) -> float | None:
+        """Seconds each message spends in each state, or ``None`` when messages stay where they
+        are until :meth:`advance` moves them."""
         return self._store.delivery_delay
 
     @property
     def fail_share(self) -> float:
+        """The share (0..1) of accepted messages that end in -14 (undelivered) instead of 4."""
         return self._store.fail_share
 
     @property
     def strict(self) -> bool:
+        """Whether what a careful client never sends (unknown query parameters, a wrong content
+        type) is answered with HTTP 400 (``False`` lets it through)."""
         return self._endpoints.strict
 
     # --- accounts -------------------------------------------------------------------------------

@@ -40,6 +40,11 @@ class FakeGatewayTransport(httpx.AsyncBaseTransport):
         self._asgi = httpx.ASGITransport(app=gateway)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request from the in-process gateway, as httpx's transports do.
+
+        Raises ``httpx.ReadTimeout`` when the gateway's answer takes longer than the request's
+        read timeout, and ``httpx.ConnectError`` for a refused-connection fault.
+        """
         timeouts = request.extensions.get("timeout", {})
         read_timeout: float | None = timeouts.get("read")
         token = IN_PROCESS.set(self._gateway)
@@ -63,4 +68,5 @@ class FakeGatewayTransport(httpx.AsyncBaseTransport):
             IN_PROCESS.reset(token)
 
     async def aclose(self) -> None:
+        """Release the transport (the gateway itself keeps its state)."""
         await self._asgi.aclose()
