@@ -12,6 +12,7 @@ from typing import Literal
 
 from . import _constants as C
 from ._exceptions import ConfigurationError, ValidationError
+from ._redact import remember_secret
 from ._textrules import check_xml_safe
 
 WireFormat = Literal["json", "xml"]
@@ -147,7 +148,9 @@ def make_credentials(username: str, password: str) -> Credentials:
         raise ValidationError("password", "must be a non-empty string")
     check_xml_safe("username", username)
     check_xml_safe("password", password)
-    return Credentials(username, password)
+    credentials = Credentials(username, password)
+    remember_secret(credentials, password)  # the log filter withholds records that quote it
+    return credentials
 
 
 ENV_USERNAME = "MYSMS_USERNAME"

@@ -46,7 +46,7 @@ from ._models import (
     SendResult,
     StatusResult,
 )
-from ._redact import redact_text
+from ._redact import describe_exception
 from ._request import (
     PreparedRequest,
     RequestBuilder,
@@ -219,8 +219,8 @@ class Operations:
         return chunk
 
     def _unsendable(self, exc: BaseException) -> ValidationError:
-        text = redact_text(str(exc), self._secret)
-        return ValidationError("message", f"cannot be sent: {type(exc).__name__}: {text}")
+        described = describe_exception(exc, self._secret)
+        return ValidationError("message", f"cannot be sent: {described}")
 
     def _build_send(self, wires: Sequence[WireMessage]) -> PreparedRequest:
         try:
@@ -370,7 +370,7 @@ class Operations:
         if self.lifecycle.state is State.CLOSED:
             # httpx refuses a request on a closed client before sending anything.
             return ClientClosedError("the client was closed before this request started")
-        detail = f"{type(exc).__name__}: {redact_text(str(exc), self._secret)}"
+        detail = describe_exception(exc, self._secret)
         logger.warning("unexpected error from the transport: %s", detail)
         if prepared.operation == "send":
             return DeliveryUnknownError(
