@@ -54,6 +54,7 @@ class ClientOptions(TypedDict, total=False):
     timezone: str | dt.tzinfo
     max_response_bytes: int
     backend: Backend
+    max_parts: int | None
 
 
 _OPTION_NAMES = frozenset(ClientOptions.__annotations__)
@@ -69,6 +70,8 @@ class MySMSClient:
     ``timeout`` is the time one attempt may take end to end (a float of seconds or a
     ``timedelta``); connecting gets half of it. ``max_retries`` and ``retry_backoff`` govern
     retries, which a send only gets when its request provably never reached the gateway.
+    ``max_parts`` (10 by default, ``None`` for no limit) refuses, before any I/O, a text that
+    needs more SMS parts than that (a ``ValidationError`` naming the count and the limit).
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class MySMSClient:
         timezone: str | dt.tzinfo = C.DEFAULT_TIMEZONE,
         max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
         backend: Backend = "httpx",
+        max_parts: int | None = C.DEFAULT_MAX_PARTS,
     ) -> None:
         self._credentials: Credentials = make_credentials(username, password)
         self._settings: Settings = make_settings(
@@ -106,6 +110,7 @@ class MySMSClient:
             timezone=timezone,
             max_response_bytes=max_response_bytes,
             backend=backend,
+            max_parts=max_parts,
         )
         if http_client is not None and transport is not None:
             raise ValidationError("transport", "give either http_client or transport, not both")

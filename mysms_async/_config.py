@@ -52,6 +52,8 @@ class Settings:
     timezone: dt.tzinfo
     max_response_bytes: int
     backend: Backend = "httpx"
+    #: Most SMS parts one message's text may need (``_segments``); None for no limit.
+    max_parts: int | None = C.DEFAULT_MAX_PARTS
 
 
 def to_seconds(name: str, value: Seconds, *, positive: bool = False) -> float:
@@ -79,6 +81,17 @@ def _positive_int(name: str, value: int, *, minimum: int = 1, maximum: int | Non
         bound = f"between {minimum} and {maximum}" if maximum else f"at least {minimum}"
         raise ValidationError(name, f"must be {bound}", value)
     return value
+
+
+def _max_parts(value: int | None) -> int | None:
+    """An integer of at least 1, or None for no limit (0 is not "no limit": say None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or int.__index__(value) < 1:
+        raise ValidationError(
+            "max_parts", "must be an integer of at least 1, or None for no limit", value
+        )
+    return int.__index__(value)
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
@@ -119,6 +132,7 @@ def make_settings(
     timezone: str | dt.tzinfo,
     max_response_bytes: int,
     backend: str = "httpx",
+    max_parts: int | None = C.DEFAULT_MAX_PARTS,
 ) -> Settings:
     if rate_limit is not None:
         if isinstance(rate_limit, bool) or not isinstance(rate_limit, int | float):
@@ -138,6 +152,7 @@ def make_settings(
         timezone=_timezone(timezone),
         max_response_bytes=_positive_int("max_response_bytes", max_response_bytes, minimum=1024),
         backend=_choice("backend", backend, ("httpx", "aiohttp", "auto")),  # type: ignore[arg-type]
+        max_parts=_max_parts(max_parts),
     )
 
 

@@ -188,7 +188,11 @@ class Operations:
         """Validate one message and spell it for the wire (raises ``ValidationError``)."""
         try:
             return to_wire(
-                message, self.sender, self.settings.timezone, query_budget=self._query_budget
+                message,
+                self.sender,
+                self.settings.timezone,
+                query_budget=self._query_budget,
+                max_parts=self.settings.max_parts,
             )
         except MySMSError:
             raise
@@ -201,7 +205,11 @@ class Operations:
         chunk = Chunk(messages)
         try:
             wires = wire_many(
-                messages, self.sender, self.settings.timezone, query_budget=self._query_budget
+                messages,
+                self.sender,
+                self.settings.timezone,
+                query_budget=self._query_budget,
+                max_parts=self.settings.max_parts,
             )
         except Exception:
             wires = None  # the per-message path below names what is wrong

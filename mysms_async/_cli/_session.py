@@ -77,6 +77,8 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["max_retries"] = args.retries
     if args.request_timeout is not None:
         options["timeout"] = args.request_timeout
+    if getattr(args, "max_parts", None) is not None:  # send, bulk: 0 is no limit
+        options["max_parts"] = args.max_parts or None
     return options
 
 
