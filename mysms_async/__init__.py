@@ -8,6 +8,7 @@ from ._client import InsecureURLWarning, MySMSClient
 from ._codes import MessageState, RequestState
 from ._exceptions import (
     AuthError,
+    BaseURLError,
     ClientClosedError,
     ConfigurationError,
     DeliveryUnknownError,
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AuthError",
     "Balance",
+    "BaseURLError",
     "ClientClosedError",
     "ConfigurationError",
     "DeliveryUnknownError",

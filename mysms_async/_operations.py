@@ -31,6 +31,7 @@ from ._config import Credentials, Settings
 from ._decoders import WireBatch, decode_balance, decode_batch
 from ._exceptions import (
     AuthError,
+    BaseURLError,
     ClientClosedError,
     DeliveryUnknownError,
     MySMSError,
@@ -60,7 +61,7 @@ from ._transport import Transport
 logger = logging.getLogger(C.LOGGER_NAME)
 
 #: Errors after which no later request can succeed: a bulk run stops reading and reports.
-STOP_ERRORS = (AuthError, ClientClosedError, WrongEventLoopError)
+STOP_ERRORS = (AuthError, BaseURLError, ClientClosedError, WrongEventLoopError)
 
 
 class State(enum.Enum):

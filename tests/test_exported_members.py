@@ -14,6 +14,7 @@ def test_public_names_are_exactly_the_curated_ones() -> None:
 def test_every_error_derives_from_the_one_base() -> None:
     errors = [
         mysms_async.AuthError,
+        mysms_async.BaseURLError,
         mysms_async.ClientClosedError,
         mysms_async.ConfigurationError,
         mysms_async.DeliveryUnknownError,

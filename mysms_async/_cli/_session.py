@@ -23,7 +23,7 @@ from .._config import (
     ENV_USERNAME,
     read_env,
 )
-from .._exceptions import AuthError, MySMSError, ValidationError
+from .._exceptions import AuthError, ConfigurationError, MySMSError, ValidationError
 from ._constants import (
     AUTH_FAILED,
     EXIT_PROBLEMS,
@@ -186,6 +186,9 @@ def run_client(session: Session, command: Callable[[MySMSClient], Awaitable[int]
         return EXIT_USAGE
     except ValidationError as error:
         out.error(describe_validation(error), "ValidationError")
+        return EXIT_USAGE
+    except ConfigurationError as error:  # BaseURLError: HTTP 404/405, a wrong --base-url
+        out.error(describe_error(error), type(error).__name__)
         return EXIT_USAGE
     except MySMSError as error:
         out.error(describe_error(error), type(error).__name__)
