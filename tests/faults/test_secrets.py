@@ -249,18 +249,20 @@ _ECHO_CLIENTS = [
     for fmt in ("json", "xml")
     for method in ("POST", "GET")
 ]
-_WHERE = ("status", "header", "body")
+_WHERE = ("status", "header", "long header", "body")
 
 
 def _echo_reply(request: Received, index: int) -> Reply:
-    """The n-th request's echo goes to the status line, a header or the body, in turn."""
-    where = _WHERE[index % 3]
+    """The n-th request's echo goes to the status line, a header, an over-long header (past
+    aiohttp's 8190 bytes) or the body: request 4r + k (round r, kind k) to place (k + r) % 4."""
+    where = _WHERE[(index + index // 4) % 4]
     echoed = request.body or request.target.encode("latin-1")
     close = b"Connection: close\r\n"  # every request on a fresh connection: none is lost
     if where == "status":
         data = b"HTTP/1.1 200 " + echoed + b"\r\n" + close + b"Content-Length: 0\r\n\r\n"
-    elif where == "header":
-        data = b"HTTP/1.1 200 OK\r\n" + close + b"X-Echo: " + echoed + b"\r\n\r\n"
+    elif where.endswith("header"):
+        padding = b"." * 9000 if where == "long header" else b""
+        data = b"HTTP/1.1 200 OK\r\n" + close + b"X-Echo: " + echoed + padding + b"\r\n\r\n"
     else:
         data = b"HTTP/1.1 200 OK\r\n" + close + b"Content-Length: %d\r\n\r\n" % len(echoed)
         data += echoed
@@ -300,8 +302,7 @@ class _Records(logging.Handler):
 
 
 async def _echo_case(port: int, password: str, case: tuple[str, str, str]) -> list[str]:
-    """Four kinds of request, three times: each kind meets each place of the echo once (the
-    server's requests are numbered, and 4 x round + kind runs through every residue of 3)."""
+    """Four kinds of request, four times: each kind meets each place of the echo once."""
     engine, fmt, method = case
     texts: list[str] = []
     async with MySMSClient(
@@ -352,7 +353,7 @@ def test_a_peer_echoing_the_request_leaves_no_piece_of_the_password_anywhere() -
                     records.records.clear()
                     server.received.clear()  # the requests are numbered from 0 per client
                     found = await _echo_case(port, password, case)
-                    assert len(server.received) == 12
+                    assert len(server.received) == 16
                     found += [formatter.format(record) for record in records.records]
                     texts[case] = "\n".join(found)
                 return texts
