@@ -330,7 +330,8 @@ async def _echo_case(port: int, password: str, case: tuple[str, str, str]) -> li
     return texts
 
 
-def test_a_peer_echoing_the_request_leaves_no_piece_of_the_password_anywhere() -> None:
+@pytest.mark.parametrize("engine", ["httpx", "aiohttp"])
+def test_a_peer_echoing_the_request_leaves_no_piece_of_the_password_anywhere(engine: str) -> None:
     """Both engines, formats and methods; the echo in the status line, a header and the body;
     generated passwords with quotes, backslashes, newlines, ``<``, ``&``, ``%`` and non-ASCII.
     Errors (rendered as a tracker would), results and every log record at DEBUG are checked."""
@@ -350,6 +351,8 @@ def test_a_peer_echoing_the_request_leaves_no_piece_of_the_password_anywhere() -
             async def every_case(password: str) -> dict[tuple[str, str, str], str]:
                 texts = {}
                 for case in _ECHO_CLIENTS:
+                    if case[0] != engine:
+                        continue
                     records.records.clear()
                     server.received.clear()  # the requests are numbered from 0 per client
                     found = await _echo_case(port, password, case)
