@@ -166,7 +166,7 @@ def validate_text(value: object) -> str:
         raise ValidationError("text", "must be a string", value)
     value = plain_str(value)
     if not value or value.isspace():
-        raise ValidationError("text", "must not be empty (or only whitespace)")
+        raise ValidationError("text", "must not be empty")  # blank is empty too
     check_xml_safe("text", value)
     return value
 
