@@ -28,11 +28,12 @@ request into a status line or a header makes aiohttp quote it escaped twice
 password (``bytearray(b'EfGh</password>...')``), or httpcore log the echoed line at DEBUG. So a
 foreign text is checked after redaction (``leaks_secret``): if any window of four characters of
 any spelling of the secret (raw, JSON, XML/HTML, URL, ``repr``, bytes ``repr``, and those escaped
-once more), or any four letters and digits of the secret in a row once punctuation is ignored,
-is still in it, the text is not quoted at all: ``describe_exception`` keeps only the exception's
-type and a fixed description, and the log filter withholds the record the same way. The filter
-knows the secrets of the credentials alive in the process (``remember_secret``, called when
-credentials are made; forgotten when they are collected).
+once more; and, backslashes ignored, escaped any number of times more), or any four letters and
+digits of the secret in a row once punctuation is ignored, is still in it, the text is not
+quoted at all: ``describe_exception`` keeps only the exception's type and a fixed description,
+and the log filter withholds the record the same way. The filter knows the secrets of the
+credentials alive in the process (``remember_secret``, called when credentials are made;
+forgotten when they are collected).
 """
 
 from __future__ import annotations
@@ -190,14 +191,18 @@ _PUNCTUATION = re.compile(r"[\W_]+")
 
 
 @functools.lru_cache(maxsize=32)
-def _leak_patterns(secret: str) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
-    """(every ``LEAK_WINDOW``-character window of every spelling, the same for the secret's
-    letters and digits alone); None where the secret has no such window."""
+def _leak_patterns(secret: str) -> tuple[re.Pattern[str] | None, ...]:
+    """Every ``LEAK_WINDOW``-character window of: every spelling; every spelling with its
+    backslashes dropped (to meet a text escaped any number of times more, backslashes dropped
+    too); the secret's letters and digits alone. None where there is no such window."""
+    forms = _spellings(secret)
     windows: set[str] = set()
-    for form in _spellings(secret):
+    unslashed: set[str] = set()
+    for form in forms:
         windows.update(_windows(form))
+        unslashed.update(_windows(form.replace("\\", "")))
     skeleton = _PUNCTUATION.sub("", secret)
-    return _alternation(windows), _alternation(set(_windows(skeleton)))
+    return _alternation(windows), _alternation(unslashed), _alternation(set(_windows(skeleton)))
 
 
 def _windows(text: str) -> list[str]:
@@ -218,8 +223,10 @@ def leaks_secret(text: str, secret: str | None) -> bool:
     """
     if not secret or not text:
         return False
-    spelled, skeleton = _leak_patterns(secret)
+    spelled, unslashed, skeleton = _leak_patterns(secret)
     if spelled is not None and spelled.search(text):
+        return True
+    if unslashed is not None and unslashed.search(text.replace("\\", "")):
         return True
     return skeleton is not None and skeleton.search(_PUNCTUATION.sub("", text)) is not None
 

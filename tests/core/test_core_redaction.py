@@ -692,7 +692,8 @@ def _neutral_texts() -> str:
 
     echoes = _request_echoes("NEUTRAL")
     described = [describe_exception(RuntimeError(text), "NEUTRAL") for text in echoes]
-    return "\n".join([*described, *map(redact_text, echoes), WITHHELD, "a record of httpcore"])
+    withheld = f"a record of httpcore.http11 {WITHHELD}"
+    return "\n".join([*described, *map(redact_text, echoes), withheld])
 
 
 _NEUTRAL_TEXTS = _neutral_texts()
