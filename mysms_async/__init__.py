@@ -9,6 +9,7 @@ from ._client import MySMSClient
 from ._codes import MessageState, RequestState
 from ._exceptions import (
     AuthError,
+    BaseURLError,
     ClientClosedError,
     ConfigurationError,
     CredentialsInURLWarning,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AuthError",
     "Balance",
+    "BaseURLError",
     "ClientClosedError",
     "ConfigurationError",
     "CredentialsInURLWarning",

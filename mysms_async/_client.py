@@ -60,6 +60,7 @@ class ClientOptions(TypedDict, total=False):
     timezone: str | dt.tzinfo
     max_response_bytes: int
     backend: Backend
+    max_parts: int | None
 
 
 _OPTION_NAMES = frozenset(ClientOptions.__annotations__)
@@ -77,6 +78,9 @@ class MySMSClient:
     HTTP tracing (opentelemetry-instrumentation-httpx or -aiohttp-client) records each request's
     full URL in its spans, so with GET every trace would hold the password: a client built with
     GET while such instrumentation is active warns once (``CredentialsInURLWarning``). Keep POST.
+
+    ``max_parts`` (10 by default, ``None`` for no limit) refuses, before any I/O, a text that
+    needs more SMS parts than that (a ``ValidationError`` naming the count and the limit).
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class MySMSClient:
         timezone: str | dt.tzinfo = C.DEFAULT_TIMEZONE,
         max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
         backend: Backend = "httpx",
+        max_parts: int | None = C.DEFAULT_MAX_PARTS,
     ) -> None:
         self._credentials: Credentials = make_credentials(username, password)
         self._settings: Settings = make_settings(
@@ -114,6 +119,7 @@ class MySMSClient:
             timezone=timezone,
             max_response_bytes=max_response_bytes,
             backend=backend,
+            max_parts=max_parts,
         )
         if http_client is not None and transport is not None:
             raise ValidationError("transport", "give either http_client or transport, not both")

@@ -13,6 +13,7 @@ from typing import Literal
 
 from . import _constants as C
 from ._exceptions import ConfigurationError, ValidationError
+from ._redact import remember_secret
 from ._textrules import check_xml_safe
 
 WireFormat = Literal["json", "xml"]
@@ -52,6 +53,8 @@ class Settings:
     timezone: dt.tzinfo
     max_response_bytes: int
     backend: Backend = "httpx"
+    #: Most SMS parts one message's text may need (``_segments``); None for no limit.
+    max_parts: int | None = C.DEFAULT_MAX_PARTS
 
 
 def to_seconds(name: str, value: Seconds, *, positive: bool = False) -> float:
@@ -79,6 +82,17 @@ def _positive_int(name: str, value: int, *, minimum: int = 1, maximum: int | Non
         bound = f"between {minimum} and {maximum}" if maximum else f"at least {minimum}"
         raise ValidationError(name, f"must be {bound}", value)
     return value
+
+
+def _max_parts(value: int | None) -> int | None:
+    """An integer of at least 1, or None for no limit (0 is not "no limit": say None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or int.__index__(value) < 1:
+        raise ValidationError(
+            "max_parts", "must be an integer of at least 1, or None for no limit", value
+        )
+    return int.__index__(value)
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
@@ -119,6 +133,7 @@ def make_settings(
     timezone: str | dt.tzinfo,
     max_response_bytes: int,
     backend: str = "httpx",
+    max_parts: int | None = C.DEFAULT_MAX_PARTS,
 ) -> Settings:
     if rate_limit is not None:
         if isinstance(rate_limit, bool) or not isinstance(rate_limit, int | float):
@@ -138,6 +153,7 @@ def make_settings(
         timezone=_timezone(timezone),
         max_response_bytes=_positive_int("max_response_bytes", max_response_bytes, minimum=1024),
         backend=_choice("backend", backend, ("httpx", "aiohttp", "auto")),  # type: ignore[arg-type]
+        max_parts=_max_parts(max_parts),
     )
 
 
@@ -165,7 +181,9 @@ def make_credentials(username: str, password: str) -> Credentials:
         raise ValidationError("password", "must be a non-empty string")
     check_xml_safe("username", username)
     check_xml_safe("password", password)
-    return Credentials(username, password)
+    credentials = Credentials(username, password)
+    remember_secret(credentials, password)  # the log filter withholds records that quote it
+    return credentials
 
 
 ENV_USERNAME = "MYSMS_USERNAME"

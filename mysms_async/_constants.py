@@ -26,6 +26,11 @@ DEFAULT_BATCH_SIZE = 100
 DEFAULT_MAX_CONCURRENCY = 4
 MAX_BATCH_SIZE = 10_000
 
+#: A text needing more SMS parts than this is refused before any I/O (``max_parts=None``: no
+#: limit). The network splits a long text and the gateway charges every part: 10 parts is
+#: about 1,500 Latin or 670 Cyrillic characters; a text ten times that is a mistake, not an SMS.
+DEFAULT_MAX_PARTS = 10
+
 #: A response body larger than this, after decompression, is refused.
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 

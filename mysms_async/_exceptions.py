@@ -5,6 +5,8 @@
     MySMSError                              every one has ``.results`` (see below)
     ├── ValidationError (also ValueError)   bad input, found before any I/O
     ├── ConfigurationError                  from_env(): a variable missing or unusable
+    │   └── BaseURLError (also ResponseError) HTTP 404/405: no gateway endpoint at base_url;
+    │                                       nothing was executed (a send: not sent)
     ├── InputError                          the caller's message iterable raised (``__cause__``)
     ├── ClientClosedError (also RuntimeError) the client was used after aclose()
     ├── WrongEventLoopError (also RuntimeError) the client was used from a second event loop
@@ -136,6 +138,21 @@ class ResponseError(MySMSError):
         self.status_code = status_code
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class BaseURLError(ConfigurationError, ResponseError):
+    """HTTP 404 or 405: the request reached no endpoint of the gateway, so nothing was executed.
+
+    A base URL with a wrong path answers so on every endpoint; a send was not sent (it is never
+    ``DeliveryUnknownError``), and a bulk run stops at the first one. ``.status_code`` is the
+    HTTP status, ``.variable`` the variable that sets the base URL (``MYSMS_BASE_URL``).
+    """
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        self.variable = "MYSMS_BASE_URL"
+        self.status_code = status_code
+        self.retry_after = None
+        MySMSError.__init__(self, message)
 
 
 class TransportError(MySMSError):

@@ -45,7 +45,7 @@ from ._config import Settings
 from ._exceptions import ClientClosedError
 from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy, user_agent
 from ._inflate import ACCEPT_ENCODING, CappedBody, too_large
-from ._redact import RedactPasswordFilter, redact_text
+from ._redact import RedactPasswordFilter, describe_exception
 from ._request import PreparedRequest
 
 _AIOHTTP_LOGGERS = (
@@ -318,5 +318,4 @@ class AiohttpExchange:
         return Reply(200, data)
 
     def _describe(self, exc: BaseException) -> str:
-        text = str(exc) or "no message"
-        return f"{type(exc).__name__}: {redact_text(text, self._secret)}"
+        return describe_exception(exc, self._secret)

@@ -17,7 +17,7 @@ from ._exceptions import ClientClosedError
 from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy, user_agent
 from ._inflate import ACCEPT_ENCODING, CappedBody, too_large
 from ._pool import SlotPool
-from ._redact import install_log_redaction, redact_text
+from ._redact import describe_exception, install_log_redaction
 from ._request import PreparedRequest
 
 install_log_redaction()
@@ -156,8 +156,7 @@ class HttpxExchange:
         return Reply(200, body)
 
     def _describe(self, exc: BaseException) -> str:
-        text = str(exc) or "no message"
-        return f"{type(exc).__name__}: {redact_text(text, self._secret)}"
+        return describe_exception(exc, self._secret)
 
 
 def _timeouts(timeout: float) -> httpx.Timeout:

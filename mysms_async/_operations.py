@@ -31,6 +31,7 @@ from ._config import Credentials, Settings
 from ._decoders import WireBatch, decode_balance, decode_batch
 from ._exceptions import (
     AuthError,
+    BaseURLError,
     ClientClosedError,
     DeliveryUnknownError,
     MySMSError,
@@ -46,7 +47,7 @@ from ._models import (
     SendResult,
     StatusResult,
 )
-from ._redact import redact_text
+from ._redact import describe_exception
 from ._request import (
     PreparedRequest,
     RequestBuilder,
@@ -60,7 +61,7 @@ from ._transport import Transport
 logger = logging.getLogger(C.LOGGER_NAME)
 
 #: Errors after which no later request can succeed: a bulk run stops reading and reports.
-STOP_ERRORS = (AuthError, ClientClosedError, WrongEventLoopError)
+STOP_ERRORS = (AuthError, BaseURLError, ClientClosedError, WrongEventLoopError)
 
 
 class State(enum.Enum):
@@ -197,7 +198,11 @@ class Operations:
         """Validate one message and spell it for the wire (raises ``ValidationError``)."""
         try:
             return to_wire(
-                message, self.sender, self.settings.timezone, query_budget=self._query_budget
+                message,
+                self.sender,
+                self.settings.timezone,
+                query_budget=self._query_budget,
+                max_parts=self.settings.max_parts,
             )
         except MySMSError:
             raise
@@ -210,7 +215,11 @@ class Operations:
         chunk = Chunk(messages)
         try:
             wires = wire_many(
-                messages, self.sender, self.settings.timezone, query_budget=self._query_budget
+                messages,
+                self.sender,
+                self.settings.timezone,
+                query_budget=self._query_budget,
+                max_parts=self.settings.max_parts,
             )
         except Exception:
             wires = None  # the per-message path below names what is wrong
@@ -228,8 +237,8 @@ class Operations:
         return chunk
 
     def _unsendable(self, exc: BaseException) -> ValidationError:
-        text = redact_text(str(exc), self._secret)
-        return ValidationError("message", f"cannot be sent: {type(exc).__name__}: {text}")
+        described = describe_exception(exc, self._secret)
+        return ValidationError("message", f"cannot be sent: {described}")
 
     def _build_send(self, wires: Sequence[WireMessage]) -> PreparedRequest:
         try:
@@ -379,7 +388,7 @@ class Operations:
         if self.lifecycle.state is State.CLOSED:
             # httpx refuses a request on a closed client before sending anything.
             return ClientClosedError("the client was closed before this request started")
-        detail = f"{type(exc).__name__}: {redact_text(str(exc), self._secret)}"
+        detail = describe_exception(exc, self._secret)
         logger.warning("unexpected error from the transport: %s", detail)
         if prepared.operation == "send":
             return DeliveryUnknownError(

@@ -21,15 +21,32 @@ The body of an answer is the one text that is all context: ``describe_body`` quo
 of an answer we could not read (a proxy, WAF or debug page may echo the request) after
 redacting it by structure, and, for a secret long enough not to occur by chance, every
 spelling of it too; only then is it cut to length, so no part of a value survives the cut.
+
+Redaction by context cannot be certain of a text another library wrote: a peer that echoes the
+request into a status line or a header makes aiohttp quote it escaped twice
+(``"password":"***"EfGh"`` for ``AbCd"EfGh``), or h11 quote the line after a newline of the
+password (``bytearray(b'EfGh</password>...')``), or httpcore log the echoed line at DEBUG. So a
+foreign text is checked after redaction (``leaks_secret``): if any window of four characters of
+any spelling of the secret (raw, JSON, XML/HTML, URL, ``repr``, bytes ``repr``, and those escaped
+once more; and, backslashes ignored, escaped any number of times more), or any four letters and
+digits of the secret in a row once punctuation is ignored, is still in it, the text is not
+quoted at all: ``describe_exception`` keeps only the exception's type and a fixed description,
+and the log filter withholds the record the same way. The filter knows the secrets of the
+credentials alive in the process (``remember_secret``, called when credentials are made;
+forgotten when they are collected).
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import itertools
 import json
 import logging
 import re
+import threading
+import traceback
+import weakref
 from urllib.parse import quote, quote_plus
 
 REDACTED = "***"
@@ -163,8 +180,107 @@ def describe_body(body: bytes, secret: str | None, limit: int = 60) -> str:
     return repr(data[:limit])
 
 
+# --- foreign text: quoted only when no piece of the secret is left in it ----------------------
+
+#: The shortest run of the secret's characters that a foreign text may not keep.
+LEAK_WINDOW = 4
+#: What is left of a foreign message that may quote the secret: its type and this.
+WITHHELD = "(message withheld: it may quote the request, password included)"
+
+_PUNCTUATION = re.compile(r"[\W_]+")
+
+
+@functools.lru_cache(maxsize=32)
+def _leak_patterns(secret: str) -> tuple[re.Pattern[str] | None, ...]:
+    """Every ``LEAK_WINDOW``-character window of: every spelling; every spelling with its
+    backslashes dropped (to meet a text escaped any number of times more, backslashes dropped
+    too); the secret's letters and digits alone. None where there is no such window."""
+    forms = _spellings(secret)
+    windows: set[str] = set()
+    unslashed: set[str] = set()
+    for form in forms:
+        windows.update(_windows(form))
+        unslashed.update(_windows(form.replace("\\", "")))
+    skeleton = _PUNCTUATION.sub("", secret)
+    return _alternation(windows), _alternation(unslashed), _alternation(set(_windows(skeleton)))
+
+
+def _windows(text: str) -> list[str]:
+    return [text[i : i + LEAK_WINDOW] for i in range(len(text) - LEAK_WINDOW + 1)]
+
+
+def _alternation(pieces: set[str]) -> re.Pattern[str] | None:
+    if not pieces:
+        return None
+    return re.compile("|".join(map(re.escape, sorted(pieces))))
+
+
+def leaks_secret(text: str, secret: str | None) -> bool:
+    """True when ``text`` (already redacted) still holds any piece of ``secret`` that counts.
+
+    Conservative on purpose (see the module docstring): a text that merely shares four letters
+    with the secret is withheld too. Only ever applied to text that another library wrote.
+    """
+    if not secret or not text:
+        return False
+    spelled, unslashed, skeleton = _leak_patterns(secret)
+    if spelled is not None and spelled.search(text):
+        return True
+    if unslashed is not None and unslashed.search(text.replace("\\", "")):
+        return True
+    return skeleton is not None and skeleton.search(_PUNCTUATION.sub("", text)) is not None
+
+
+def redact_foreign(text: str, secret: str | None) -> str | None:
+    """``text`` redacted by context, or None when a piece of the secret would survive it."""
+    redacted = redact_text(text, secret)
+    if leaks_secret(redacted, secret) or any(leaks_secret(redacted, s) for s in live_secrets()):
+        return None
+    return redacted
+
+
+def describe_exception(exc: BaseException, secret: str | None) -> str:
+    """``TypeName: message`` for another library's exception, safe to keep as a ``detail``.
+
+    The one place an engine's (or any foreign) error text becomes ours: redacted by context,
+    and dropped for ``WITHHELD`` when that cannot be made certain.
+    """
+    text = str(exc) or "no message"
+    safe = redact_foreign(text, secret)
+    return f"{type(exc).__name__}: {WITHHELD if safe is None else safe}"
+
+
+# --- the secrets the log filter knows ----------------------------------------------------------
+
+_LIVE: dict[int, str] = {}
+_LIVE_LOCK = threading.Lock()
+_TOKENS = itertools.count()
+
+
+def remember_secret(owner: object, secret: str) -> None:
+    """Let the log filter look for ``secret`` in foreign records while ``owner`` is alive."""
+    token = next(_TOKENS)
+    with _LIVE_LOCK:
+        _LIVE[token] = secret
+    weakref.finalize(owner, _forget, token)
+
+
+def _forget(token: int) -> None:
+    with _LIVE_LOCK:
+        _LIVE.pop(token, None)
+
+
+def live_secrets() -> list[str]:
+    with _LIVE_LOCK:
+        return list(dict.fromkeys(_LIVE.values()))
+
+
 class RedactPasswordFilter(logging.Filter):
-    """Rewrites a record whose text holds a credential before any handler can see it."""
+    """Rewrites a record whose text holds a credential before any handler can see it.
+
+    A record that still holds a piece of a live secret after redaction (an echoed status line
+    or header that httpcore logs at DEBUG) keeps only its logger's name and ``WITHHELD``.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -172,9 +288,18 @@ class RedactPasswordFilter(logging.Filter):
         except Exception:  # a broken record is the logging module's to report
             return True
         redacted = redact_text(message)
+        secrets = live_secrets()
+        if secrets and any(leaks_secret(redacted, secret) for secret in secrets):
+            redacted = f"a record of {record.name} {WITHHELD}"
         if redacted != message:
             record.msg = redacted
             record.args = None
+        if record.exc_info and secrets:
+            rendered = "".join(traceback.format_exception(*record.exc_info))
+            if any(leaks_secret(redact_text(rendered), secret) for secret in secrets):
+                record.exc_info = None
+                record.exc_text = None
+                record.msg = f"{record.msg} (its exception {WITHHELD})"
         return True
 
 

@@ -29,12 +29,14 @@ from . import _constants as C
 from ._config import Credentials, HttpMethod, WireFormat
 from ._exceptions import ValidationError
 from ._models import Message
+from ._segments import UCS2_MULTI, UCS2_SINGLE, segments
 from ._textrules import check_xml_safe, is_xml_safe, plain_str
 
 __all__ = [
     "PreparedRequest",
     "RequestBuilder",
     "WireMessage",
+    "check_parts",
     "check_xml_safe",  # re-exported: it lives in _textrules, a module _config can import
     "format_date",
     "format_ttl",
@@ -159,13 +161,35 @@ def _validate_sender(value: str) -> str:
 
 
 def validate_text(value: object) -> str:
+    """A non-blank string XML can carry (a text of only whitespace is empty on a phone)."""
     if not isinstance(value, str):
         raise ValidationError("text", "must be a string", value)
-    if not value:
-        raise ValidationError("text", "must not be empty")
     value = plain_str(value)
+    if not value or value.isspace():
+        raise ValidationError("text", "must not be empty")  # blank is empty too
     check_xml_safe("text", value)
     return value
+
+
+def _safe_length(max_parts: int) -> int:
+    """Characters that surely fit in ``max_parts`` parts: a character costs at most 2 units
+    (a GSM-7 extension, a UTF-16 surrogate pair), and such a pair never straddles two parts,
+    which wastes at most 1 unit per part (``_segments``)."""
+    capacity = UCS2_SINGLE if max_parts == 1 else (UCS2_MULTI - 1) * max_parts
+    return capacity // 2
+
+
+def check_parts(text: str, max_parts: int | None) -> None:
+    """Refuse a text that needs more SMS parts than ``max_parts`` (None: no limit)."""
+    if max_parts is None or len(text) <= _safe_length(max_parts):
+        return
+    parts = segments(text).parts
+    if parts > max_parts:
+        raise ValidationError(
+            "text",
+            f"needs {parts} SMS parts, more than max_parts={max_parts} (each part is charged):"
+            " shorten it, or raise max_parts (None for no limit)",
+        )
 
 
 def format_date(value: object, timezone: dt.tzinfo) -> str:
@@ -221,11 +245,14 @@ def to_wire(
     timezone: dt.tzinfo,
     *,
     query_budget: int | None = None,
+    max_parts: int | None = None,
 ) -> WireMessage:
     """Check every field of one message and spell it as the gateway wants it.
 
     ``query_budget`` (``RequestBuilder.query_budget``: None for POST) is how many bytes of a
-    GET query the message's own parameters may take; a longer message is refused here.
+    GET query the message's own parameters may take; a longer message is refused here, and
+    so is a text needing more than ``max_parts`` SMS parts (checked first: with the default
+    limit it is the tighter one, and POST would not lift it).
     """
     if not isinstance(message, Message):
         raise ValidationError("message", "must be a mysms_async.Message", message)
@@ -237,6 +264,7 @@ def to_wire(
         None if message.date is None else format_date(message.date, timezone),
         None if message.ttl is None else format_ttl(message.ttl),
     )
+    check_parts(wire.text, max_parts)
     if query_budget is not None:
         _check_query_budget(wire, query_budget)
     return wire
@@ -302,6 +330,7 @@ def wire_many(
     timezone: dt.tzinfo,
     *,
     query_budget: int | None = None,
+    max_parts: int | None = None,
 ) -> list[WireMessage] | None:
     """Validate a whole chunk in a few passes; None when any message needs a closer look.
 
@@ -310,7 +339,7 @@ def wire_many(
     so a subclass goes the slow way, which copies it to a plain ``str``; no date or ttl; a
     non-empty text; a destination of 10 to 15 characters); then every destination's digits are
     checked in one joined ``bytes.isdigit``, the texts joined by ``is_xml_safe``, and each
-    distinct sender once.
+    distinct sender once; a text longer than surely fits ``max_parts`` parts is counted.
     When anything is off, the caller falls back to ``to_wire`` per message, which also says
     which message broke which rule. ``timezone`` is unused here (no dates pass this way); it
     keeps the signature of ``to_wire``.
@@ -330,6 +359,7 @@ def wire_many(
         or _type(m.destination) is not str
         or _type(m.text) is not str
         or not m.text
+        or m.text.isspace()
         or len(m.destination) not in _DESTINATION_LENGTHS
     ]:
         return None
@@ -347,6 +377,12 @@ def wire_many(
         return None
     if not is_xml_safe("".join(texts)):
         return None
+    if max_parts is not None and max(map(len, texts)) > _safe_length(max_parts):
+        try:
+            for text in texts:
+                check_parts(text, max_parts)
+        except ValidationError:
+            return None
     sources: dict[str | None, str | None] = {}
     for sender in senders:
         chosen = sender if sender is not None else default_sender

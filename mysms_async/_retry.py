@@ -2,9 +2,11 @@
 
 The rule that matters most: a send is retried only when the request provably never reached the
 gateway (the connection was refused or never opened, or the gateway answered 429, "too many
-requests", which executes nothing). Everything else that fails after the request may have been
-read becomes ``DeliveryUnknownError``: a duplicate SMS costs money and annoys a real person.
-Status and balance change nothing on the gateway, so they are retried on any transient failure.
+requests", which executes nothing), and trying again could help: a 404 or 405 executes nothing
+either, but says the base URL is wrong, which no retry changes. Everything else that fails after
+the request may have been read becomes ``DeliveryUnknownError``: a duplicate SMS costs money and
+annoys a real person. Status and balance change nothing on the gateway, so they are retried on
+any transient failure.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ class Failure:
 
 
 def should_retry(failure: Failure, *, idempotent: bool) -> bool:
-    """Never resend what may have arrived unless resending is harmless."""
+    """Never resend what may have arrived unless resending is harmless; never repeat what
+    cannot succeed (a ``NOT_SENT`` failure that is not transient: no endpoint at the URL)."""
     if failure.reach is Reach.NOT_SENT:
-        return True
+        return failure.transient
     return idempotent and failure.transient
 
 

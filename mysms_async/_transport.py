@@ -35,6 +35,7 @@ from ._codes import is_retryable_request_state
 from ._config import Credentials, Settings
 from ._exceptions import (
     AuthError,
+    BaseURLError,
     ClientClosedError,
     DeliveryUnknownError,
     GatewayError,
@@ -465,8 +466,21 @@ def _status_failure(reply: Reply) -> _AttemptFailed:
     A 3xx is never followed (a redirect would carry the password to another host). It is not
     the gateway's answer, and nothing proves the request was not executed on the way, so on a
     send it is an unknown outcome, like any other answer the client cannot read.
+
+    404 and 405 say the request reached no endpoint: nothing was executed (a send was not
+    sent), and no retry helps, since the base URL is wrong (``BaseURLError``).
     """
     code = reply.status_code
+    if code in (404, 405):
+        wrong_url = BaseURLError(
+            f"gateway answered HTTP {code}: there is no gateway endpoint at this base URL, so"
+            " the request was not executed (nothing was sent); check base_url (MYSMS_BASE_URL):"
+            f" the gateway's API lives under /rest/sms/, as in {C.DEFAULT_BASE_URL}",
+            status_code=code,
+        )
+        return _AttemptFailed(
+            Failure(Reach.NOT_SENT, transient=False), wrong_url, unknown_delivery=False
+        )
     retry_after = parse_retry_after(reply.retry_after)
     what = f"gateway answered HTTP {code}"
     if 300 <= code < 400:

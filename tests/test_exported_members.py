@@ -157,6 +157,7 @@ def test_request_state_is_what_a_gateway_error_holds() -> None:
 def test_every_error_derives_from_the_one_base() -> None:
     errors = [
         mysms_async.AuthError,
+        mysms_async.BaseURLError,
         mysms_async.ClientClosedError,
         mysms_async.ConfigurationError,
         mysms_async.DeliveryUnknownError,

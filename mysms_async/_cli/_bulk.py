@@ -26,7 +26,7 @@ from typing import IO
 from .. import _constants as C
 from .._client import MySMSClient
 from .._config import ENV_SENDER
-from .._exceptions import AuthError, MySMSError, ValidationError
+from .._exceptions import AuthError, BaseURLError, MySMSError, ValidationError
 from .._models import Message, SendResult
 from .._request import to_wire, validate_sender
 from ._constants import AUTH_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, SIGNAL_GRACE
@@ -62,9 +62,11 @@ class Ledger:
         self.stop_reading = False
         #: Outcomes the client had when the run ended early and had not handed over.
         self.leftover: list[SendResult] = []
+        #: The rows still to read, kept so that a run that cannot succeed can record them.
+        self._rows: Iterator[Row] | None = None
 
     def messages(self, rows: Iterable[Row]) -> Iterator[Message]:
-        iterator = iter(rows)
+        iterator = self._rows = iter(rows)
         while not self.stop_reading:
             row = next(iterator, None)
             if row is None:
@@ -104,6 +106,17 @@ class Ledger:
                 self._report.record(row, result)
             else:
                 self._report.record(row, None, outcome="unknown", error=error)
+
+    def not_attempted(self, error: str) -> None:
+        """Record every row never read as ``not-sent``: for a stop no later row can get past
+        (HTTP 404/405, a wrong base URL), so the file still has one row per input row."""
+        for row in self._rows or ():
+            if row.message is None:
+                self._report.record(row, None)
+            else:
+                self._report.record(row, None, outcome="not-sent", error=error)
+            if self._report.results_error is not None:
+                return
 
 
 def _results_path(args: argparse.Namespace) -> Path | None:
@@ -285,6 +298,20 @@ def _send_rows(session: Session, client: MySMSClient, source: RowSource, report:
         report.stopped = "auth"
         report.error = ("AuthError", AUTH_FAILED)
         out.error(AUTH_FAILED, "AuthError", document=False)
+        return EXIT_USAGE
+    except BaseURLError as error:
+        # HTTP 404/405: no endpoint at --base-url; the library stopped the run at the first
+        # one, and every row it read is in .results as not sent (or with its real outcome).
+        ledger.abandon(
+            [*error.results, *ledger.leftover],
+            "in flight when the base URL was found wrong: may have been sent; check first",
+        )
+        ledger.not_attempted(
+            f"not attempted: the run stopped at HTTP {error.status_code} (a wrong base URL)"
+        )
+        report.stopped = "error"
+        report.error = ("BaseURLError", describe_error(error))
+        out.error(describe_error(error), "BaseURLError", document=False)
         return EXIT_USAGE
     except MySMSError as error:
         kind = type(error).__name__

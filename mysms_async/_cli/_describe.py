@@ -83,9 +83,11 @@ def describe_validation(error: ValidationError) -> str:
 def describe_error(error: MySMSError) -> str:
     """The error's text, with the likely fix where the error alone does not tell it."""
     text = str(error)
-    if isinstance(error, ResponseError) and error.status_code == 404:
-        text += (
-            f" (nothing of the gateway at this address: its API lives under /rest/sms/, as in"
+    if isinstance(error, ResponseError) and error.status_code in (404, 405):
+        # One hint for balance, send and bulk (BaseURLError's own names the library's option).
+        text = (
+            f"gateway answered HTTP {error.status_code}: nothing was sent (nothing of the"
+            f" gateway at this address: its API lives under /rest/sms/, as in"
             f" {C.DEFAULT_BASE_URL}; check --base-url or MYSMS_BASE_URL)"
         )
     return text

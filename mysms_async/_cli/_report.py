@@ -20,7 +20,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
-from .._exceptions import AuthError, DeliveryUnknownError, MySMSError, ValidationError
+from .._exceptions import (
+    AuthError,
+    BaseURLError,
+    DeliveryUnknownError,
+    MySMSError,
+    ValidationError,
+)
 from .._models import SendResult
 from ._constants import MAX_LINES_LISTED, MAX_ROWS_REPORTED, RESULTS_FLUSH_EVERY
 from ._describe import (
@@ -55,6 +61,8 @@ def classify(row: Row, result: SendResult | None) -> tuple[Outcome, str | None, 
         return "unknown", None, None, f"{type(error).__name__}: {error}"
     if isinstance(error, AuthError):  # request state -1: the gateway says it did nothing
         return "not-sent", None, None, "not sent: the gateway refused the username or password"
+    if isinstance(error, BaseURLError):  # HTTP 404/405: the request reached no endpoint
+        return "not-sent", None, None, f"not sent: {describe_error(error)}"
     if isinstance(error, MySMSError):
         return "failed", None, None, f"{type(error).__name__}: {describe_error(error)}"
     if error is not None:

@@ -23,7 +23,7 @@ from .._config import (
     ENV_USERNAME,
     read_env,
 )
-from .._exceptions import AuthError, MySMSError, ValidationError
+from .._exceptions import AuthError, ConfigurationError, MySMSError, ValidationError
 from ._constants import (
     AUTH_FAILED,
     EXIT_PROBLEMS,
@@ -77,6 +77,8 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["max_retries"] = args.retries
     if args.request_timeout is not None:
         options["timeout"] = args.request_timeout
+    if getattr(args, "max_parts", None) is not None:  # send, bulk: 0 is no limit
+        options["max_parts"] = args.max_parts or None
     return options
 
 
@@ -166,14 +168,17 @@ def open_client(session: Session) -> MySMSClient:
 def exit_for_error(out: Output, error: MySMSError) -> int:
     """The one mapping from the library's errors to an exit status, with the error shown once.
 
-    A refused password and a bad value are the user's to fix (2); anything else the gateway or
-    the network did is a problem of this run (1).
+    A refused password, a bad value and a wrong base URL are the user's to fix (2); anything
+    else the gateway or the network did is a problem of this run (1).
     """
     if isinstance(error, AuthError):
         out.error(AUTH_FAILED, "AuthError")
         return EXIT_USAGE
     if isinstance(error, ValidationError):
         out.error(describe_validation(error), "ValidationError")
+        return EXIT_USAGE
+    if isinstance(error, ConfigurationError):  # BaseURLError: HTTP 404/405, a wrong --base-url
+        out.error(describe_error(error), type(error).__name__)
         return EXIT_USAGE
     out.error(describe_error(error), type(error).__name__)
     return EXIT_PROBLEMS

@@ -71,6 +71,21 @@ def test_too_many_fields_and_max_parts(mysms: Mysms, tmp_path: Path) -> None:
     assert unlimited.lines[1]["outcome"] == "accepted" and unlimited.lines[1]["parts"] == 5
 
 
+def test_max_parts_0_lifts_the_librarys_own_limit_too(mysms: Mysms, tmp_path: Path) -> None:
+    """The library refuses more than 10 parts by default (issue 14 item 8); ``--max-parts``
+    is passed on to it, so ``0`` (no limit) and ``12`` still send a 12-part text."""
+    long_text = "Привет! " * 100  # 800 UCS-2 units: 12 parts
+    source = write(tmp_path / "c.csv", f"destination,text\n79110000002,{long_text}\n")
+    for limit in ("0", "12"):
+        run = mysms("--sandbox", "--json", "bulk", source, "--max-parts", limit)
+        assert run.code == 0, run.err
+        assert run.lines[0]["outcome"] == "accepted" and run.lines[0]["parts"] == 12
+    sent = mysms("--sandbox", "--json", "send", "79110000002", long_text, "--max-parts", "0")
+    assert sent.code == 0, sent.err
+    refused = mysms("--sandbox", "bulk", source, "--max-parts", "11")
+    assert refused.code == 1 and "12 SMS parts" in outcomes(tmp_path / "c.results.3.csv")[2][1]
+
+
 def test_bytes_that_are_not_utf8_spoil_only_their_row(mysms: Mysms, tmp_path: Path) -> None:
     source = tmp_path / "c.csv"
     source.write_bytes(

@@ -134,5 +134,42 @@ def test_a_404_hints_at_the_base_path(mysms: Mysms, served: Served) -> None:
     _, url = served
     wrong = url.replace("/rest/sms/", "/api/")
     run = mysms("--base-url", wrong, "balance")
-    assert run.code == 1
+    assert run.code == 2  # a configuration error (issue 14 item 7), as the README documents
     assert "/rest/sms/" in run.err
+
+
+def test_send_to_a_wrong_base_path_is_not_sent_and_hints_like_balance(
+    mysms: Mysms, served: Served
+) -> None:
+    """Before: ``DeliveryUnknownError: the gateway may have accepted 1 message(s)``, exit 1."""
+    gateway, url = served
+    wrong = url.replace("/rest/sms/", "/api/")
+    run = mysms("--base-url", wrong, "send", "79112223333", "Hi")
+    assert run.code == 2, run.err
+    assert "check --base-url or MYSMS_BASE_URL" in run.err
+    assert "nothing was sent" in run.err
+    assert "may have accepted" not in run.err
+    assert len(gateway.requests) == 1 and gateway.messages == {}  # not retried, not sent
+
+
+@pytest.mark.parametrize("concurrency", ["1", "3"])
+def test_bulk_stops_at_the_first_404_and_marks_no_row_unknown(
+    mysms: Mysms, served: Served, tmp_path: Path, concurrency: str
+) -> None:
+    """Before: every row of the file was ``unknown`` ("do not resend them blindly")."""
+    gateway, url = served
+    wrong = url.replace("/rest/sms/", "/api/")
+    rows = "".join(f"7911{n:07d},text {n}\n" for n in range(40))
+    source = write(tmp_path / "c.csv", "destination,text\n" + rows)
+    run = mysms(
+        "--base-url", wrong, "bulk", source, "--batch-size", "2", "--concurrency", concurrency
+    )
+    assert run.code == 2, run.err  # a configuration error, as the README documents
+    assert "check --base-url or MYSMS_BASE_URL" in run.err
+    got = results(tmp_path / "c.results.csv")
+    assert len(got) == 40  # every row accounted for: sent or not attempted, all not sent
+    assert {row["outcome"] for row in got} == {"not-sent"}, {row["outcome"] for row in got}
+    assert "not attempted" in got[-1]["error"]
+    # Stopped at the first 404: at most the requests already in flight went out.
+    assert 1 <= len(gateway.requests) <= int(concurrency)
+    assert gateway.messages == {}

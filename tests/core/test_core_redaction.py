@@ -637,3 +637,127 @@ def test_the_filter_is_on_every_logger_that_sees_urls_aiohttp_included() -> None
     assert "p=***" in records[0].getMessage()
     assert_no_secret(records[0].getMessage())
     assert records[1].getMessage() == "password stays in ordinary text"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14 item 4: a foreign text that echoes the request keeps no piece of the password
+
+
+def _pieces(secret: str) -> set[str]:
+    """Every 4-character window of the secret, raw and in each escaping, once and twice."""
+    pieces: set[str] = set()
+    for i in range(len(secret) - 3):
+        window = secret[i : i + 4]
+        once = {
+            window,
+            json.dumps(window)[1:-1],
+            json.dumps(window, ensure_ascii=False)[1:-1],
+            html.escape(window),
+            quote(window, safe=""),
+            quote_plus(window),
+            repr(window)[1:-1],
+            repr(window.encode())[2:-1],
+        }
+        pieces |= once | {repr(f)[1:-1] for f in once} | {repr(f.encode())[2:-1] for f in once}
+    return pieces
+
+
+def _request_echoes(secret: str) -> list[str]:
+    """The request (JSON and XML body, GET target) as libraries quote it when a peer echoes it
+    into a status line or a header: aiohttp's messages (a bytes repr inside a repr), h11's
+    "illegal header line" (the part after a newline, as a bytearray repr), httpcore's DEBUG line."""
+    credentials = Credentials(USERNAME, secret)
+    bodies = [
+        RequestBuilder(credentials, fmt, "POST").credit().content or b""  # type: ignore[arg-type]
+        for fmt in ("json", "xml")
+    ]
+    url = httpx.URL(BASE_URL + "credit/json", params={"u": USERNAME, "p": secret})
+    bodies.append(url.raw_path)
+    texts = []
+    for body in bodies:
+        line = b"HTTP/1.1 200 " + body
+        aiohttp_like = f"Invalid header token:\n\n  {line!r}\n    ^"
+        texts.append(f"400, message={aiohttp_like!r}, url={BASE_URL!r}")
+        texts.append(f"400, message={f'Bad status line {line!r}'!r}")
+        for part in body.split(b"\n")[1:]:
+            texts.append(f"illegal header line: {bytearray(part)!r}")
+        texts.append(f"receive_response_headers.complete return_value=(b'HTTP/1.1', 200, {body!r})")
+        texts.append(f"receive_response_headers.failed exception=RemoteProtocolError({line!r})")
+    return texts
+
+
+def _neutral_texts() -> str:
+    """What the checks may find whatever the password: the same echoes of another one."""
+    from mysms_async._redact import WITHHELD, describe_exception
+
+    echoes = _request_echoes("NEUTRAL")
+    described = [describe_exception(RuntimeError(text), "NEUTRAL") for text in echoes]
+    withheld = f"a record of httpcore.http11 {WITHHELD}"
+    return "\n".join([*described, *map(redact_text, echoes), withheld])
+
+
+_NEUTRAL_TEXTS = _neutral_texts()
+
+ECHO_PASSWORDS_14 = st.text(
+    st.sampled_from("\"'\\\n<>&%+ ;=AbCdEfGhЖщё€"), min_size=4, max_size=16
+) | st.sampled_from(['AbCd"EfGh', "AbCd\nEfGh"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(ECHO_PASSWORDS_14)
+def test_a_foreign_text_echoing_the_request_is_withheld_not_half_redacted(password: str) -> None:
+    """Before: ``"password":"***"EfGh"`` (aiohttp) and ``bytearray(b'EfGh</password>...')``
+    (h11) were kept. Now each is redacted, or, where a piece would survive, reduced to the
+    exception's type and a fixed description."""
+    from mysms_async._redact import describe_exception
+
+    pieces = _pieces(password)
+    for text in _request_echoes(password):
+        described = describe_exception(RuntimeError(text), password)
+        assert described.startswith("RuntimeError: ")
+        found = sorted(p for p in pieces if p in described and p not in _NEUTRAL_TEXTS)
+        assert not found, f"pieces {found} of {password!r} in {described!r}"
+
+
+def test_a_foreign_text_without_the_password_is_kept() -> None:
+    from mysms_async._redact import describe_exception
+
+    kept = describe_exception(ValueError(f"Server disconnected from {BASE_URL}"), 'AbCd"EfGh')
+    assert kept == f"ValueError: Server disconnected from {BASE_URL}"
+    url = httpx.URL(BASE_URL + "credit/json", params={"u": USERNAME, "p": 'AbCd"EfGh'})
+    redacted = describe_exception(ValueError(f"timeout to {url}"), 'AbCd"EfGh')
+    assert redacted == f"ValueError: timeout to {BASE_URL}credit/json?u={USERNAME}&p=***"
+
+
+@settings(max_examples=100, deadline=None)
+@given(ECHO_PASSWORDS_14)
+def test_a_log_record_echoing_the_request_is_withheld(password: str) -> None:
+    """httpcore logs an echoed status line or header at DEBUG: a live client's password is
+    looked for in every record of the loggers that see requests."""
+    from mysms_async._config import make_credentials
+
+    credentials = make_credentials(USERNAME, password)  # alive: the filter knows its password
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("httpcore.http11")
+    handler = Keep()
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        for text in _request_echoes(password):
+            logger.debug("%s", text)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    pieces = _pieces(password)
+    assert len(records) == len(_request_echoes(password))
+    for record in records:
+        message = record.getMessage()
+        found = sorted(p for p in pieces if p in message and p not in _NEUTRAL_TEXTS)
+        assert not found, f"pieces {found} of {password!r} in {message!r}"
+    assert credentials.password == password

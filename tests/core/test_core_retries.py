@@ -459,11 +459,15 @@ def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
 
 
 def test_should_retry_predicate() -> None:
-    never_sent = Failure(Reach.NOT_SENT, transient=False)
+    never_sent = Failure(Reach.NOT_SENT, transient=True)
+    # Issue 14 item 7: not sent, and no retry can help (HTTP 404/405: a wrong base URL).
+    never_sent_permanent = Failure(Reach.NOT_SENT, transient=False)
     maybe_transient = Failure(Reach.MAYBE_SENT, transient=True)
     maybe_permanent = Failure(Reach.MAYBE_SENT, transient=False)
     assert should_retry(never_sent, idempotent=False)
     assert should_retry(never_sent, idempotent=True)
+    assert not should_retry(never_sent_permanent, idempotent=False)
+    assert not should_retry(never_sent_permanent, idempotent=True)
     assert should_retry(maybe_transient, idempotent=True)
     assert not should_retry(maybe_transient, idempotent=False)
     assert not should_retry(maybe_permanent, idempotent=True)

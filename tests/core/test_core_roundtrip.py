@@ -39,7 +39,8 @@ def allowed(char: str) -> bool:
 
 
 def acceptable(text: str) -> bool:
-    return bool(text) and all(allowed(c) for c in text)
+    # Not empty, and not blank either (issue 14 item 8: only whitespace counts as empty).
+    return bool(text) and not text.isspace() and all(allowed(c) for c in text)
 
 
 SPECIAL_CHARS = "&<>\"';%+=#?/\\ \t\r\n]😀Ё\u00a0"
@@ -58,11 +59,11 @@ EXAMPLES = [
     "Привет, мир! Ёлка, щука, подъезд.",
     "😀👍🏽 family: 👨‍👩‍👧 flag: 🇷🇺",
     " leading and trailing spaces ",
-    "\r",
-    "\r\n",
+    "\rx",
+    "x\r\n",
     "line one\r\nline two\rline three\n",
     "\ttabbed\t",
-    "   ",
+    "   .   ",
     "p=1&u=2&t=%20+%2B",
     "a\u2028b\u2029c",
     "\ufeffstarts with a BOM",
@@ -88,6 +89,8 @@ def with_examples(test: Any) -> Any:
 @SETTINGS
 @given(texts)
 @example("")
+@example("   ")  # blank is empty
+@example("\r\n\t")
 @example("\x00")
 @example("ok\x0bno")
 @example("\x1b[0m")

@@ -104,6 +104,10 @@ BAD_SENDS: list[tuple[str, dict[str, Any]]] = [
     ("destination", {"destination": 79112223333.0}),
     # text: non-empty, no control characters but tab, newline and carriage return
     ("text", {"text": ""}),
+    ("text", {"text": " "}),  # blank is empty (issue 14 item 8)
+    ("text", {"text": "   \t\n\r\u3000"}),
+    ("text", {"text": "я" * 5000}),  # 75 parts, over max_parts=10 (issue 14 item 8)
+    ("text", {"text": "x" * 1531}),  # 11 parts
     ("text", {"text": "a\x00b"}),
     ("text", {"text": "a\x0bb"}),
     ("text", {"text": "\x1b[31mred"}),
@@ -276,7 +280,7 @@ async def test_valid_senders_are_sent_unchanged(gateway: respx.MockRouter, sende
     assert message["source"] == sender
 
 
-@pytest.mark.parametrize("text", ["tab\there", "line\nbreak", "cr\rlf\r\n", "\t\n\r", " x "])
+@pytest.mark.parametrize("text", ["tab\there", "line\nbreak", "cr\rlf\r\n", "\t\n\rx", " x "])
 async def test_tab_newline_and_carriage_return_are_allowed(
     gateway: respx.MockRouter, text: str
 ) -> None:
@@ -434,7 +438,7 @@ async def test_a_get_too_long_for_a_url_is_refused_naming_the_limit(
     gateway: respx.MockRouter, fmt: str
 ) -> None:
     """Before: ``httpx.InvalidURL: URL too long`` from inside the request."""
-    async with make_client(http_method="GET", wire_format=fmt) as client:
+    async with make_client(http_method="GET", wire_format=fmt, max_parts=None) as client:
         with pytest.raises(ValidationError) as caught:
             await client.send("79112223333", LONG_CYRILLIC)
         results = await client.send_many(
@@ -447,8 +451,8 @@ async def test_a_get_too_long_for_a_url_is_refused_naming_the_limit(
     assert isinstance(results[1].error, ValidationError)
     assert str(C.MAX_GET_QUERY_BYTES) in str(results[1].error)
     assert gateway.calls.call_count == 1  # only the short message went out
-    # POST has no such limit.
-    async with make_client(http_method="POST", wire_format=fmt) as client:
+    # POST has no such limit (and no limit of parts with max_parts=None).
+    async with make_client(http_method="POST", wire_format=fmt, max_parts=None) as client:
         assert (await client.send("79112223333", LONG_CYRILLIC)).ok
 
 
@@ -483,3 +487,85 @@ def test_the_get_limit_is_exact_and_checked_by_every_path() -> None:
         builder.send([too_long])  # the builder checks too, whoever validated
     with pytest.raises(ValidationError, match="credentials"):
         RequestBuilder(Credentials(USERNAME, "x" * 9000), "json", "GET").credit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14 item 8: max_parts, a guard against an expensive mistake, and blank text
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_text_over_max_parts_is_refused_naming_the_count_and_the_limit(
+    gateway: respx.MockRouter, method: str
+) -> None:
+    """Before: ``send("7911...", "я" * 5000)`` went out as 75 parts; the library had no guard."""
+    async with make_client(http_method=method) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.send("79112223333", "я" * 1000)  # 15 parts
+    assert_rejected(caught.value, "text")
+    assert "15 SMS parts" in str(caught.value)
+    assert "max_parts=10" in str(caught.value)
+    assert gateway.calls.call_count == 0
+
+
+async def test_max_parts_counts_as_the_network_does_at_the_edge(gateway: respx.MockRouter) -> None:
+    async with make_client(max_parts=2) as client:
+        assert (await client.send("79112223333", "x" * 306)).ok  # 2 x 153 septets
+        assert (await client.send("79112223333", "ж" * 134)).ok  # 2 x 67 units
+        assert (await client.send("79112223333", "[" * 152)).ok  # 2 x 76 escaped pairs
+        assert (await client.send("79112223333", "😀" * 66)).ok  # 2 x 33 surrogate pairs
+        # A pair never straddles two parts: 153 "[" (306 septets) and 67 emoji need 3.
+        for text in ("x" * 307, "ж" * 135, "[" * 153, "😀" * 67):
+            with pytest.raises(ValidationError, match=r"needs 3 SMS parts.*max_parts=2"):
+                await client.send("79112223333", text)
+    async with make_client(max_parts=None) as client:
+        assert (await client.send("79112223333", "я" * 5000)).ok
+    assert gateway.calls.call_count == 5
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_max_parts_in_bulk_fails_only_that_message(
+    gateway: respx.MockRouter, method: str
+) -> None:
+    """Each bulk path: the long message's own outcome is the ValidationError; the rest go out."""
+    messages = [
+        Message("79112223331", "short"),
+        Message("79112223332", "я" * 5000),
+        Message("79112223333", "   "),
+        Message("79112223334", "also short"),
+    ]
+    async with make_client(http_method=method) as client:
+        outcomes = [await client.send_many(messages)]
+        async with client.stream_send(messages) as stream:
+            outcomes.append([result async for result in stream])
+        outcomes.append([result async for result in client.iter_send(messages)])
+    for results in outcomes:
+        assert [r.ok for r in results] == [True, False, False, True]
+        assert isinstance(results[1].error, ValidationError)
+        assert "75 SMS parts" in str(results[1].error)
+        assert isinstance(results[2].error, ValidationError)
+        assert "must not be empty" in str(results[2].error)
+    sent = [json.loads(call.request.content or b"{}") for call in gateway.calls]
+    if method == "POST":
+        texts = [m["text"] for body in sent for m in body["data"]]
+    else:
+        texts = [dict(call.request.url.params)["t"] for call in gateway.calls]
+    assert sorted(texts) == sorted(["short", "also short"] * 3)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "10"])
+def test_max_parts_is_checked_at_construction(bad: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        MySMSClient(USERNAME, PASSWORD, max_parts=bad)
+    assert_rejected(caught.value, "max_parts")
+    assert "None for no limit" in str(caught.value)
+
+
+def test_the_fast_chunk_path_and_the_slow_path_agree_on_max_parts() -> None:
+    chunk = [Message("79112223333", "x" * n) for n in (10, 1530, 1531)]
+    assert wire_many(chunk[:2], None, dt.timezone.utc, max_parts=10) is not None
+    assert wire_many(chunk, None, dt.timezone.utc, max_parts=10) is None
+    assert wire_many(chunk, None, dt.timezone.utc, max_parts=None) is not None
+    assert wire_many([Message("79112223333", " \n ")], None, dt.timezone.utc) is None
+    to_wire(chunk[1], None, dt.timezone.utc, max_parts=10)
+    with pytest.raises(ValidationError, match="11 SMS parts"):
+        to_wire(chunk[2], None, dt.timezone.utc, max_parts=10)

@@ -10,6 +10,9 @@ out. This module proves that check is not vacuous, and covers TLS and clear-text
 
 from __future__ import annotations
 
+import asyncio
+import html
+import json
 import logging
 import ssl
 import warnings
@@ -27,8 +30,10 @@ from fault_cases import (
     render_error,
     render_logs,
 )
+from hypothesis import strategies as st
+from raw_server import Received, Reply, raw_server
 
-from mysms_async import InsecureURLWarning, MySMSClient, MySMSError
+from mysms_async import InsecureURLWarning, Message, MySMSClient, MySMSError
 from mysms_async.testing import (
     ConnectRefused,
     DropAfterRead,
@@ -225,3 +230,163 @@ def test_aiohttp_error_messages_that_name_the_url_are_redacted() -> None:
         described = exchange._describe(error)
         assert type(error).__name__ in described
         assert_no_secret(described, "an aiohttp error's description")
+
+
+# --- issue 14 item 4: a peer that echoes the request quotes no piece of the password ----------
+#
+# A raw loopback peer echoes the request (the POST body, or the GET target) into the status
+# line, a header or the body of its answer. Before: aiohttp kept a doubly escaped quote
+# (``"password":"***"EfGh"`` for ``AbCd"EfGh``) and h11 the line after a newline of the password
+# (``illegal header line: bytearray(b'EfGh</password>...')``), and httpcore logged the echoed
+# status line and header at DEBUG with the password's tail.
+
+#: Characters that break one escaping or another, rare letters, and non-ASCII.
+_ECHO_ALPHABET = "\"'\\\n<>&%+ ;=QZXJqzxjЖщё€"
+echo_passwords = st.text(st.sampled_from(_ECHO_ALPHABET), min_size=5, max_size=14)
+_ECHO_CLIENTS = [
+    (engine, fmt, method)
+    for engine in ("httpx", "aiohttp")
+    for fmt in ("json", "xml")
+    for method in ("POST", "GET")
+]
+_WHERE = ("status", "header", "long header", "body")
+
+
+def _echo_reply(request: Received, index: int) -> Reply:
+    """The n-th request's echo goes to the status line, a header, an over-long header (past
+    aiohttp's 8190 bytes) or the body: request 4r + k (round r, kind k) to place (k + r) % 4."""
+    where = _WHERE[(index + index // 4) % 4]
+    echoed = request.body or request.target.encode("latin-1")
+    close = b"Connection: close\r\n"  # every request on a fresh connection: none is lost
+    if where == "status":
+        data = b"HTTP/1.1 200 " + echoed + b"\r\n" + close + b"Content-Length: 0\r\n\r\n"
+    elif where.endswith("header"):
+        padding = b"." * 9000 if where == "long header" else b""
+        data = b"HTTP/1.1 200 OK\r\n" + close + b"X-Echo: " + echoed + padding + b"\r\n\r\n"
+    else:
+        data = b"HTTP/1.1 200 OK\r\n" + close + b"Content-Length: %d\r\n\r\n" % len(echoed)
+        data += echoed
+    return Reply(data, close=True)
+
+
+def password_pieces(secret: str) -> set[str]:
+    """Every 4-character window of the secret, in every escaping a text may give it."""
+    pieces: set[str] = set()
+    for i in range(len(secret) - 3):
+        window = secret[i : i + 4]
+        once = {
+            window,
+            json.dumps(window)[1:-1],
+            json.dumps(window, ensure_ascii=False)[1:-1],
+            html.escape(window),
+            html.escape(window, quote=False),
+            quote(window, safe=""),
+            quote(window, safe="").lower(),
+            quote_plus(window),
+            repr(window)[1:-1],
+            repr(window.encode())[2:-1],
+        }
+        twice = {repr(form)[1:-1] for form in once} | {json.dumps(f)[1:-1] for f in once}
+        twice |= {repr(form.encode())[2:-1] for form in once}
+        pieces |= once | twice
+    return pieces
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def _echo_case(port: int, password: str, case: tuple[str, str, str]) -> list[str]:
+    """Four kinds of request, four times: each kind meets each place of the echo once."""
+    engine, fmt, method = case
+    texts: list[str] = []
+    async with MySMSClient(
+        "user",
+        password,
+        base_url=f"http://127.0.0.1:{port}/rest/sms/",
+        backend=engine,
+        wire_format=fmt,
+        http_method=method,
+        max_retries=0,
+        timeout=5,
+    ) as client:
+        for _ in _WHERE:
+            for call in (
+                lambda: client.send(DESTINATION, "Hi"),
+                lambda: client.status("id-1"),
+                lambda: client.balance(),
+            ):
+                try:
+                    texts.append(repr(await call()))
+                except MySMSError as error:
+                    texts.append(render_error(error))
+            results = await client.send_many([Message(DESTINATION, "Hi")])
+            texts.append(repr(results) + "".join(render_error(r.error) for r in results if r.error))
+    return texts
+
+
+@pytest.mark.parametrize("engine", ["httpx", "aiohttp"])
+def test_a_peer_echoing_the_request_leaves_no_piece_of_the_password_anywhere(engine: str) -> None:
+    """Both engines, formats and methods; the echo in the status line, a header and the body;
+    generated passwords with quotes, backslashes, newlines, ``<``, ``&``, ``%`` and non-ASCII.
+    Errors (rendered as a tracker would), results and every log record at DEBUG are checked."""
+    from hypothesis import HealthCheck, example, given, settings
+
+    records = _Records()
+    formatter = logging.Formatter("%(name)s %(message)s")
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", "httpx", "httpcore", "aiohttp")}
+    root.addHandler(records)
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+
+    try:
+        with raw_server(_echo_reply) as (server, port):
+
+            async def every_case(password: str) -> dict[tuple[str, str, str], str]:
+                texts = {}
+                for case in _ECHO_CLIENTS:
+                    if case[0] != engine:
+                        continue
+                    records.records.clear()
+                    server.received.clear()  # the requests are numbered from 0 per client
+                    found = await _echo_case(port, password, case)
+                    assert len(server.received) == 16
+                    found += [formatter.format(record) for record in records.records]
+                    texts[case] = "\n".join(found)
+                return texts
+
+            def check(password: str, baseline: str) -> None:
+                for case, text in asyncio.run(every_case(password)).items():
+                    found = sorted(
+                        piece
+                        for piece in password_pieces(password)
+                        if piece in text and piece not in baseline
+                    )
+                    assert not found, f"{case}: pieces {found} of {password!r} in:\n{text}"
+
+            # Pieces the texts hold whatever the password (a generated one may share them).
+            neutral = "\n".join(asyncio.run(every_case("NEUTRALpassword")).values())
+            for password in ('AbCd"EfGh', "AbCd\nEfGh"):
+                check(password, "")  # the two seen in the issue
+
+            @settings(
+                max_examples=2,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            )
+            @given(echo_passwords)
+            @example("Qz\\x\"<&%Жё\n'q€")  # one of each kind of character
+            def check_generated(password: str) -> None:
+                check(password, neutral)
+
+            check_generated()
+    finally:
+        root.removeHandler(records)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

@@ -35,7 +35,10 @@ from raw_server import (
 )
 
 from mysms_async import (
+    BaseURLError,
+    ConfigurationError,
     DeliveryUnknownError,
+    Message,
     MySMSClient,
     ResponseError,
     TransportError,
@@ -288,3 +291,47 @@ async def test_error_pages_never_hold_a_connection(engine: str) -> None:
         finally:
             await closed(client)
     assert len(server.received) == 2 * ATTEMPTS + 1
+
+
+# --- issue 14 item 7: a 404 or 405 is a wrong base URL, not an unknown delivery ----------------
+
+
+@pytest.mark.parametrize("status", ["404 Not Found", "405 Method Not Allowed"])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_a_404_or_405_is_a_wrong_base_url_and_nothing_was_sent(
+    engine: str, method: str, status: str
+) -> None:
+    """Before: ``DeliveryUnknownError: the gateway may have accepted 1 message(s)``, and a bulk
+    run marked every message unknown. The request reached no endpoint: not sent, not retried,
+    and a bulk run stops at the first one with every message read reported not sent."""
+    code = int(status.split()[0])
+
+    def script(request: Received, index: int) -> Reply:
+        return Reply(http_response(b"<html>nothing here</html>", status=status))
+
+    with raw_server(script) as (server, port):
+        client = client_for(port, engine, method, max_retries=3, batch_size=2)
+        try:
+            with anyio.fail_after(10), pytest.raises(BaseURLError) as caught:
+                await client.send(DESTINATION, "to nowhere")
+            single = len(server.received)
+            with anyio.fail_after(10), pytest.raises(BaseURLError) as bulk:
+                await client.send_many([Message(f"7911222{n:04d}", f"bulk {n}") for n in range(40)])
+            with anyio.fail_after(10), pytest.raises(BaseURLError):
+                await client.balance()
+        finally:
+            await closed(client)
+    error = caught.value
+    assert not isinstance(error, DeliveryUnknownError)
+    assert isinstance(error, ConfigurationError) and isinstance(error, ResponseError)
+    assert error.status_code == code
+    assert "nothing was sent" in str(error) and "base_url" in str(error)
+    assert single == 1  # not retried: no retry changes the URL
+    # One outcome per message read, each "not sent"; reading stopped at the first 404/405.
+    results = bulk.value.results
+    assert 1 <= len(results) < 40
+    assert all(isinstance(r.error, BaseURLError) for r in results)
+    # The requests already in flight (max_concurrency=4), no more; then the balance.
+    assert 1 <= len(server.received) - single - 1 <= 4
+    assert_no_secret(render_error(error) + render_error(bulk.value), "the error")

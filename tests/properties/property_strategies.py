@@ -30,7 +30,8 @@ UNSENDABLE = (
     + [chr(c) for c in range(0x7F, 0xA0)]
     + ["\ufffe", "\uffff"]
 )
-#: Any text the client should accept: all of Unicode but the characters above, never empty.
+#: Any text the client should accept: all of Unicode but the characters above, never empty
+#: nor blank (only whitespace is refused as empty: issue 14 item 8), within max_parts=10.
 sendable_texts = st.one_of(
     st.text(st.characters(codec="utf-8", exclude_characters=UNSENDABLE), min_size=1),
     st.text(st.sampled_from(SPECIAL), min_size=1),
@@ -41,7 +42,7 @@ sendable_texts = st.one_of(
         ),
         min_size=1,
     ),
-)
+).filter(lambda text: not text.isspace() and len(text) <= 330)
 
 latin_senders = st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,10}", fullmatch=True)
 digit_senders = st.from_regex(r"[0-9]{1,15}", fullmatch=True)
