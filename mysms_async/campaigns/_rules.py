@@ -30,6 +30,7 @@ from typing import Final
 
 from .._exceptions import (
     AuthError,
+    BaseURLError,
     ClientClosedError,
     DeliveryUnknownError,
     GatewayError,
@@ -97,12 +98,13 @@ def outcome_of_error(error: BaseException) -> Outcome | None:
     """The outcome a failed send leaves a message in; ``None``: provably not sent, so pending.
 
     Order matters: ``DeliveryUnknownError`` is a ``TransportError``, and only a transport error
-    that is *not* one proves the request never arrived. A 429 executes nothing. Any failure we do
-    not recognise may have reached the gateway.
+    that is *not* one proves the request never arrived. A 429 executes nothing, and a 404 / 405
+    (``BaseURLError``) reached no send endpoint. Any failure we do not recognise may have reached
+    the gateway.
     """
     if isinstance(error, DeliveryUnknownError):
         return Outcome.UNKNOWN
-    if isinstance(error, (TransportError, AuthError, ClientClosedError)):
+    if isinstance(error, (TransportError, AuthError, ClientClosedError, BaseURLError)):
         return None
     if isinstance(error, ResponseError) and error.status_code == 429:
         return None
@@ -114,8 +116,9 @@ def outcome_of_error(error: BaseException) -> Outcome | None:
 
 
 def stops_the_run(error: BaseException) -> bool:
-    """Failures every later request would meet too: bad credentials, a closed client, a bug."""
-    if isinstance(error, (AuthError, RuntimeError)):
+    """Failures every later request would meet too: bad credentials, a wrong base URL (HTTP 404
+    or 405: no send endpoint there), a closed client, a bug."""
+    if isinstance(error, (AuthError, BaseURLError, RuntimeError)):
         return True
     return not isinstance(error, MySMSError)
 
