@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ._config import Settings
     from ._request import PreparedRequest
 
-#: (campaign name, worker id) while a campaign run sends; read by every span and metric.
+#: (campaign name, worker label) while a campaign run sends; read by every span and metric.
 _CAMPAIGN: ContextVar[tuple[str, str] | None] = ContextVar("mysms_campaign", default=None)
 
 _SCOPE = "mysms_async"

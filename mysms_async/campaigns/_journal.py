@@ -254,7 +254,9 @@ class Campaign:
             journal_retry=retry_seconds,
             fallback=None if fallback is None else os.fspath(fallback),
         )
-        with campaign_attributes(self.name, worker.worker):  # on its spans and metrics
+        # on its spans and metrics: the worker's label (stable across runs, so metrics keep few
+        # series), not the run id that makes each run unique
+        with campaign_attributes(self.name, worker.label):
             return await worker.run()
 
     async def track(
