@@ -30,7 +30,7 @@ from mysms_async import (
     StatusResult,
     ValidationError,
     WrongEventLoopError,
-    _bulk,
+    _bulk_send,
 )
 from mysms_async._constants import MAX_LOGGED_OUTCOMES
 
@@ -633,13 +633,13 @@ async def test_leaving_a_stream_early_names_its_leftover_in_a_bounded_line(
 def workers_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the bulk engine's worker tasks as they start."""
     started: list[int] = []
-    work = _bulk._Pipeline._work
+    work = _bulk_send.Pipeline._work
 
     async def counted(self: Any) -> None:
         started.append(1)
         await work(self)
 
-    monkeypatch.setattr(_bulk._Pipeline, "_work", counted)
+    monkeypatch.setattr(_bulk_send.Pipeline, "_work", counted)
     return started
 
 
