@@ -4,7 +4,6 @@ Send one message or a campaign of hundreds of thousands, check delivery, read th
 send an SMS twice by accident. ``mysms_async.testing`` holds a local gateway for tests and trials.
 """
 
-from ._bulk import ResultIterator, SendStream
 from ._client import MySMSClient
 from ._codes import MessageState, RequestState
 from ._exceptions import (
@@ -27,6 +26,7 @@ from ._exceptions import (
 )
 from ._models import Balance, Message, SendResult, StatusResult
 from ._segments import Segments, segments
+from ._streams import ResultIterator, SendStream
 
 __version__ = "0.1.0"
 

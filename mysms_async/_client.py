@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import httpx
 
+from . import _bulk_send, _bulk_status, _telemetry
 from . import _constants as C
-from . import _telemetry
-from ._bulk import BulkEngine, Messages, ResultIterator, SendStream, check_iterable
+from ._bulk_send import Messages, check_iterable
 from ._config import (
     Backend,
     Credentials,
@@ -30,9 +30,11 @@ from ._config import (
 )
 from ._exceptions import ClientClosedError, ValidationError
 from ._exceptions import InsecureURLWarning as InsecureURLWarning  # re-exported for _cli
+from ._lifecycle import Lifecycle, State
 from ._models import Balance, Message, SendResult, StatusResult
-from ._operations import Lifecycle, Operations, State
+from ._operations import Operations
 from ._request import validate_message_id, validate_sender
+from ._streams import ResultIterator, SendStream
 from ._transport import Transport
 from ._transport import call_timeout as _timeout_scope
 
@@ -135,7 +137,6 @@ class MySMSClient:
         )
         self._ops = Operations(self._settings, self._credentials, self._sender, self._transport)
         self._lifecycle = self._ops.lifecycle
-        self._bulk = BulkEngine(self._ops)
         _warn_if_cleartext(self._settings.base_url)
         _telemetry.warn_if_get_traced(
             self._settings.http_method, self._settings.backend, http_client
@@ -187,7 +188,6 @@ class MySMSClient:
         derived._transport = self._transport.derive(settings)
         derived._ops = Operations(settings, self._credentials, self._sender, derived._transport)
         derived._ops.lifecycle = derived._lifecycle = _DerivedLifecycle(self._lifecycle)
-        derived._bulk = BulkEngine(derived._ops)
         return derived
 
     def __repr__(self) -> str:
@@ -302,7 +302,7 @@ class MySMSClient:
         """
         self._lifecycle.check()
         check_iterable("messages", messages)
-        return await self._bulk.send_many(messages)
+        return await _bulk_send.send_many(self._ops, messages)
 
     def stream_send(self, messages: Messages) -> SendStream:
         """Results in input order while ``max_concurrency`` requests stay in flight::
@@ -316,19 +316,19 @@ class MySMSClient:
         """
         self._lifecycle.check()
         check_iterable("messages", messages)
-        return self._bulk.stream_send(messages)
+        return SendStream(self._ops, messages)
 
     def iter_send(self, messages: Messages) -> ResultIterator:
         """Like ``stream_send`` without the ``async with``, in waves of ``max_concurrency``
         requests; break out at any time (outcomes not handed over go to ``.leftover``)."""
         self._lifecycle.check()
         check_iterable("messages", messages)
-        return self._bulk.iter_send(messages)
+        return ResultIterator(self._ops, messages)
 
     async def status_many(self, ids: Iterable[str]) -> list[StatusResult]:
         self._lifecycle.check()
         check_iterable("ids", ids)
-        return await self._bulk.status_many(list(ids))
+        return await _bulk_status.status_many(self._ops, list(ids))
 
     async def wait_for_delivery(
         self,
@@ -344,8 +344,8 @@ class MySMSClient:
         """
         self._lifecycle.check()
         check_iterable("ids", ids)
-        return await self._bulk.wait_for_delivery(
-            list(ids), timeout=timeout, poll_interval=poll_interval
+        return await _bulk_status.wait_for_delivery(
+            self._ops, list(ids), timeout=timeout, poll_interval=poll_interval
         )
 
 

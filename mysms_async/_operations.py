@@ -6,24 +6,14 @@ builder, transport, decoders, models. This is also where a failure becomes an ou
 exception out of building a request is that chunk's failed result, never a cancelled run, and an
 answer entry the gateway left without an id is ``DeliveryUnknownError``, never ``ok=True``.
 
-The client's lifecycle guard lives here too, because every path to the wire passes through it:
-a closed client raises ``ClientClosedError`` and a client used from a second event loop raises
-``WrongEventLoopError``, both before any I/O.
+Every request passes the client's event-loop guard (``_lifecycle.Lifecycle``) first.
 """
 
 from __future__ import annotations
 
-import asyncio
-import enum
 import logging
-import weakref
-from asyncio import _get_running_loop
-from collections.abc import Sequence
-from typing import Any
-
-import sniffio
-from sniffio import current_async_library_cvar as _sniffio_cvar
-from sniffio import thread_local as _sniffio_thread
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from . import _constants as C
 from ._codes import message_state, message_state_lookup
@@ -39,6 +29,7 @@ from ._exceptions import (
     ValidationError,
     WrongEventLoopError,
 )
+from ._lifecycle import Lifecycle, State
 from ._models import (
     AnsweredSendResult,
     AnsweredStatusResult,
@@ -63,77 +54,7 @@ logger = logging.getLogger(C.LOGGER_NAME)
 #: Errors after which no later request can succeed: a bulk run stops reading and reports.
 STOP_ERRORS = (AuthError, BaseURLError, ClientClosedError, WrongEventLoopError)
 
-
-class State(enum.Enum):
-    UNOPENED = "unopened"
-    OPENED = "opened"
-    CLOSED = "closed"
-
-
-class Lifecycle:
-    """Unopened, open, closed; and the one event loop the client's connections belong to."""
-
-    __slots__ = ("_loop", "released", "state")
-    state: State
-
-    def __init__(self) -> None:
-        self.state = State.UNOPENED
-        self._loop: weakref.ref[Any] | None = None
-        #: The connections were closed (by ``aclose()`` in the owning loop). Apart from
-        #: ``state``: a foreign loop's ``aclose()`` marks the client closed, not released.
-        self.released = False
-
-    def check(self) -> None:
-        """Raise before any I/O when the client is closed or running in a foreign loop."""
-        if self.state is State.CLOSED:
-            raise ClientClosedError(
-                "this MySMSClient is closed; create a new one (a closed connection pool"
-                " cannot be reopened)"
-            )
-        ref = self._loop
-        if ref is not None:
-            # Fast path, as strict as the full check below: the running asyncio loop (per
-            # thread) is the client's own, and no other library (trio, even as a guest on this
-            # loop) has claimed the thread or context, so sniffio would answer "asyncio" (or
-            # nothing) and the full check would find the same loop.
-            running = _get_running_loop()
-            if (
-                running is not None
-                and ref() is running
-                and _sniffio_thread.name is None
-                and _sniffio_cvar.get() is None
-            ):
-                return
-        loop = _running_loop()
-        if loop is None:
-            return
-        if self._loop is None:
-            self._loop = weakref.ref(loop)
-        elif self._loop() is not loop:
-            raise WrongEventLoopError(
-                "this MySMSClient was first used in another event loop (or thread), and its"
-                " connections belong to that loop: create one client per asyncio.run() (for"
-                " example inside each Celery task), or share one only within a single loop"
-            )
-
-    def in_own_loop(self) -> bool:
-        """False when the client's connections belong to another (perhaps closed) loop."""
-        return self._loop is None or self._loop() is _running_loop()
-
-
-def _running_loop() -> Any:
-    """The running event loop (asyncio) or run (trio) as an object to compare, or None."""
-    try:
-        library = sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return None
-    if library == "asyncio":
-        return asyncio.get_running_loop()
-    if library == "trio":
-        import trio
-
-        return trio.lowlevel.current_root_task()
-    return None
+T = TypeVar("T")
 
 
 class Chunk:
@@ -371,8 +292,8 @@ class Operations:
     # the exchange ----------------------------------------------------------------------------
 
     async def _execute(
-        self, prepared: PreparedRequest, parse: Any, messages: Sequence[Message]
-    ) -> Any:
+        self, prepared: PreparedRequest, parse: Callable[[bytes], T], messages: Sequence[Message]
+    ) -> T:
         """``transport.execute``, with anything not ours turned into an outcome of ours."""
         try:
             return await self.transport.execute(prepared, parse, messages=messages)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,19 +69,11 @@ async def run_block(block: Block) -> dict[str, Any]:
     return namespace
 
 
-@pytest.fixture(scope="module", name="served")
-def served_fixture() -> Iterator[tuple[FakeGateway, str]]:
-    gateway = FakeGateway()
-    with gateway.serve() as base_url:
-        yield gateway, base_url
-
-
 @pytest.fixture(name="gateway")
 def gateway_fixture(
     served: tuple[FakeGateway, str], monkeypatch: pytest.MonkeyPatch
 ) -> FakeGateway:
-    fake, base_url = served
-    fake.reset()
+    fake, base_url = served  # the session's emulator (tests/conftest.py), already reset
     for name in ("MYSMS_FORMAT", "MYSMS_METHOD", "MYSMS_JOURNAL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MYSMS_USERNAME", DEMO_USERNAME)

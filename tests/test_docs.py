@@ -29,7 +29,6 @@ from doc_blocks import (  # noqa: F401 - fixtures used below
     only_block,
     python_blocks,
     run_block,
-    served_fixture,
 )
 
 from mysms_async.testing import FakeGateway

@@ -187,7 +187,7 @@ async def test_breaking_out_of_iter_send_sends_nothing_more_and_leaves_the_clien
             break
         batches_at_break = len(gateway.batches)
         gc.collect()  # finalise the abandoned generator from wherever: must not raise
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()  # whatever could still run has run
         assert len(gateway.batches) == batches_at_break == 2  # one wave, nothing after
         again = await client.send_many(numbered(3))
     assert all(r.ok for r in again)
@@ -309,12 +309,14 @@ async def test_a_send_cancelled_in_flight_is_logged_as_unknown_but_one_never_sen
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     gateway = ScriptedGateway(slow_seconds=30)
+    on_the_wire = anyio.Event()
+    gateway.on_send = lambda _: on_the_wire.set()
     caplog.set_level("WARNING", logger="mysms_async")
     async with gateway.client(max_concurrency=1) as client, anyio.create_task_group() as group:
         group.start_soon(client.send, "79112223333", f"first {SLOW}")
-        await anyio.sleep(0.02)  # the first is on the wire; the second waits for the slot
+        await on_the_wire.wait()  # the first is at the gateway, holding the only slot
         group.start_soon(client.send, "79112223333", "second")
-        await anyio.sleep(0.02)
+        await anyio.wait_all_tasks_blocked()  # the second waits for the slot
         group.cancel_scope.cancel()
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1

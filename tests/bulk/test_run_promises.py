@@ -30,7 +30,7 @@ from mysms_async import (
     StatusResult,
     ValidationError,
     WrongEventLoopError,
-    _bulk,
+    _bulk_send,
 )
 from mysms_async._constants import MAX_LOGGED_OUTCOMES
 
@@ -205,6 +205,8 @@ async def test_an_overlong_get_fails_alone() -> None:
 
 async def test_aclose_while_a_send_waits_for_a_slot_is_client_closed_error() -> None:
     gateway = ScriptedGateway(slow_seconds=0.2)
+    on_the_wire = anyio.Event()
+    gateway.on_send = lambda _: on_the_wire.set()
     outcomes: dict[str, object] = {}
 
     async def send(name: str, text: str) -> None:
@@ -216,9 +218,9 @@ async def test_aclose_while_a_send_waits_for_a_slot_is_client_closed_error() -> 
     client = gateway.client(max_concurrency=1)
     async with anyio.create_task_group() as group:
         group.start_soon(send, "first", f"first {SLOW}")
-        await anyio.sleep(0.05)  # the first holds the only slot
+        await on_the_wire.wait()  # the first holds the only slot, and is at the gateway
         group.start_soon(send, "second", "second")
-        await anyio.sleep(0.02)
+        await anyio.wait_all_tasks_blocked()  # the second waits for the slot
         await client.aclose()
     assert isinstance(outcomes["second"], ClientClosedError)
     assert [b[0]["text"] for b in gateway.batches] == [f"first {SLOW}"]  # the second never left
@@ -229,6 +231,13 @@ async def test_aclose_while_a_send_waits_for_a_slot_is_client_closed_error() -> 
 
 async def test_aclose_during_send_many_stops_the_run_and_reports() -> None:
     gateway = ScriptedGateway(delay=0.05)
+    mid_run = anyio.Event()
+
+    def on_send(_: object) -> None:
+        if len(gateway.batches) >= 3:
+            mid_run.set()
+
+    gateway.on_send = on_send
     client = gateway.client(batch_size=5, max_concurrency=2)
     caught: list[BaseException] = []
 
@@ -240,7 +249,7 @@ async def test_aclose_during_send_many_stops_the_run_and_reports() -> None:
 
     async with anyio.create_task_group() as group:
         group.start_soon(run)
-        await anyio.sleep(0.12)
+        await mid_run.wait()  # the third request is at the gateway: the run is under way
         await client.aclose()
     (error,) = caught
     assert isinstance(error, ClientClosedError)
@@ -633,13 +642,13 @@ async def test_leaving_a_stream_early_names_its_leftover_in_a_bounded_line(
 def workers_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the bulk engine's worker tasks as they start."""
     started: list[int] = []
-    work = _bulk._Pipeline._work
+    work = _bulk_send.Pipeline._work
 
     async def counted(self: Any) -> None:
         started.append(1)
         await work(self)
 
-    monkeypatch.setattr(_bulk._Pipeline, "_work", counted)
+    monkeypatch.setattr(_bulk_send.Pipeline, "_work", counted)
     return started
 
 

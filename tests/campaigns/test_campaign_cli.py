@@ -12,32 +12,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shared_helpers import CAMPAIGN_COUNT_KEYS
 
 from mysms_async._cli import main
 from mysms_async.testing import (
-    DEMO_PASSWORD,
     DEMO_USERNAME,
     DropAfterRead,
     FakeGateway,
     Latency,
 )
 
-COUNT_KEYS = {
-    "pending",
-    "sending",
-    "accepted",
-    "delivered",
-    "undelivered",
-    "refused",
-    "failed",
-    "invalid",
-    "unknown",
-    "skipped",
-}
+COUNT_KEYS = CAMPAIGN_COUNT_KEYS  # one home: tests/shared_helpers.py
 
 
 @pytest.fixture
@@ -68,14 +56,11 @@ def rows(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeGateway, str]]:
-    gateway = FakeGateway()
-    gateway.set_balance("demo", 10**6)
-    with gateway.serve() as base_url:
-        monkeypatch.setenv("MYSMS_USERNAME", DEMO_USERNAME)
-        monkeypatch.setenv("MYSMS_PASSWORD", DEMO_PASSWORD)
-        monkeypatch.setenv("MYSMS_SENDER", "MySMS")
-        yield gateway, base_url
+def served(served_demo: tuple[FakeGateway, str]) -> tuple[FakeGateway, str]:
+    """The session's emulator (tests/conftest.py), reset, the demo account in the environment,
+    with money for every campaign (``reset`` restores the starting balance after each test)."""
+    served_demo[0].set_balance(DEMO_USERNAME, 10**6)
+    return served_demo
 
 
 def test_the_sandbox_shows_the_whole_life_cycle(mysms, rows: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import pytest
+from shared_helpers import CAMPAIGN_COUNT_KEYS
 
 from mysms_async import Message, ValidationError, segments
 from mysms_async.campaigns import DuplicateKeyError, Journal, JournalError, Outcome, RunSummary
@@ -37,18 +38,7 @@ from mysms_async.testing import (
     Latency,
 )
 
-COUNT_KEYS = {
-    "pending",
-    "sending",
-    "accepted",
-    "delivered",
-    "undelivered",
-    "refused",
-    "failed",
-    "invalid",
-    "unknown",
-    "skipped",
-}
+COUNT_KEYS = CAMPAIGN_COUNT_KEYS  # one home: tests/shared_helpers.py
 
 
 def _gateway(**kwargs: object) -> FakeGateway:
@@ -264,7 +254,9 @@ async def test_an_expired_lease_becomes_unknown_and_is_not_sent(journal_url: str
         assert sorted(m.text for m in gateway.messages.values()) == ["m3", "m4"]
 
 
-async def test_a_live_lease_is_waited_for_on_postgres(postgres_url: str) -> None:
+async def test_a_live_lease_is_waited_for_on_postgres(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On PostgreSQL another worker's rows in flight are left alone until the lease runs out."""
     gateway = _gateway()
     with Journal(postgres_url) as journal:
@@ -272,11 +264,24 @@ async def test_a_live_lease_is_waited_for_on_postgres(postgres_url: str) -> None
         store = open_store(postgres_url)
         cid = store.campaign("c").id  # type: ignore[union-attr]
         store.claim(cid, "slow-worker", 2, 60.0)
+        # The worker's idle polls that find the other's rows still in flight: it is waiting.
+        waits: list[tuple[int, int]] = []
+        remaining = type(store).remaining
+
+        def counted(self: Any, campaign_id: int) -> tuple[int, int]:
+            left = remaining(self, campaign_id)
+            if left[1]:
+                waits.append(left)
+            return left
+
+        monkeypatch.setattr(type(store), "remaining", counted)
         async with gateway.client() as client, anyio.create_task_group() as group:
 
             async def cancel_once_the_rest_is_sent() -> None:
                 await _until(lambda: campaign.report().counts["accepted"] >= 2)
-                await anyio.sleep(0.3)  # the worker keeps waiting for the other's lease
+                # The worker keeps waiting for the other's lease: it found the rows in flight
+                # and came back to look again, without taking them.
+                await _until(lambda: len(waits) >= 2)
                 group.cancel_scope.cancel()
 
             group.start_soon(cancel_once_the_rest_is_sent)

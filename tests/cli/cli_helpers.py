@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import pytest
+import shared_helpers
+from shared_helpers import spellings
 
 from mysms_async.testing import DEMO_PASSWORD
 
@@ -52,9 +53,7 @@ def results(path: Path) -> list[dict[str, str]]:
 
 
 def assert_no_secret(*texts: str, secret: str = SECRET) -> None:
-    for text in texts:
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            assert form not in text
+    shared_helpers.assert_no_secret(*texts, forms=spellings(secret))
 
 
 def campaign(path: Path, count: int) -> Path:

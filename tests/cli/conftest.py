@@ -4,14 +4,14 @@ an emulator on a real loopback port, and a port where nothing listens."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cli_helpers import Run
 
 from mysms_async._cli import main
-from mysms_async.testing import DEMO_PASSWORD, DEMO_USERNAME, FakeGateway
+from mysms_async.testing import FakeGateway
 
 
 @pytest.fixture(autouse=True)
@@ -47,14 +47,10 @@ def mysms(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeGateway, str]]:
-    """An emulator on a loopback port, with the demo account's credentials in the environment."""
-    gateway = FakeGateway()
-    with gateway.serve() as base_url:
-        monkeypatch.setenv("MYSMS_USERNAME", DEMO_USERNAME)
-        monkeypatch.setenv("MYSMS_PASSWORD", DEMO_PASSWORD)
-        monkeypatch.setenv("MYSMS_SENDER", "MySMS")
-        yield gateway, base_url
+def served(served_demo: tuple[FakeGateway, str]) -> tuple[FakeGateway, str]:
+    """The session's emulator, reset, with the demo account in the environment (both from
+    tests/conftest.py: uvicorn starts once per session, not once per test)."""
+    return served_demo
 
 
 @pytest.fixture

@@ -34,7 +34,11 @@ def journal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def delivering(monkeypatch: pytest.MonkeyPatch, journal: Path) -> Iterator[FakeGateway]:
-    """An emulator that moves each message one state on per 50 ms: tracking has work to show."""
+    """An emulator that moves each message one state on per 50 ms: tracking has work to show.
+
+    Its own, not the session's (tests/conftest.py): the delivery delay is fixed when a
+    ``FakeGateway`` is made, and the session's emulator must not move messages on by itself.
+    """
     gateway = FakeGateway(delivery_delay=0.05)
     gateway.set_balance(DEMO_USERNAME, 10**6)
     with gateway.serve() as base_url:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,23 +30,23 @@ _DEADLINE = 30.0  # a watchdog for a hung child, never reached by a passing test
 
 
 @pytest.fixture
-def gateway() -> Iterator[tuple[FakeGateway, dict[str, str]]]:
-    """The emulator on a loopback port, and the environment that points the command at it.
+def gateway(served: tuple[FakeGateway, str]) -> tuple[FakeGateway, dict[str, str]]:
+    """The session's emulator (tests/conftest.py), reset, and the environment that points the
+    command at it.
 
     No ``PYTHONUNBUFFERED``: stdout is block-buffered as it is for users, so a full disk is
     found when the buffer is flushed, not at the first write.
     """
-    fake = FakeGateway()
-    with fake.serve() as base_url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSMS_", "PYTHON"))}
-        env.update(
-            MYSMS_USERNAME=DEMO_USERNAME,
-            MYSMS_PASSWORD=DEMO_PASSWORD,
-            MYSMS_SENDER="MySMS",
-            MYSMS_BASE_URL=base_url,
-            COLUMNS="160",
-        )
-        yield fake, env
+    fake, base_url = served
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSMS_", "PYTHON"))}
+    env.update(
+        MYSMS_USERNAME=DEMO_USERNAME,
+        MYSMS_PASSWORD=DEMO_PASSWORD,
+        MYSMS_SENDER="MySMS",
+        MYSMS_BASE_URL=base_url,
+        COLUMNS="160",
+    )
+    return fake, env
 
 
 def _spawn(env: dict[str, str], *argv: str | Path, stdout: int | IO[Any]) -> subprocess.Popen[str]:
@@ -204,9 +204,16 @@ def test_a_second_signal_abandons_the_requests_in_flight_as_unknown(
     process = _spawn(env, *options, "bulk", source, "--results", out, stdout=subprocess.PIPE)
     _wait_until(lambda: len(fake.messages) >= 20, process)
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    # The second signal only once the first was handled: the command says so on stderr.
+    assert process.stderr is not None
+    early = ""
+    while "stopping" not in early:
+        line = process.stderr.readline()  # the grace timer ends the command: never blocks for ever
+        assert line, f"the command ended before it reported the first signal: {early}"
+        early += line
     process.send_signal(signal.SIGTERM)
     stdout, err = _finish(process)
+    err = early + err
     assert process.returncode == 143, err
     _no_traceback(err)
     rows = results(out)

@@ -30,24 +30,24 @@ _IDS = ["SIGINT", "SIGTERM"]
 
 @pytest.fixture
 def gateway(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[tuple[FakeGateway, dict[str, str]]]:
-    """The emulator on a loopback port; the environment for a child process and for ``main``."""
-    fake = FakeGateway()
-    fake.set_balance(DEMO_USERNAME, 10**6)
-    with fake.serve() as base_url:
-        settings = {
-            "MYSMS_USERNAME": DEMO_USERNAME,
-            "MYSMS_PASSWORD": DEMO_PASSWORD,
-            "MYSMS_SENDER": "MySMS",
-            "MYSMS_BASE_URL": base_url,
-            "MYSMS_JOURNAL": f"sqlite:///{tmp_path / 'journal.db'}",
-        }
-        for name, value in settings.items():
-            monkeypatch.setenv(name, value)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSMS_", "PYTHON"))}
-        env.update(settings, COLUMNS="160")
-        yield fake, env
+    served: tuple[FakeGateway, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[FakeGateway, dict[str, str]]:
+    """The session's emulator (tests/conftest.py), reset; the environment for a child process
+    and for ``main``."""
+    fake, base_url = served
+    fake.set_balance(DEMO_USERNAME, 10**6)  # reset() gives the starting balance back after
+    settings = {
+        "MYSMS_USERNAME": DEMO_USERNAME,
+        "MYSMS_PASSWORD": DEMO_PASSWORD,
+        "MYSMS_SENDER": "MySMS",
+        "MYSMS_BASE_URL": base_url,
+        "MYSMS_JOURNAL": f"sqlite:///{tmp_path / 'journal.db'}",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSMS_", "PYTHON"))}
+    env.update(settings, COLUMNS="160")
+    return fake, env
 
 
 def _count(db: Path, outcome: int) -> int:

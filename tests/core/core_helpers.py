@@ -21,8 +21,10 @@ def fast_transport() -> httpx.AsyncHTTPTransport:
     return httpx.AsyncHTTPTransport(verify=SSL_CONTEXT)
 
 
-def make_client(**kwargs: Any) -> MySMSClient:
-    """A client that never sleeps between retries, on the shared-SSL transport."""
+def make_client(*, shared_ssl: bool = True, **kwargs: Any) -> MySMSClient:
+    """A client of the test account that never sleeps between retries, on the shared-SSL
+    transport (``shared_ssl=False``: the client builds its own, as users' clients do)."""
     kwargs.setdefault("retry_backoff", 0)
-    kwargs.setdefault("transport", fast_transport())
+    if shared_ssl:
+        kwargs.setdefault("transport", fast_transport())
     return MySMSClient(USERNAME, PASSWORD, **kwargs)

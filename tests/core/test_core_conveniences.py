@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import math
 import platform
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -60,13 +59,6 @@ class Recording(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self.closed += 1
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[FakeGateway, str]]:
-    gateway = FakeGateway()
-    with gateway.serve() as url:
-        yield gateway, url
 
 
 # --- User-Agent ------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import core_helpers
 import httpx
 import pytest
 import respx
 import xmltodict
-from core_helpers import PASSWORD, USERNAME, fast_transport
+from core_helpers import PASSWORD, USERNAME
 
 from mysms_async import Balance, Message, MessageState, MySMSClient, SendResult, StatusResult
 
@@ -86,15 +87,8 @@ ENDPOINTS = [(method, fmt) for method in ("GET", "POST") for fmt in ("json", "xm
 
 
 def make_client(method: str, fmt: str, **kwargs: object) -> MySMSClient:
-    kwargs.setdefault("retry_backoff", 0)
-    kwargs.setdefault("transport", fast_transport())
-    return MySMSClient(
-        USERNAME,
-        PASSWORD,
-        http_method=method,  # type: ignore[arg-type]
-        wire_format=fmt,  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
-    )
+    """The test account's client (core_helpers) for one endpoint form."""
+    return core_helpers.make_client(http_method=method, wire_format=fmt, **kwargs)
 
 
 def answer(body: bytes, fmt: str) -> httpx.Response:

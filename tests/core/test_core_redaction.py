@@ -9,6 +9,7 @@ that httpcore's DEBUG records are produced as well. Also: the client's one DEBUG
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 import logging
@@ -22,12 +23,15 @@ from urllib.parse import quote, quote_plus
 
 import anyio
 import anyio.abc
+import core_helpers
 import httpx
 import pytest
 import respx
+import shared_helpers
 from core_helpers import PASSWORD, USERNAME
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from shared_helpers import spellings
 
 from mysms_async import Message, MySMSClient, MySMSError, ValidationError
 from mysms_async._config import Credentials
@@ -42,20 +46,11 @@ from mysms_async._request import RequestBuilder, WireMessage, to_wire
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
 # Every spelling the password could take on its way out; "S3cr3t" alone catches any of them.
-PASSWORD_FORMS = {
-    PASSWORD,
-    quote(PASSWORD, safe=""),
-    quote_plus(PASSWORD),
-    str(httpx.QueryParams({"p": PASSWORD}))[2:],
-    PASSWORD.replace("&", "&amp;"),
-    "S3cr3t",
-}
+PASSWORD_FORMS = spellings(PASSWORD, "S3cr3t")
 
 
 def assert_no_secret(text: str) -> None:
-    leaks = [line for line in text.splitlines() if any(form in line for form in PASSWORD_FORMS)]
-    if leaks:
-        pytest.fail("the password leaked in:\n" + "\n".join(leaks))
+    shared_helpers.assert_no_secret(text, forms=PASSWORD_FORMS)
 
 
 def exception_text(error: BaseException) -> str:
@@ -95,11 +90,10 @@ def url_in_message(kind: type[httpx.TransportError], what: str) -> Callable[[htt
     return fail
 
 
-def make_client(**kwargs: Any) -> MySMSClient:
-    kwargs.setdefault("retry_backoff", 0)
-    kwargs.setdefault("http_method", "GET")
-    kwargs.setdefault("sender", "MySMS")
-    return MySMSClient(USERNAME, PASSWORD, **kwargs)
+#: The test account's client (core_helpers), GET by default, on a transport of its own.
+make_client = functools.partial(
+    core_helpers.make_client, shared_ssl=False, http_method="GET", sender="MySMS"
+)
 
 
 async def run_everything(client: MySMSClient) -> list[BaseException]:

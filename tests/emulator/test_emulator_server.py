@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,18 +20,10 @@ from mysms_async.testing import (
 JSON = {"content-type": "application/json; charset=utf-8"}
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[FakeGateway, str]]:
-    gateway = FakeGateway()
-    with gateway.serve() as base_url:
-        yield gateway, base_url
-
-
 @pytest.fixture
 def live(served: tuple[FakeGateway, str]) -> tuple[FakeGateway, str]:
-    gateway, base_url = served
-    gateway.reset()
-    return gateway, base_url
+    """The session's emulator (``served`` in tests/conftest.py), reset."""
+    return served
 
 
 async def test_serves_on_a_real_port(live: tuple[FakeGateway, str]) -> None:

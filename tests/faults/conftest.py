@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from fault_cases import BACKENDS, make_gateway
+from fault_cases import BACKENDS, add_fault_account
 
 from mysms_async.testing import FakeGateway
 
 
 @pytest.fixture(scope="session")
-def _served_session() -> Iterator[tuple[FakeGateway, str]]:
-    gateway = make_gateway()
-    with gateway.serve() as base_url:
-        yield gateway, base_url
+def _fault_account(served_session: tuple[FakeGateway, str]) -> None:
+    """The fault tests' account, added once to the session's emulator (tests/conftest.py)."""
+    add_fault_account(served_session[0])
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,9 +22,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def served(_served_session: tuple[FakeGateway, str]) -> Iterator[tuple[FakeGateway, str]]:
-    """The session's served gateway, reset: no requests, messages or faults of earlier tests."""
-    gateway, _ = _served_session
-    gateway.reset()
-    yield _served_session
-    gateway.clear_faults()
+def served(served: tuple[FakeGateway, str], _fault_account: None) -> tuple[FakeGateway, str]:
+    """The session's served gateway (tests/conftest.py), reset, with the fault tests' account."""
+    return served

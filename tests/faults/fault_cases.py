@@ -29,11 +29,10 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus
-from xml.sax.saxutils import escape
 
-import httpx
 import pytest
+import shared_helpers
+from shared_helpers import emulator_client, spellings
 
 from mysms_async import (
     DeliveryUnknownError,
@@ -92,35 +91,17 @@ SMALL_CAP = 2048
 
 # --- the secret -------------------------------------------------------------------------------
 
-SECRET_FORMS = frozenset(
-    form.lower()
-    for form in (
-        PASSWORD,
-        quote(PASSWORD),
-        quote(PASSWORD, safe=""),
-        quote_plus(PASSWORD),
-        str(httpx.QueryParams({"p": PASSWORD}))[2:],
-        escape(PASSWORD),
-        json.dumps(PASSWORD)[1:-1],
-        repr(PASSWORD.encode())[2:-1],
-        # The distinctive core, raw and percent-encoded: catches any partial or re-encoded form.
-        "wo=rd",
-        "wo%3drd",
-    )
-)
+# The distinctive core, raw and percent-encoded: catches any partial or re-encoded form.
+SECRET_FORMS = spellings(PASSWORD, "wo=rd", "wo%3drd")
 
 
 def leaks(text: str) -> list[str]:
     """The lines of ``text`` that hold the password in any of its spellings."""
-    return [
-        line for line in text.splitlines() if any(form in line.lower() for form in SECRET_FORMS)
-    ]
+    return shared_helpers.leaks(text, SECRET_FORMS)
 
 
 def assert_no_secret(text: str, where: str) -> None:
-    found = leaks(text)
-    if found:
-        pytest.fail(f"the password leaked in {where}:\n" + "\n".join(found[:20]))
+    shared_helpers.assert_no_secret(text, forms=SECRET_FORMS, where=where)
 
 
 def render_error(error: BaseException) -> str:
@@ -160,8 +141,12 @@ def debug_everything(caplog: pytest.LogCaptureFixture) -> None:
 
 def make_gateway() -> FakeGateway:
     gateway = FakeGateway(accounts=())
-    gateway.add_account(USERNAME, PASSWORD, balance=1000, senders=(SENDER,))
+    add_fault_account(gateway)
     return gateway
+
+
+def add_fault_account(gateway: FakeGateway) -> None:
+    gateway.add_account(USERNAME, PASSWORD, balance=1000, senders=(SENDER,))
 
 
 def make_client(
@@ -172,21 +157,18 @@ def make_client(
     base_url: str | None = None,
     **kwargs: Any,
 ) -> MySMSClient:
+    """The fault account's client of ``gateway``: in-process, or over ``base_url``."""
     kwargs.setdefault("timeout", TIMEOUT)
     kwargs.setdefault("max_retries", MAX_RETRIES)
-    kwargs.setdefault("retry_backoff", 0)
-    if base_url is not None:
-        return MySMSClient(
-            USERNAME,
-            PASSWORD,
-            sender=SENDER,
-            base_url=base_url,
-            wire_format=fmt,
-            http_method=method,
-            **kwargs,
-        )
-    return gateway.client(
-        username=USERNAME, password=PASSWORD, wire_format=fmt, http_method=method, **kwargs
+    kwargs.setdefault("sender", SENDER)
+    return emulator_client(
+        gateway,
+        base_url,
+        username=USERNAME,
+        password=PASSWORD,
+        wire_format=fmt,
+        http_method=method,
+        **kwargs,
     )
 
 

@@ -17,6 +17,7 @@ import anyio.abc
 import anyio.lowlevel
 import pytest
 from fault_cases import DESTINATION, make_client, make_gateway, open_connections
+from shared_helpers import wait_until
 
 from mysms_async import ClientClosedError, Message, SendResult, StatusResult
 from mysms_async.testing import FakeGateway, Latency
@@ -172,7 +173,9 @@ async def test_aclose_while_requests_wait_for_a_slot_or_the_rate_limiter(
     async with anyio.create_task_group() as group:
         for i in range(3):
             group.start_soon(send, i)
-        await anyio.sleep(0.1)  # 0 is on the wire, 1 and 2 wait for the slot
+        # 0 is at the gateway (recorded before its Latency), 1 and 2 wait for the slot.
+        await wait_until(lambda: any(r.endpoint == "send" for r in gateway.requests))
+        await anyio.wait_all_tasks_blocked()
         await client.aclose()
     gateway.clear_faults()
 
@@ -199,7 +202,7 @@ async def test_aclose_while_a_request_waits_for_the_rate_limiter() -> None:
 
     async with anyio.create_task_group() as group:
         group.start_soon(waiting)
-        await anyio.sleep(0.05)
+        await anyio.wait_all_tasks_blocked()  # the send waits for the rate limiter
         await client.aclose()
     assert len(outcome) == 1 and type(outcome[0]) is ClientClosedError, outcome
     assert "rate limited" not in [m.text for m in gateway.messages.values()]

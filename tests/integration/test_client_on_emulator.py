@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from shared_helpers import emulator_client
 
 from mysms_async import (
     AuthError,
@@ -49,18 +50,12 @@ def base_url(where: str, gateway: FakeGateway) -> Iterator[str | None]:
             yield url
 
 
-def make_client(gateway: FakeGateway, base_url: str | None, **kwargs: Any) -> MySMSClient:
-    if base_url is None:
-        return gateway.client(retry_backoff=0, **kwargs)
-    return gateway.client(retry_backoff=0, base_url=base_url, http_client=None, **kwargs)
-
-
 @pytest.fixture
 async def client_factory(gateway: FakeGateway, base_url: str | None) -> AsyncIterator[Any]:
     made: list[MySMSClient] = []
 
     def factory(**kwargs: Any) -> MySMSClient:
-        client = make_client(gateway, base_url, **kwargs)
+        client = emulator_client(gateway, base_url, **kwargs)
         made.append(client)
         return client
 

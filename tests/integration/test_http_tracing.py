@@ -25,13 +25,6 @@ from mysms_async.testing import DEMO_PASSWORD, FakeGateway
 INSTRUMENTORS = {"httpx": HTTPXClientInstrumentor, "aiohttp": AioHttpClientInstrumentor}
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[FakeGateway, str]]:
-    gateway = FakeGateway()
-    with gateway.serve() as url:
-        yield gateway, url
-
-
 @pytest.fixture(autouse=True)
 def warn_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """The warning is once per process: each test starts as a fresh process would."""

@@ -85,13 +85,6 @@ def otel(monkeypatch: pytest.MonkeyPatch) -> Iterator[Otel]:
     meter_provider.shutdown()
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[FakeGateway, str]]:
-    gateway = FakeGateway()
-    with gateway.serve() as url:
-        yield gateway, url
-
-
 def client_for(gateway: FakeGateway, url: str, engine: str, **kwargs: Any) -> MySMSClient:
     return gateway.client(base_url=url, http_client=None, backend=engine, retry_backoff=0, **kwargs)
 

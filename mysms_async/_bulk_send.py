@@ -1,4 +1,4 @@
-"""The bulk engine: batched, concurrent sends where every message gets exactly one outcome.
+"""The sending pipeline: batched, concurrent sends where every message gets exactly one outcome.
 
 Input is read lazily, one chunk at a time (``batch_size`` messages for POST, one for GET). A
 pool of up to ``max_concurrency`` long-lived workers sends the chunks, started as chunks come
@@ -19,44 +19,26 @@ one chunk waits read but unsent. Every message read gets an outcome, whatever st
   "not sent"; whatever the caller can no longer be handed is logged as a WARNING: the counts,
   the first ``MAX_LOGGED_OUTCOMES`` ids and destinations, and where the rest are.
 
-Three façades over the one pipeline. ``send_many`` runs it to the end inside one task group.
-``stream_send`` is an async context manager that owns the task group (anyio forbids a task group
-open across a ``yield``), so requests stay in flight continuously while the caller consumes
-results in input order; the reading runs at most ``STREAM_WINDOW`` times ``max_concurrency``
-chunks ahead of the consumer, which bounds memory. ``iter_send`` is kept for compatibility: an
-async-generator object (a class, not a native generator, so nothing is left for a garbage
-collector to finalise under trio) that runs the pipeline in waves of ``max_concurrency`` chunks
-with the task group closed before each result is handed over.
+``send_many`` (here) runs the pipeline to the end inside one task group; the streaming forms
+(``stream_send``, ``iter_send``) are in ``_streams``. Status and polling are in ``_bulk_status``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
-from types import TracebackType
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 import anyio
 import anyio.abc
 
 from . import _constants as C
-from ._config import Seconds, to_seconds
 from ._exceptions import DeliveryUnknownError, InputError, MySMSError, ValidationError
-from ._models import Message, SendResult, StatusResult
+from ._models import Message, SendResult
 from ._operations import Chunk, Operations
-from ._request import validate_message_id
 
 logger = logging.getLogger(C.LOGGER_NAME)
-
-#: wait_for_delivery: each pause is this much longer than the last, up to the cap.
-POLL_GROWTH = 1.5
-MAX_POLL_INTERVAL = 60.0
-#: stream_send reads at most this many times max_concurrency chunks ahead of its consumer: one
-#: slow request at the head of the line does not starve the others of work.
-STREAM_WINDOW = 2
 
 Messages = Iterable[Message] | AsyncIterable[Message]
 
@@ -86,7 +68,7 @@ def _interrupted(exc: BaseException) -> BaseException:
     return exc
 
 
-def _attach_results(error: BaseException, results: list[SendResult]) -> bool:
+def attach_results(error: BaseException, results: list[SendResult]) -> bool:
     """``error.results = results`` where the exception allows it (a class with its own
     ``__setattr__`` may refuse); True when it took it."""
     try:
@@ -96,7 +78,7 @@ def _attach_results(error: BaseException, results: list[SendResult]) -> bool:
     return getattr(error, "results", None) is results
 
 
-class _Reader:
+class Reader:
     """The caller's messages, read one chunk at a time; an error of theirs ends the reading."""
 
     __slots__ = ("_async", "_left", "_sync", "exhausted", "is_sync", "size")
@@ -198,7 +180,7 @@ class _Pending:
         return self.results
 
 
-class _Pipeline:
+class Pipeline:
     """Up to ``max_concurrency`` long-lived workers; each reads the next chunk when it is free.
 
     Reading is serialised by a lock, so chunks join ``queue`` in input order; a worker reads only
@@ -211,7 +193,7 @@ class _Pipeline:
     ``max_concurrency`` is.
     """
 
-    def __init__(self, ops: Operations, reader: _Reader, *, window: int | None) -> None:
+    def __init__(self, ops: Operations, reader: Reader, *, window: int | None) -> None:
         self._ops = ops
         self._reader = reader
         #: Read and not yet taken by the consumer, in input order.
@@ -436,312 +418,32 @@ def _first(items: list[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-class SendStream:
-    """``async with client.stream_send(messages) as results: async for result in results:``.
-
-    The context manager owns the task group, so requests stay in flight while results stream
-    out in input order. Leaving the block early stops the reading, lets the requests in flight
-    finish (so their outcomes are real, not unknown), and keeps every outcome not handed over in
-    ``leftover`` (with a WARNING listing the accepted ids). Cancelled from outside, the requests
-    in flight are ``DeliveryUnknownError`` in ``leftover``.
-    """
-
-    def __init__(self, ops: Operations, messages: Messages) -> None:
-        window = STREAM_WINDOW * ops.settings.max_concurrency
-        self._pipeline = _Pipeline(ops, _Reader(messages, ops.chunk_size), window=window)
-        self._group: anyio.abc.TaskGroup | None = None
-        self._current: list[SendResult] = []
-        self._index = 0
-        self._ended = False
-        self._raised = False
-        #: Outcomes produced but not handed over, once the block is left early.
-        self.leftover: list[SendResult] = []
-
-    async def __aenter__(self) -> SendStream:
-        if self._group is not None:
-            raise RuntimeError("a SendStream can be entered once")
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._group = group
-        self._pipeline.start(group)
-        return self
-
-    def __aiter__(self) -> SendStream:
-        return self
-
-    async def __anext__(self) -> SendResult:
-        if self._index < len(self._current):
-            result = self._current[self._index]
-            self._index += 1
-            return result
-        if self._group is None:
-            raise RuntimeError("use stream_send() with `async with`")
-        while not self._ended:
-            results = await self._pipeline.next_results()
-            if results is None:
-                self._ended = True
-                stop = self._pipeline.error
-                if stop is not None:
-                    self._raised = True
-                    _attach_results(stop, [])  # every outcome was handed over before it
-                    raise stop
-                break
-            if results:
-                self._current, self._index = results, 1
-                return results[0]
-        raise StopAsyncIteration
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        group, pipeline = self._group, self._pipeline
-        assert group is not None
-        pipeline.stop_reading()
-        if isinstance(exc, anyio.get_cancelled_exc_class()):
-            group.cancel_scope.cancel()
-        try:
-            # Never hand the body's exception to the task group: it would cancel the requests
-            # in flight (and wrap the exception in a group). They finish, then it propagates.
-            await group.__aexit__(None, None, None)
-        finally:
-            pipeline.settle()
-            self.leftover = self._current[self._index :] + pipeline.outcomes()
-            self._current, self._index = [], 0
-            report_not_handed_over(
-                self.leftover,
-                "stream_send left early",
-                "the full outcomes are in the stream's .leftover",
-            )
-        interrupt = pipeline.interrupt
-        if (
-            interrupt is not None
-            and not self._raised
-            and exc is not interrupt
-            and not isinstance(exc, anyio.get_cancelled_exc_class())  # never replace a cancel
-        ):
-            # The input raised (KeyboardInterrupt, SystemExit, ...) and the block was left
-            # before the stream got to raise it: never swallowed. Its outcomes are in leftover.
-            _attach_results(interrupt, [])
-            raise interrupt
-        return False
-
-
-class ResultIterator(AsyncGenerator[SendResult, None]):
-    """What ``iter_send`` returns: an async generator object, in waves of ``max_concurrency``.
-
-    Safe to break out of: between two results nothing runs. Outcomes produced but not handed
-    over when it is closed (``aclose()``, or garbage collection after a ``break``) are kept in
-    ``leftover`` and logged as a WARNING listing the accepted ids.
-    """
-
-    def __init__(self, ops: Operations, messages: Messages) -> None:
-        self._ops = ops
-        self._reader = _Reader(messages, ops.chunk_size)
-        self._buffer: list[SendResult] = []
-        self._index = 0
-        self._stop: BaseException | None = None
-        self._closed = False
-        self.leftover: list[SendResult] = []
-
-    def __aiter__(self) -> ResultIterator:
-        return self
-
-    async def __anext__(self) -> SendResult:
-        if self._index < len(self._buffer):
-            result = self._buffer[self._index]
-            self._index += 1
-            return result
-        while not self._closed:
-            if self._stop is not None or self._reader.exhausted:
-                self._closed = True
-                stop, self._stop = self._stop, None
-                if stop is not None:
-                    _attach_results(stop, [])  # every outcome was handed over before it
-                    raise stop
-                break
-            pipeline = _Pipeline(self._ops, self._reader, window=None)
-            try:
-                async with anyio.create_task_group() as group:
-                    pipeline.start(group, limit=self._ops.settings.max_concurrency)
-            finally:
-                pipeline.settle()  # cancelled: the outcomes wait here for the next call
-                self._buffer, self._index = pipeline.outcomes(), 0
-                self._stop = pipeline.error
-            if self._buffer:
-                self._index = 1
-                return self._buffer[0]
-        raise StopAsyncIteration
-
-    async def asend(self, value: None) -> SendResult:
-        return await self.__anext__()
-
-    async def athrow(
-        self,
-        typ: Any,
-        val: Any = None,
-        tb: TracebackType | None = None,
-    ) -> SendResult:
-        self._close()
-        if val is None:
-            raise typ
-        raise val
-
-    async def aclose(self) -> None:
-        self._close()
-        stop = self._stop
-        if stop is not None and not isinstance(stop, MySMSError):
-            # The input raised (KeyboardInterrupt, SystemExit, ...) and the loop was left
-            # before the iterator got to raise it: never swallowed. Its outcomes are in leftover.
-            self._stop = None
-            _attach_results(stop, [])
-            raise stop
-
-    def _close(
-        self,
-        why: str = "iter_send closed early",
-        where: str = "the full outcomes are in the iterator's .leftover",
-    ) -> None:
-        if self._closed and not self._buffer:
-            return
-        self._closed = True
-        self.leftover = self._buffer[self._index :]
-        self._buffer, self._index = [], 0
-        report_not_handed_over(self.leftover, why, where)
-
-    def __del__(self) -> None:
-        # Abandoned after a ``break`` without ``aclose()``: say what was never handed over.
-        if self._index < len(self._buffer):
-            with contextlib.suppress(Exception):  # the interpreter may be shutting down
-                self._close(
-                    "iter_send was dropped without aclose()",
-                    "nothing can reach its .leftover any more, so this line is all that is kept"
-                    " (close it with contextlib.aclosing to keep them)",
-                )
-
-
-class BulkEngine:
-    """``send_many``, ``stream_send``, ``iter_send``, ``status_many``, ``wait_for_delivery``."""
-
-    def __init__(self, ops: Operations) -> None:
-        self._ops = ops
-
-    async def send_many(self, messages: Messages) -> list[SendResult]:
-        pipeline = _Pipeline(self._ops, _Reader(messages, self._ops.chunk_size), window=None)
-        try:
-            async with anyio.create_task_group() as group:
-                pipeline.start(group)
-        except anyio.get_cancelled_exc_class():
-            pipeline.settle()
-            report_not_handed_over(
-                pipeline.outcomes(),
-                "send_many was cancelled",
-                "a cancelled send_many returns nothing, so this line is all that is kept of them",
-            )
-            raise
-        results = pipeline.outcomes()
-        interrupt = pipeline.interrupt
-        if interrupt is not None:
-            name = type(interrupt).__name__
-            if _attach_results(interrupt, results):
-                where = f"the full outcomes are in the {name}'s .results"
-            else:
-                where = f"they could not be attached to the {name}: this line is all that is kept"
-            report_not_handed_over(results, f"send_many was interrupted by {name}", where)
-            raise interrupt
-        error = pipeline.stop or pipeline.input_error
-        if error is not None:
-            error.results = results
-            raise error
-        return results
-
-    def stream_send(self, messages: Messages) -> SendStream:
-        return SendStream(self._ops, messages)
-
-    def iter_send(self, messages: Messages) -> ResultIterator:
-        return ResultIterator(self._ops, messages)
-
-    # status ----------------------------------------------------------------------------------
-
-    async def status_many(self, ids: list[str]) -> list[StatusResult]:
-        """Each distinct id is asked once: an answer with the same id twice is one the decoder
-        must refuse for a send, so a status request never invites one."""
-        try:
-            unique = list(dict.fromkeys(ids))
-        except TypeError:  # an unhashable id: it fails validation on its own
-            unique = ids
-        if len(unique) == len(ids):
-            return await self._status_many(ids)
-        try:
-            answered = await self._status_many(unique)
-        except MySMSError as error:
-            by_id = dict(zip(unique, error.results, strict=False))
-            error.results = [by_id[i] for i in ids if i in by_id]
-            raise
-        by_id = dict(zip(unique, answered, strict=True))
-        return [by_id[i] for i in ids]
-
-    async def _status_many(self, ids: list[str]) -> list[StatusResult]:
-        size = self._ops.chunk_size
-        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
-        outcomes: list[list[StatusResult]] = [[] for _ in chunks]
-        order = iter(range(len(chunks)))
-        stops: list[MySMSError] = []
-
-        async def work() -> None:
-            for index in order:
-                if stops:
-                    error = stops[0]
-                    outcomes[index] = [
-                        StatusResult(None, None, requested_id=i, error=error) for i in chunks[index]
-                    ]
-                    continue
-                outcomes[index], stop = await self._ops.status_chunk(chunks[index])
-                if stop is not None:
-                    stops.append(stop)
-
+async def send_many(ops: Operations, messages: Messages) -> list[SendResult]:
+    """The whole run inside one task group: one outcome per message read, in input order."""
+    pipeline = Pipeline(ops, Reader(messages, ops.chunk_size), window=None)
+    try:
         async with anyio.create_task_group() as group:
-            for _ in range(min(self._ops.settings.max_concurrency, len(chunks))):
-                group.start_soon(work)
-        results = [result for chunk in outcomes for result in chunk]
-        if stops:
-            stops[0].results = results
-            raise stops[0]
-        return results
-
-    async def wait_for_delivery(
-        self,
-        ids: list[str],
-        *,
-        timeout: Seconds,  # noqa: ASYNC109 - a polling budget, not a cancel scope: it returns
-        poll_interval: Seconds,
-    ) -> list[StatusResult]:
-        budget = to_seconds("timeout", timeout)
-        interval = to_seconds("poll_interval", poll_interval, positive=True)
-        deadline = anyio.current_time() + budget
-        latest: dict[str, StatusResult] = {}
-        invalid: dict[int, StatusResult] = {}
-        for position, message_id in enumerate(ids):
-            try:
-                validate_message_id(message_id)
-            except ValidationError as error:  # e.g. None: a refused message has no id
-                invalid[position] = StatusResult(None, None, requested_id=None, error=error)
-        pending = list(dict.fromkeys(i for p, i in enumerate(ids) if p not in invalid))
-        while pending:
-            for requested, result in zip(pending, await self.status_many(pending), strict=True):
-                latest[requested] = result
-            pending = [i for i in pending if _still_pending(latest[i])]
-            remaining = deadline - anyio.current_time()
-            if not pending or remaining <= 0:
-                break
-            await anyio.sleep(min(interval, remaining))
-            interval = min(interval * POLL_GROWTH, MAX_POLL_INTERVAL)
-        return [invalid[p] if p in invalid else latest[i] for p, i in enumerate(ids)]
-
-
-def _still_pending(result: StatusResult) -> bool:
-    if isinstance(result.error, ValidationError):
-        return False  # asking again will not make a malformed id valid
-    return not result.is_final
+            pipeline.start(group)
+    except anyio.get_cancelled_exc_class():
+        pipeline.settle()
+        report_not_handed_over(
+            pipeline.outcomes(),
+            "send_many was cancelled",
+            "a cancelled send_many returns nothing, so this line is all that is kept of them",
+        )
+        raise
+    results = pipeline.outcomes()
+    interrupt = pipeline.interrupt
+    if interrupt is not None:
+        name = type(interrupt).__name__
+        if attach_results(interrupt, results):
+            where = f"the full outcomes are in the {name}'s .results"
+        else:
+            where = f"they could not be attached to the {name}: this line is all that is kept"
+        report_not_handed_over(results, f"send_many was interrupted by {name}", where)
+        raise interrupt
+    error = pipeline.stop or pipeline.input_error
+    if error is not None:
+        error.results = results
+        raise error
+    return results
