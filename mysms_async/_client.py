@@ -8,7 +8,7 @@ import ipaddress
 import warnings
 from collections.abc import AsyncIterable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 import httpx
 
@@ -232,6 +232,11 @@ class MySMSClient:
 
     @property
     def is_closed(self) -> bool:
+        """``True`` once ``aclose()`` ran (or the ``async with`` block ended); never raises.
+
+        A closed client cannot be reopened: every call on it raises ``ClientClosedError``.
+        A client made by ``with_options()`` is closed once it or the client it came from is.
+        """
         return self._lifecycle.state is State.CLOSED
 
     # single requests -------------------------------------------------------------------------
@@ -325,14 +330,29 @@ class MySMSClient:
         check_iterable("messages", messages)
         return ResultIterator(self._ops, messages)
 
-    async def status_many(self, ids: Iterable[str]) -> list[StatusResult]:
+    async def status_many(self, ids: Iterable[str | None]) -> list[StatusResult]:
+        """The delivery state of every id: one ``StatusResult`` per id, in input order.
+
+        Ids go ``batch_size`` to a request (one with GET), ``max_concurrency`` requests in
+        flight; an id given twice is asked once and answered at each of its places. An id that
+        is not one (``None``, the id of a refused message, or a malformed string) gets a result
+        whose ``.error`` is a ``ValidationError`` and is not sent; a request that fails puts its
+        error on its ids' results.
+
+        Raises ``ValidationError`` before any request when ``ids`` is a single string or not an
+        iterable, and ``ClientClosedError`` / ``WrongEventLoopError`` when the client cannot be
+        used. An error that stops the run (``AuthError``, ``BaseURLError``,
+        ``ClientClosedError``, ``WrongEventLoopError``) is raised once the requests in flight
+        finish, with ``.results``: one result per id.
+        """
         self._lifecycle.check()
         check_iterable("ids", ids)
-        return await _bulk_status.status_many(self._ops, list(ids))
+        # None and malformed ids are validated one by one downstream (a ValidationError result).
+        return await _bulk_status.status_many(self._ops, cast("list[str]", list(ids)))
 
     async def wait_for_delivery(
         self,
-        ids: Iterable[str],
+        ids: Iterable[str | None],
         *,
         timeout: Seconds,
         poll_interval: Seconds = 1.0,
@@ -344,8 +364,8 @@ class MySMSClient:
         """
         self._lifecycle.check()
         check_iterable("ids", ids)
-        return await _bulk_status.wait_for_delivery(
-            self._ops, list(ids), timeout=timeout, poll_interval=poll_interval
+        return await _bulk_status.wait_for_delivery(  # None: validated per id, as in status_many
+            self._ops, cast("list[str]", list(ids)), timeout=timeout, poll_interval=poll_interval
         )
 
 

@@ -151,7 +151,7 @@ class BaseURLError(ConfigurationError, ResponseError):
     def __init__(self, message: str, *, status_code: int) -> None:
         self.variable = "MYSMS_BASE_URL"
         self.status_code = status_code
-        self.retry_after = None
+        self.retry_after: float | None = None
         MySMSError.__init__(self, message)
 
 

@@ -37,7 +37,7 @@ class Lifecycle:
         self._loop: weakref.ref[Any] | None = None
         #: The connections were closed (by ``aclose()`` in the owning loop). Apart from
         #: ``state``: a foreign loop's ``aclose()`` marks the client closed, not released.
-        self.released = False
+        self.released: bool = False
 
     def check(self) -> None:
         """Raise before any I/O when the client is closed or running in a foreign loop."""
