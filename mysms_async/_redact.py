@@ -255,6 +255,11 @@ def describe_exception(exc: BaseException, secret: str | None) -> str:
 _LIVE: dict[int, str] = {}
 _LIVE_LOCK = threading.Lock()
 _TOKENS = itertools.count()
+#: Tokens of owners that are gone, removed from ``_LIVE`` at the next look-up. A finalizer may
+#: run inside any allocation, including one made while ``_LIVE_LOCK`` is held by this very thread
+#: (the garbage collector runs there): it must neither take the lock (a deadlock: seen in a test
+#: run) nor change ``_LIVE`` (a dict changed during iteration), so it only appends here.
+_GONE: list[int] = []
 
 
 def remember_secret(owner: object, secret: str) -> None:
@@ -262,16 +267,13 @@ def remember_secret(owner: object, secret: str) -> None:
     token = next(_TOKENS)
     with _LIVE_LOCK:
         _LIVE[token] = secret
-    weakref.finalize(owner, _forget, token)
-
-
-def _forget(token: int) -> None:
-    with _LIVE_LOCK:
-        _LIVE.pop(token, None)
+    weakref.finalize(owner, _GONE.append, token)
 
 
 def live_secrets() -> list[str]:
     with _LIVE_LOCK:
+        while _GONE:
+            _LIVE.pop(_GONE.pop(), None)
         return list(dict.fromkeys(_LIVE.values()))
 
 

@@ -755,3 +755,30 @@ def test_a_log_record_echoing_the_request_is_withheld(password: str) -> None:
         found = sorted(p for p in pieces if p in message and p not in _NEUTRAL_TEXTS)
         assert not found, f"pieces {found} of {password!r} in {message!r}"
     assert credentials.password == password
+
+
+def test_a_secret_owner_collected_while_the_filter_looks_does_not_deadlock() -> None:
+    """A client's finalizer can run inside any allocation, also one the log filter makes while it
+    holds its lock (the garbage collector runs there): it must not wait for that lock. Before the
+    fix a test run hung for good in ``live_secrets`` -> gc -> ``_forget``."""
+    import threading
+
+    from mysms_async import _redact
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    _redact.remember_secret(owner, "Zq9-collected-secret")
+    finished = threading.Event()
+
+    def collect_while_locked() -> None:
+        nonlocal owner
+        with _redact._LIVE_LOCK:
+            del owner  # the finalizer runs here, in the thread that holds the lock
+        finished.set()
+
+    worker = threading.Thread(target=collect_while_locked, daemon=True)
+    worker.start()
+    assert finished.wait(5), "the finalizer waited for the lock its own thread holds"
+    assert "Zq9-collected-secret" not in _redact.live_secrets()
