@@ -31,6 +31,7 @@ import anyio
 
 from .._client import MySMSClient
 from .._exceptions import ValidationError
+from .._table import TableError
 from ..campaigns import ENV_JOURNAL, Campaign, DuplicateKeyError, Journal, JournalError, Report
 from ..campaigns._rules import DEFAULT_BATCH, DEFAULT_LEASE, DEFAULT_TRACK_INTERVAL, OUTCOME_NAMES
 from ..campaigns._run import RunSummary
@@ -47,10 +48,11 @@ _SANDBOX_TRACK_TIMEOUT: Final = 10.0
 _BAR_WIDTH: Final = 40
 
 AddGlobals = Callable[..., None]
+AddInput = Callable[[argparse.ArgumentParser], None]
 T = TypeVar("T")
 
 
-def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
+def add_campaign_parser(commands: Any, add_globals: AddGlobals, add_input: AddInput) -> None:
     """Add ``campaign`` and its six subcommands to the ``mysms`` parser."""
     campaign = commands.add_parser(
         "campaign",
@@ -80,8 +82,12 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
         return sub
 
     create = action("create", "load a CSV or JSON Lines file into a campaign (again: adds nothing)")
-    create.add_argument("file", metavar="FILE", help="destination,text[,sender,date,ttl,key] rows")
-    create.add_argument("--input-format", type=str.lower, choices=("csv", "jsonl"))
+    create.add_argument(
+        "file",
+        metavar="FILE",
+        help="destination,text[,sender,date,ttl,key] rows, read as `mysms bulk` reads them",
+    )
+    add_input(create)
 
     run = action(
         "run", "send the campaign's pending messages (any number of workers on PostgreSQL)"
@@ -164,6 +170,14 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
     )
 
 
+def shown(text: str) -> str:
+    """``text`` with control characters (an ANSI escape's ESC among them) written as Python
+    escapes (``\\x1b``): a name is never echoed raw to a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _when(text: str) -> dt.datetime:
     """ISO 8601 with an offset (or ``Z``): an operator's selection must not depend on a zone."""
     try:
@@ -225,13 +239,15 @@ def _campaign(journal: Journal, name: str) -> Campaign:
 
 def _create(session: Session, journal: Journal) -> int:
     args, out = session.args, session.out
-    if not os.path.exists(args.file):
-        raise UsageError(f"{args.file}: no such file")
     try:
-        campaign = asyncio.run(journal.create(args.name, args.file, input_format=args.input_format))
+        campaign = asyncio.run(
+            journal.create(
+                args.name, args.file, input_format=args.input_format, max_parts=args.max_parts
+            )
+        )
     except ValueError as error:
-        if isinstance(error, ValidationError):
-            raise
+        if isinstance(error, (ValidationError, TableError)):  # they name the field or the file
+            raise UsageError(str(error)) from None
         raise UsageError(f"{args.file}: {error}") from None
     loaded = campaign.loaded
     report = campaign.report()
@@ -239,7 +255,7 @@ def _create(session: Session, journal: Journal) -> int:
         out.emit({"campaign": args.name, "loaded": loaded, "total": report.total})
     else:
         out.note(  # -q silences it: the exit status says whether every row was valid
-            f"campaign {args.name}: {loaded['added']} added, {loaded['invalid']} invalid,"
+            f"campaign {shown(args.name)}: {loaded['added']} added, {loaded['invalid']} invalid,"
             f" {loaded['skipped']} already there; {report.total} in all"
         )
     return EXIT_OK if report.counts["invalid"] == 0 else EXIT_PROBLEMS
@@ -490,7 +506,7 @@ def _status(session: Session, journal: Journal) -> int:
 
 def _show(session: Session, report: Report) -> None:
     out = session.out
-    lines = [f"campaign {report.name}: {report.total} messages, {report.parts} parts"]
+    lines = [f"campaign {shown(report.name)}: {report.total} messages, {report.parts} parts"]
     if report.total and not report.done:
         settled = report.total - report.counts["pending"] - report.counts["sending"]
         filled = settled * _BAR_WIDTH // report.total
@@ -517,7 +533,8 @@ def _show(session: Session, report: Report) -> None:
     if report.counts["unknown"]:
         lines.append(
             f"  {report.counts['unknown']} unknown: they may have reached the gateway and are"
-            f" never resent on their own (mysms campaign resolve {report.name} --resend-unknown"
+            f" never resent on their own (mysms campaign resolve {shown(report.name)}"
+            " --resend-unknown"
             " | --skip-unknown)"
         )
     if report.counts["skipped"]:

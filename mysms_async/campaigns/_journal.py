@@ -19,6 +19,7 @@ import anyio.lowlevel
 
 from .._client import MySMSClient
 from .._exceptions import ValidationError
+from .._table import DEFAULT_MAX_PARTS, Table
 from .._telemetry import campaign_attributes
 from ._load import Source, read_file, row_of, same_content
 from ._open import open_store
@@ -100,6 +101,7 @@ class Journal:
         source: Source,
         *,
         input_format: str | None = None,
+        max_parts: int = DEFAULT_MAX_PARTS,
     ) -> Campaign:
         """Load ``source`` into campaign ``name`` (made if new).
 
@@ -109,9 +111,22 @@ class Journal:
         the load ends; a running campaign keeps sending meanwhile (PostgreSQL: one transaction
         that holds nothing a worker needs; SQLite: short transactions of staged rows, published
         at the end). ``LOAD_CHUNK`` rows at a time.
+
+        A file is read by ``bulk``'s reader with its rules (:mod:`mysms_async._table`): a row
+        that is not valid UTF-8, holds a NUL byte or needs more than ``max_parts`` SMS parts
+        (``0``: no limit) is journaled as invalid with its reason; a file that cannot be read at
+        all (missing, binary, empty, no header) raises ``ValueError`` before anything is made.
         """
         if not isinstance(name, str) or not name or len(name) > 200:
-            raise ValidationError("name", "must be a string of 1 to 200 characters", name)
+            raise ValidationError("name", "must be a string of 1 to 200 characters")
+        if not name.isprintable():
+            raise ValidationError("name", "must not contain control characters (an ANSI escape?)")
+        if isinstance(source, (str, os.PathLike)):
+            # A file that cannot be read at all (missing, binary, empty, no usable header) is
+            # refused before the campaign is made: a failed create leaves no empty campaign.
+            Table(
+                os.fspath(source), input_format, max_parts=max_parts, extra_columns=("key",)
+            ).close()
         store = self._store
         row = store.create_campaign(name, now_ms())
         loaded = {"added": 0, "invalid": 0, "skipped": 0}
@@ -119,8 +134,8 @@ class Journal:
         committed = False
         try:
             chunk: list[NewRow] = []
-            async for item in _records(source, input_format):
-                chunk.append(row_of(*item))
+            async for line, record in _records(source, input_format, max_parts):
+                chunk.append(row_of(line, record, max_parts))
                 if len(chunk) >= LOAD_CHUNK:
                     _insert(store, row.id, chunk, first_new, loaded)
                     chunk = []
@@ -137,9 +152,11 @@ class Journal:
         return campaign
 
 
-async def _records(source: Source, fmt: str | None) -> AsyncIterable[tuple[int, Any]]:
+async def _records(
+    source: Source, fmt: str | None, max_parts: int
+) -> AsyncIterable[tuple[int, Any]]:
     if isinstance(source, (str, os.PathLike)):
-        for item in read_file(os.fspath(source), fmt):
+        for item in read_file(os.fspath(source), fmt, max_parts=max_parts):
             yield item
     elif isinstance(source, AsyncIterable):
         line = 0
