@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -120,7 +121,13 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals, add_input: AddIn
     status.add_argument("--price-per-part", type=amount, metavar="AMOUNT")
 
     export = action("export", "one row per message: key, destination, outcome, id, state, times")
-    export.add_argument("--out", metavar="FILE", help="where to write (default: stdout)")
+    export.add_argument(
+        "--out",
+        metavar="FILE",
+        help="where to write (default: stdout); written under a temporary name and renamed when"
+        " complete",
+    )
+    export.add_argument("--overwrite", action="store_true", help="replace --out FILE if it exists")
     export.add_argument(
         "--output-format",
         type=str.lower,
@@ -204,7 +211,8 @@ def cmd_campaign(session: Session) -> int:
         url = SANDBOX_JOURNAL if args.sandbox else None
     password = _password_from(getattr(args, "journal_password_file", None))
     try:
-        journal = Journal(url, password=password)
+        # Only create makes a journal: a mistyped path elsewhere must not leave an empty file.
+        journal = Journal(url, password=password, create=command == "create")
     except JournalError as error:
         raise UsageError(str(error)) from None
     try:
@@ -562,10 +570,42 @@ def _export(session: Session, journal: Journal) -> int:
                 os.dup2(devnull, sys.stdout.fileno())
             return EXIT_PROBLEMS
     else:
-        with open(args.out, "w", encoding="utf-8", newline="") as stream:
-            written = campaign.export(stream, fmt=fmt)
-        out.say(f"{written} rows written to {args.out}")
+        written = _export_to_file(campaign, args.out, fmt, overwrite=args.overwrite)
+        out.say(f"{written} rows written to {shown(args.out)}")
     return EXIT_OK
+
+
+def _export_to_file(campaign: Campaign, path: str, fmt: str, *, overwrite: bool) -> int:
+    """Write the export beside ``path`` under a temporary name, then rename it to ``path``: a
+    killed export leaves no partial file at the final name. An existing ``path`` is replaced only
+    with ``--overwrite``; a directory, or a folder that does not exist, is a usage error."""
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise UsageError(f"--out {shown(path)} is a directory: name a file in it")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--out {shown(path)}: the folder {shown(folder)} does not exist")
+    if os.path.lexists(target) and not overwrite:
+        raise UsageError(f"--out {shown(path)} exists: add --overwrite to replace it")
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(target)}.", suffix=".part", dir=folder
+        )
+    except OSError as error:
+        raise UsageError(f"--out {shown(path)}: cannot write there ({error.strerror})") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
+            written = campaign.export(stream, fmt=fmt)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise UsageError(f"--out {shown(path)}: {error.strerror or error}") from None
+        raise
+    return written
 
 
 def _resolve(session: Session, journal: Journal) -> int:

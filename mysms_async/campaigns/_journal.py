@@ -52,16 +52,20 @@ class Journal:
     The schema is created on first use and its version checked on every open. Use it as a
     context manager, or call :meth:`close`. A PostgreSQL password may be in the URL
     (percent-encoded), given as ``password``, or left to libpq (``PGPASSWORD``, ``~/.pgpass``);
-    it never appears in an error or a repr.
+    it never appears in an error or a repr. ``create=False``: a SQLite file that does not exist
+    raises ``JournalError`` instead of becoming an empty journal (a mistyped path). A journal
+    that is corrupt, not a database, read-only or on a full disk raises ``JournalError`` too.
     """
 
     url: str
 
-    def __init__(self, url: str | None = None, *, password: str | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, password: str | None = None, create: bool = True
+    ) -> None:
         self.url = url or os.environ.get(ENV_JOURNAL) or DEFAULT_JOURNAL
         if password is not None and (not isinstance(password, str) or not password):
             raise ValidationError("password", "must be a non-empty string")
-        self._store: Store = open_store(self.url, password)
+        self._store: Store = open_store(self.url, password, create=create)
 
     def __enter__(self) -> Journal:
         return self

@@ -34,6 +34,7 @@ from .._table import (
     csv_record,
     jsonl_record,
     message_from_record,
+    printable,
     too_many_parts,
 )
 from ._rules import LOAD_CHUNK, Outcome
@@ -164,14 +165,16 @@ def _general_row(line: int, record: Mapping[str, Any] | Message, max_parts: int)
         parts = count_parts(message.text)
         reason = too_many_parts(parts, max_parts)
     if message is None or reason is not None:
+        # kept as the file had it, bytes that were not UTF-8 (and NUL) written as \xNN
         ttl = record.get("ttl")
+        sender = _text(record, "sender")
         return NewRow(
             key,
             line,
-            destination,
-            text,
-            _text(record, "sender"),
-            date,
+            printable(destination),
+            printable(text),
+            None if sender is None else printable(sender),
+            None if date is None else printable(date),
             ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else None,
             0,
             Outcome.INVALID,
