@@ -31,6 +31,7 @@ from typing import Any, Final, TypeVar
 import anyio
 
 from .._client import MySMSClient
+from .._codes import state_words
 from .._exceptions import ValidationError
 from .._table import TableError
 from ..campaigns import ENV_JOURNAL, Campaign, DuplicateKeyError, Journal, JournalError, Report
@@ -389,6 +390,11 @@ def _run(session: Session, journal: Journal) -> int:
         else:
             _show(session, dataclasses.replace(report, rate=0.0, seconds_left=None))
             line = f"  this run: {settled:,} settled in {elapsed:.1f} s, {rate:,.1f} messages/s"
+            left = report.counts["pending"] + report.counts["sending"]
+            line += (  # a worker's share is not the campaign's: say both
+                f"; the campaign: {report.total - left:,} of {report.total:,} settled"
+                f" ({_outcome_detail(report.counts) or 'none'}) by every worker so far"
+            )
             if stop.signum is not None:
                 line += f"; stopped by {signal_name(stop.signum)}"
             print(out.clean(line))
@@ -468,6 +474,7 @@ def _track(session: Session, journal: Journal) -> int:
                     "checked": None if summary is None else summary.checked,
                     "changes": None if summary is None else summary.changes,
                     "not_final": report.counts["accepted"] if summary is None else summary.left,
+                    "scheduled_for_later": report.scheduled,
                     "timed_out": False if summary is None else summary.timed_out,
                     "interrupted": interrupted,
                     **report.as_dict(),
@@ -480,12 +487,17 @@ def _track(session: Session, journal: Journal) -> int:
                     f" recorded, {report.counts['accepted']} not final yet"
                 )
             else:
+                later = f" ({summary.scheduled} scheduled for later)" if summary.scheduled else ""
                 out.say(
-                    f"{args.name}: {summary.checked} checked, {summary.changes} changed,"
-                    f" {summary.left} not final yet"
+                    f"{shown(args.name)}: {summary.checked} checked, {summary.changes} changed,"
+                    f" {summary.left} not final yet{later}"
                 )
             _show(session, report)
-        left = report.counts["accepted"] if summary is None else summary.left
+        left = (
+            report.counts["accepted"] - report.scheduled
+            if summary is None
+            else summary.left - summary.scheduled
+        )
         return EXIT_OK if report.all_accepted and left == 0 else EXIT_PROBLEMS
 
     return run_client(session, body, own_errors=(JournalError,))
@@ -530,8 +542,13 @@ def _show(session: Session, report: Report) -> None:
         ("undelivered", report.undelivered_by_state),
         ("failed", report.failed_by_state),
     ):
-        for code, count in codes.items():
-            lines.append(f"    {title} with state {code}: {count}")
+        for code, count in sorted(codes.items()):
+            lines.append(f"    {title} with state {state_words(code)}: {count}")
+    if report.scheduled:
+        lines.append(
+            f"    {report.scheduled} of the accepted are scheduled for a later date: the gateway"
+            " sends them then (`track` follows them; it does not wait for them)"
+        )
     if report.cost is not None:
         lines.append(f"  estimated cost: {report.cost} ({report.parts_sent} parts sent)")
     if report.rate:

@@ -411,6 +411,16 @@ class PostgresStore:
             )
         ]
 
+    def accepted_dates(self, campaign: int) -> list[str]:
+        return [
+            str(row[0])
+            for row in self._x(
+                "SELECT date FROM messages WHERE campaign = %s"
+                f" AND outcome = {Outcome.ACCEPTED} AND date IS NOT NULL",
+                (campaign,),
+            ).fetchall()
+        ]
+
     def sent_since(self, campaign: int, since: int) -> int:
         row = self._x(
             "SELECT count(*) FROM messages WHERE campaign = %s AND sent_at >= %s",

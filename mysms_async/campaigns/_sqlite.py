@@ -618,6 +618,16 @@ class SQLiteStore:
             )
         ]
 
+    def accepted_dates(self, campaign: int) -> list[str]:
+        return [
+            str(row[0])
+            for row in self._x(
+                "SELECT date FROM messages WHERE campaign = ?"
+                f" AND outcome = {Outcome.ACCEPTED} AND date IS NOT NULL",
+                (campaign,),
+            )
+        ]
+
     def sent_since(self, campaign: int, since: int) -> int:
         return int(
             self._x(
