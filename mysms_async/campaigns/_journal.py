@@ -97,6 +97,11 @@ class Journal:
         row = self._store.campaign(name)
         if row is None:
             raise JournalError(f"no campaign {name!r} in this journal (create it first)")
+        if not self._store.has_messages(row.id):  # its first load died, or is still going on
+            raise JournalError(
+                f"no campaign {name!r} in this journal: its create did not finish (killed?) or"
+                " is still loading; run the create again"
+            )
         return Campaign(self._store, row)
 
     async def create(
@@ -119,7 +124,8 @@ class Journal:
         A file is read by ``bulk``'s reader with its rules (:mod:`mysms_async._table`): a row
         that is not valid UTF-8, holds a NUL byte or needs more than ``max_parts`` SMS parts
         (``0``: no limit) is journaled as invalid with its reason; a file that cannot be read at
-        all (missing, binary, empty, no header) raises ``ValueError`` before anything is made.
+        all (missing, binary, empty, no header) raises ``ValueError`` before anything is made;
+        so does a first load with no rows, and a first load that fails removes the campaign.
         """
         if not isinstance(name, str) or not name or len(name) > 200:
             raise ValidationError("name", "must be a string of 1 to 200 characters")
@@ -132,6 +138,8 @@ class Journal:
                 os.fspath(source), input_format, max_parts=max_parts, extra_columns=("key",)
             ).close()
         store = self._store
+        found = store.campaign(name)
+        existed = found is not None and store.has_messages(found.id)
         row = store.create_campaign(name, now_ms())
         loaded = {"added": 0, "invalid": 0, "skipped": 0}
         first_new = store.begin_load(row.id)
@@ -146,11 +154,15 @@ class Journal:
                     await anyio.lowlevel.checkpoint()
             if chunk:
                 _insert(store, row.id, chunk, first_new, loaded)
+            if not existed and not any(loaded.values()):
+                raise ValueError("has no rows: a campaign needs at least one")
             store.end_load(commit=True)
             committed = True
         finally:
             if not committed:
                 store.end_load(commit=False)
+                if not existed:  # a failed first load leaves no empty campaign behind
+                    store.drop_if_empty(row.id)
         campaign = Campaign(store, row)
         campaign.loaded = loaded
         return campaign

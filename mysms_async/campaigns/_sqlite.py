@@ -270,6 +270,20 @@ class SQLiteStore:
         rows = self._x("SELECT id, name, created_at, rate_limit FROM campaigns ORDER BY id")
         return [CampaignRow(*row) for row in rows]
 
+    def has_messages(self, campaign: int) -> bool:
+        found = self._x(
+            f"SELECT 1 FROM messages WHERE campaign = ? AND {_VISIBLE} LIMIT 1",
+            (campaign, campaign),
+        ).fetchone()
+        return found is not None
+
+    def drop_if_empty(self, campaign: int) -> None:
+        self._x(
+            "DELETE FROM campaigns WHERE id = ?"
+            " AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign = ?)",
+            (campaign, campaign),
+        )
+
     def set_rate_limit(self, campaign: int, rate: float | None) -> None:
         self._x("UPDATE campaigns SET rate_limit = ? WHERE id = ?", (rate, campaign))
 

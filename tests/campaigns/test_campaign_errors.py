@@ -275,3 +275,33 @@ def test_the_command_itself_exits_2_on_a_journal_that_is_not_one(tmp_path: Path)
     )
     assert done.returncode == 2 and "is not a SQLite database" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_create_that_failed_or_was_killed_leaves_no_campaign(
+    mysms: Mysms, rows: Path, tmp_path: Path
+) -> None:
+    from mysms_async.campaigns._load import row_of
+    from mysms_async.campaigns._open import open_store
+
+    journal = _journal(tmp_path)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("destination,text\n")
+    code, _, err = mysms("campaign", "create", "c", header_only, "--journal", journal)
+    assert code == 2 and "has no rows" in err  # before: exit 0, an empty campaign
+    clash = tmp_path / "clash.csv"
+    clash.write_text("destination,text,key\n79110000001,a,k\n79110000002,b,k\n")
+    code, _, err = mysms("campaign", "create", "c", clash, "--journal", journal)
+    assert code == 2 and "k" in err
+    # What `kill -9` during a first create leaves: the campaign's row and staged rows.
+    store = open_store(journal)
+    killed = store.create_campaign("k", 0).id
+    store.begin_load(killed)
+    store.insert_rows(killed, [row_of(2, {"destination": "79110000001", "text": "x"})])
+    store.close()  # no end_load: the process died
+    for name in ("c", "k"):
+        for action in ("status", "run", "export"):
+            code, out, err = mysms("campaign", action, name, "--journal", journal)
+            assert code == 2 and f"no campaign '{name}'" in err, (name, action, out, err)
+    assert mysms("campaign", "create", "k", rows, "--journal", journal)[0] == 0
+    code, out, _ = mysms("campaign", "status", "k", "--journal", journal)
+    assert code == 1 and "40 messages" in out  # the staged row of the dead load is gone
