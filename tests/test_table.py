@@ -107,3 +107,10 @@ def test_a_file_that_cannot_be_read_is_one_clear_error(
         Table(str(path))
     with pytest.raises(TableError, match=re.escape(words)):
         list(read_file(str(path)))
+
+
+def test_a_json_number_key_is_still_a_key() -> None:
+    row = row_of(1, {"destination": "79110000001", "text": "hi", "key": 5, "date": ""})
+    assert (row.key, row.outcome) == ("5", Outcome.PENDING)
+    row = row_of(2, {"destination": "79110000001", "text": "hi", "key": ["x"]})
+    assert (row.outcome, row.reason) == (Outcome.INVALID, "key: must be a string")

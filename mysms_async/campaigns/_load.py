@@ -45,7 +45,6 @@ Source = str | Iterable[Any] | AsyncIterable[Any]
 
 _GSM_BASIC_ASCII: Final = re.compile(r"[\n\r !-Z_a-z]*")
 _JSONL: Final = (".jsonl", ".ndjson", ".json")
-_FIELDS: Final = ("destination", "text", "sender", "date", "ttl", "key")
 _URLSAFE_BYTES: Final = bytes.maketrans(b"+/", b"-_")
 _GSM_BASIC_BYTES: Final = bytes(c for c in range(128) if _GSM_BASIC_ASCII.fullmatch(chr(c)))
 """Deleting these from an ASCII text leaves nothing when the text is GSM-basic ASCII."""
@@ -147,7 +146,7 @@ def _general_row(line: int, record: Mapping[str, Any] | Message, max_parts: int)
         }
     reason: str | None = None
     key = record.get("key")
-    if key is not None and not isinstance(key, str):
+    if key is not None and (isinstance(key, bool) or not isinstance(key, (str, int, float))):
         reason = "key: must be a string"
     try:
         message = message_from_record(record)
