@@ -100,10 +100,17 @@ def too_many_parts(parts: int, max_parts: int, spans_lines: bool = False) -> str
 
 
 def parse_iso_datetime(value: str) -> dt.datetime:
-    """ISO 8601, ``Z`` accepted (the command line's rule; imported late: the CLI imports this)."""
-    from ._cli._types import parse_iso_datetime as parse
-
-    return parse(value)
+    """ISO 8601, with ``Z`` accepted for UTC on every Python this package supports."""
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"date {value!r} is not ISO 8601 (e.g. 2026-11-24T18:30:00+03:00; without an"
+            " offset it is taken as Moscow time)"
+        ) from None
 
 
 def _optional_text(record: Mapping[str, object], key: str) -> str | None:
@@ -278,7 +285,7 @@ class Table:
         try:
             raw: Any = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         except FileNotFoundError:
-            raise TableError(f"{path}: no such file") from None
+            raise TableError(f"cannot read {path}: no such file") from None
         except OSError as error:
             raise TableError(f"cannot read {path}: {error.strerror or error}") from None
         self._raw = raw
