@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
+from typing import Final
 
 
 class RequestState(IntEnum):
@@ -47,6 +49,26 @@ class MessageState(IntEnum):
     def is_error(self) -> bool:
         """Whether the message failed (a negative state): refused, expired or undeliverable."""
         return self.value < 0
+
+
+#: What each message state means, in the words of the gateway's document.
+STATE_MEANINGS: Final[Mapping[int, str]] = {
+    2: "waiting to be handed to the operator",
+    3: "handed to the operator",
+    4: "delivered",
+    -10: "invalid message id",
+    -11: "invalid or unregistered sender name",
+    -12: "invalid destination number",
+    -13: "not enough money on the account",
+    -14: "sending failed",
+    -15: "invalid send-date format",
+    -16: "invalid TTL",
+}
+
+
+def state_words(state: int) -> str:
+    """``-11: invalid or unregistered sender name``; a code the document lacks says so."""
+    return f"{state}: {STATE_MEANINGS.get(state, 'not in the gateway' + chr(39) + 's document')}"
 
 
 _INTERNAL_ERRORS = frozenset({-50, -51, -52})

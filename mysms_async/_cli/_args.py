@@ -189,6 +189,23 @@ def _add_max_parts(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _add_input_format(parser: argparse.ArgumentParser) -> None:
+    """One reader for ``bulk`` and ``campaign create`` (:mod:`mysms_async._table`)."""
+    parser.add_argument(
+        "--input-format",
+        type=str.lower,
+        choices=("csv", "jsonl"),
+        help="how FILE is written: csv (a header row; comma or semicolon separated, UTF-8) or"
+        " jsonl (default: from its extension, .jsonl/.ndjson/.json for JSON Lines)",
+    )
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """``--input-format`` and ``--max-parts``, as ``bulk`` has them, for ``campaign create``."""
+    _add_input_format(parser)
+    _add_max_parts(parser, "(journal as invalid) a row whose text")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mysms",
@@ -229,12 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         "error. Bad rows are reported with their line number and never stop the good ones.",
     )
     bulk.add_argument("file", metavar="FILE", help="the rows to send; - reads stdin")
-    bulk.add_argument(
-        "--input-format",
-        type=str.lower,
-        choices=("csv", "jsonl"),
-        help="how FILE is written (default: from its extension, .jsonl/.ndjson for JSON Lines)",
-    )
+    _add_input_format(bulk)
     bulk.add_argument(
         "--results",
         metavar="PATH",
@@ -348,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="no access log (warnings and errors only)",
     )
-    add_campaign_parser(commands, _add_global_options)
+    add_campaign_parser(commands, _add_global_options, add_input_options)
     return parser
 
 

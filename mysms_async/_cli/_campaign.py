@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -30,7 +31,9 @@ from typing import Any, Final, TypeVar
 import anyio
 
 from .._client import MySMSClient
+from .._codes import state_words
 from .._exceptions import ValidationError
+from .._table import TableError
 from ..campaigns import ENV_JOURNAL, Campaign, DuplicateKeyError, Journal, JournalError, Report
 from ..campaigns._rules import DEFAULT_BATCH, DEFAULT_LEASE, DEFAULT_TRACK_INTERVAL, OUTCOME_NAMES
 from ..campaigns._run import RunSummary
@@ -47,10 +50,11 @@ _SANDBOX_TRACK_TIMEOUT: Final = 10.0
 _BAR_WIDTH: Final = 40
 
 AddGlobals = Callable[..., None]
+AddInput = Callable[[argparse.ArgumentParser], None]
 T = TypeVar("T")
 
 
-def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
+def add_campaign_parser(commands: Any, add_globals: AddGlobals, add_input: AddInput) -> None:
     """Add ``campaign`` and its six subcommands to the ``mysms`` parser."""
     campaign = commands.add_parser(
         "campaign",
@@ -80,8 +84,12 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
         return sub
 
     create = action("create", "load a CSV or JSON Lines file into a campaign (again: adds nothing)")
-    create.add_argument("file", metavar="FILE", help="destination,text[,sender,date,ttl,key] rows")
-    create.add_argument("--input-format", type=str.lower, choices=("csv", "jsonl"))
+    create.add_argument(
+        "file",
+        metavar="FILE",
+        help="destination,text[,sender,date,ttl,key] rows, read as `mysms bulk` reads them",
+    )
+    add_input(create)
 
     run = action(
         "run", "send the campaign's pending messages (any number of workers on PostgreSQL)"
@@ -114,7 +122,13 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
     status.add_argument("--price-per-part", type=amount, metavar="AMOUNT")
 
     export = action("export", "one row per message: key, destination, outcome, id, state, times")
-    export.add_argument("--out", metavar="FILE", help="where to write (default: stdout)")
+    export.add_argument(
+        "--out",
+        metavar="FILE",
+        help="where to write (default: stdout); written under a temporary name and renamed when"
+        " complete",
+    )
+    export.add_argument("--overwrite", action="store_true", help="replace --out FILE if it exists")
     export.add_argument(
         "--output-format",
         type=str.lower,
@@ -164,6 +178,14 @@ def add_campaign_parser(commands: Any, add_globals: AddGlobals) -> None:
     )
 
 
+def shown(text: str) -> str:
+    """``text`` with control characters (an ANSI escape's ESC among them) written as Python
+    escapes (``\\x1b``): a name is never echoed raw to a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _when(text: str) -> dt.datetime:
     """ISO 8601 with an offset (or ``Z``): an operator's selection must not depend on a zone."""
     try:
@@ -190,7 +212,8 @@ def cmd_campaign(session: Session) -> int:
         url = SANDBOX_JOURNAL if args.sandbox else None
     password = _password_from(getattr(args, "journal_password_file", None))
     try:
-        journal = Journal(url, password=password)
+        # Only create makes a journal: a mistyped path elsewhere must not leave an empty file.
+        journal = Journal(url, password=password, create=command == "create")
     except JournalError as error:
         raise UsageError(str(error)) from None
     try:
@@ -225,13 +248,15 @@ def _campaign(journal: Journal, name: str) -> Campaign:
 
 def _create(session: Session, journal: Journal) -> int:
     args, out = session.args, session.out
-    if not os.path.exists(args.file):
-        raise UsageError(f"{args.file}: no such file")
     try:
-        campaign = asyncio.run(journal.create(args.name, args.file, input_format=args.input_format))
+        campaign = asyncio.run(
+            journal.create(
+                args.name, args.file, input_format=args.input_format, max_parts=args.max_parts
+            )
+        )
     except ValueError as error:
-        if isinstance(error, ValidationError):
-            raise
+        if isinstance(error, (ValidationError, TableError)):  # they name the field or the file
+            raise UsageError(str(error)) from None
         raise UsageError(f"{args.file}: {error}") from None
     loaded = campaign.loaded
     report = campaign.report()
@@ -239,7 +264,7 @@ def _create(session: Session, journal: Journal) -> int:
         out.emit({"campaign": args.name, "loaded": loaded, "total": report.total})
     else:
         out.note(  # -q silences it: the exit status says whether every row was valid
-            f"campaign {args.name}: {loaded['added']} added, {loaded['invalid']} invalid,"
+            f"campaign {shown(args.name)}: {loaded['added']} added, {loaded['invalid']} invalid,"
             f" {loaded['skipped']} already there; {report.total} in all"
         )
     return EXIT_OK if report.counts["invalid"] == 0 else EXIT_PROBLEMS
@@ -365,6 +390,11 @@ def _run(session: Session, journal: Journal) -> int:
         else:
             _show(session, dataclasses.replace(report, rate=0.0, seconds_left=None))
             line = f"  this run: {settled:,} settled in {elapsed:.1f} s, {rate:,.1f} messages/s"
+            left = report.counts["pending"] + report.counts["sending"]
+            line += (  # a worker's share is not the campaign's: say both
+                f"; the campaign: {report.total - left:,} of {report.total:,} settled"
+                f" ({_outcome_detail(report.counts) or 'none'}) by every worker so far"
+            )
             if stop.signum is not None:
                 line += f"; stopped by {signal_name(stop.signum)}"
             print(out.clean(line))
@@ -444,6 +474,7 @@ def _track(session: Session, journal: Journal) -> int:
                     "checked": None if summary is None else summary.checked,
                     "changes": None if summary is None else summary.changes,
                     "not_final": report.counts["accepted"] if summary is None else summary.left,
+                    "scheduled_for_later": report.scheduled,
                     "timed_out": False if summary is None else summary.timed_out,
                     "interrupted": interrupted,
                     **report.as_dict(),
@@ -456,12 +487,17 @@ def _track(session: Session, journal: Journal) -> int:
                     f" recorded, {report.counts['accepted']} not final yet"
                 )
             else:
+                later = f" ({summary.scheduled} scheduled for later)" if summary.scheduled else ""
                 out.say(
-                    f"{args.name}: {summary.checked} checked, {summary.changes} changed,"
-                    f" {summary.left} not final yet"
+                    f"{shown(args.name)}: {summary.checked} checked, {summary.changes} changed,"
+                    f" {summary.left} not final yet{later}"
                 )
             _show(session, report)
-        left = report.counts["accepted"] if summary is None else summary.left
+        left = (
+            report.counts["accepted"] - report.scheduled
+            if summary is None
+            else summary.left - summary.scheduled
+        )
         return EXIT_OK if report.all_accepted and left == 0 else EXIT_PROBLEMS
 
     return run_client(session, body, own_errors=(JournalError,))
@@ -490,7 +526,7 @@ def _status(session: Session, journal: Journal) -> int:
 
 def _show(session: Session, report: Report) -> None:
     out = session.out
-    lines = [f"campaign {report.name}: {report.total} messages, {report.parts} parts"]
+    lines = [f"campaign {shown(report.name)}: {report.total} messages, {report.parts} parts"]
     if report.total and not report.done:
         settled = report.total - report.counts["pending"] - report.counts["sending"]
         filled = settled * _BAR_WIDTH // report.total
@@ -506,8 +542,13 @@ def _show(session: Session, report: Report) -> None:
         ("undelivered", report.undelivered_by_state),
         ("failed", report.failed_by_state),
     ):
-        for code, count in codes.items():
-            lines.append(f"    {title} with state {code}: {count}")
+        for code, count in sorted(codes.items()):
+            lines.append(f"    {title} with state {state_words(code)}: {count}")
+    if report.scheduled:
+        lines.append(
+            f"    {report.scheduled} of the accepted are scheduled for a later date: the gateway"
+            " sends them then (`track` follows them; it does not wait for them)"
+        )
     if report.cost is not None:
         lines.append(f"  estimated cost: {report.cost} ({report.parts_sent} parts sent)")
     if report.rate:
@@ -517,7 +558,8 @@ def _show(session: Session, report: Report) -> None:
     if report.counts["unknown"]:
         lines.append(
             f"  {report.counts['unknown']} unknown: they may have reached the gateway and are"
-            f" never resent on their own (mysms campaign resolve {report.name} --resend-unknown"
+            f" never resent on their own (mysms campaign resolve {shown(report.name)}"
+            " --resend-unknown"
             " | --skip-unknown)"
         )
     if report.counts["skipped"]:
@@ -545,10 +587,42 @@ def _export(session: Session, journal: Journal) -> int:
                 os.dup2(devnull, sys.stdout.fileno())
             return EXIT_PROBLEMS
     else:
-        with open(args.out, "w", encoding="utf-8", newline="") as stream:
-            written = campaign.export(stream, fmt=fmt)
-        out.say(f"{written} rows written to {args.out}")
+        written = _export_to_file(campaign, args.out, fmt, overwrite=args.overwrite)
+        out.say(f"{written} rows written to {shown(args.out)}")
     return EXIT_OK
+
+
+def _export_to_file(campaign: Campaign, path: str, fmt: str, *, overwrite: bool) -> int:
+    """Write the export beside ``path`` under a temporary name, then rename it to ``path``: a
+    killed export leaves no partial file at the final name. An existing ``path`` is replaced only
+    with ``--overwrite``; a directory, or a folder that does not exist, is a usage error."""
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise UsageError(f"--out {shown(path)} is a directory: name a file in it")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--out {shown(path)}: the folder {shown(folder)} does not exist")
+    if os.path.lexists(target) and not overwrite:
+        raise UsageError(f"--out {shown(path)} exists: add --overwrite to replace it")
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(target)}.", suffix=".part", dir=folder
+        )
+    except OSError as error:
+        raise UsageError(f"--out {shown(path)}: cannot write there ({error.strerror})") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
+            written = campaign.export(stream, fmt=fmt)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise UsageError(f"--out {shown(path)}: {error.strerror or error}") from None
+        raise
+    return written
 
 
 def _resolve(session: Session, journal: Journal) -> int:

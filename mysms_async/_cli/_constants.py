@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from .._config import ENV_PASSWORD, ENV_USERNAME
+from .._table import DEFAULT_MAX_PARTS as DEFAULT_MAX_PARTS
 
 EXIT_OK: Final = 0
 EXIT_PROBLEMS: Final = 1
@@ -31,7 +32,6 @@ SANDBOX_LATENCY: Final = 0.05
 EMULATOR_DELIVERY_DELAY: Final = 1.0
 
 #: ``bulk`` and ``send``: a text that needs more SMS parts than this is refused (--max-parts).
-DEFAULT_MAX_PARTS: Final = 10
 DEFAULT_WAIT_TIMEOUT: Final = 300.0
 DEFAULT_WAIT_INTERVAL: Final = 1.0
 #: Seconds between two progress lines when stderr is not a terminal.

@@ -10,24 +10,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .. import _constants as C
-from .._codes import MessageState
+from .._codes import STATE_MEANINGS, MessageState
 from .._exceptions import MySMSError, ResponseError, ValidationError
 from .._models import SendResult, StatusResult
 from .._segments import segments
 
-#: What each message state means, in the words of the gateway's document.
-MEANINGS: Final[Mapping[int, str]] = {
-    2: "waiting to be handed to the operator",
-    3: "handed to the operator",
-    4: "delivered",
-    -10: "invalid message id",
-    -11: "invalid or unregistered sender name",
-    -12: "invalid destination number",
-    -13: "not enough money on the account",
-    -14: "sending failed",
-    -15: "invalid send-date format",
-    -16: "invalid TTL",
-}
+MEANINGS: Final[Mapping[int, str]] = STATE_MEANINGS
+"""What each message state means (the codes table, :data:`mysms_async._codes.STATE_MEANINGS`)."""
 
 
 def state_of(result: SendResult | StatusResult) -> int | None:

@@ -7,8 +7,9 @@ the text it got. :func:`parse_iso_datetime` serves both ``send --date`` and a ``
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from decimal import Decimal, InvalidOperation
+
+from .._table import parse_iso_datetime as parse_iso_datetime
 
 
 def _whole(text: str, minimum: int, what: str) -> int:
@@ -72,17 +73,3 @@ def amount(text: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be an amount of 0 or more")
     return value
-
-
-def parse_iso_datetime(value: str) -> dt.datetime:
-    """ISO 8601, with ``Z`` accepted for UTC on every Python this package supports."""
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"date {value!r} is not ISO 8601 (e.g. 2026-11-24T18:30:00+03:00; without an"
-            " offset it is taken as Moscow time)"
-        ) from None

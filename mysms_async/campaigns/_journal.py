@@ -19,6 +19,7 @@ import anyio.lowlevel
 
 from .._client import MySMSClient
 from .._exceptions import ValidationError
+from .._table import DEFAULT_MAX_PARTS, Table
 from .._telemetry import campaign_attributes
 from ._load import Source, read_file, row_of, same_content
 from ._open import open_store
@@ -51,16 +52,20 @@ class Journal:
     The schema is created on first use and its version checked on every open. Use it as a
     context manager, or call :meth:`close`. A PostgreSQL password may be in the URL
     (percent-encoded), given as ``password``, or left to libpq (``PGPASSWORD``, ``~/.pgpass``);
-    it never appears in an error or a repr.
+    it never appears in an error or a repr. ``create=False``: a SQLite file that does not exist
+    raises ``JournalError`` instead of becoming an empty journal (a mistyped path). A journal
+    that is corrupt, not a database, read-only or on a full disk raises ``JournalError`` too.
     """
 
     url: str
 
-    def __init__(self, url: str | None = None, *, password: str | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, password: str | None = None, create: bool = True
+    ) -> None:
         self.url = url or os.environ.get(ENV_JOURNAL) or DEFAULT_JOURNAL
         if password is not None and (not isinstance(password, str) or not password):
             raise ValidationError("password", "must be a non-empty string")
-        self._store: Store = open_store(self.url, password)
+        self._store: Store = open_store(self.url, password, create=create)
 
     def __enter__(self) -> Journal:
         return self
@@ -92,6 +97,11 @@ class Journal:
         row = self._store.campaign(name)
         if row is None:
             raise JournalError(f"no campaign {name!r} in this journal (create it first)")
+        if not self._store.has_messages(row.id):  # its first load died, or is still going on
+            raise JournalError(
+                f"no campaign {name!r} in this journal: its create did not finish (killed?) or"
+                " is still loading; run the create again"
+            )
         return Campaign(self._store, row)
 
     async def create(
@@ -100,6 +110,7 @@ class Journal:
         source: Source,
         *,
         input_format: str | None = None,
+        max_parts: int = DEFAULT_MAX_PARTS,
     ) -> Campaign:
         """Load ``source`` into campaign ``name`` (made if new).
 
@@ -109,37 +120,59 @@ class Journal:
         the load ends; a running campaign keeps sending meanwhile (PostgreSQL: one transaction
         that holds nothing a worker needs; SQLite: short transactions of staged rows, published
         at the end). ``LOAD_CHUNK`` rows at a time.
+
+        A file is read by ``bulk``'s reader with its rules (:mod:`mysms_async._table`): a row
+        that is not valid UTF-8, holds a NUL byte or needs more than ``max_parts`` SMS parts
+        (``0``: no limit) is journaled as invalid with its reason; a file that cannot be read at
+        all (missing, binary, empty, no header) raises ``ValueError`` before anything is made;
+        so does a first load with no rows, and a first load that fails removes the campaign.
         """
         if not isinstance(name, str) or not name or len(name) > 200:
-            raise ValidationError("name", "must be a string of 1 to 200 characters", name)
+            raise ValidationError("name", "must be a string of 1 to 200 characters")
+        if not name.isprintable():
+            raise ValidationError("name", "must not contain control characters (an ANSI escape?)")
+        if isinstance(source, (str, os.PathLike)):
+            # A file that cannot be read at all (missing, binary, empty, no usable header) is
+            # refused before the campaign is made: a failed create leaves no empty campaign.
+            Table(
+                os.fspath(source), input_format, max_parts=max_parts, extra_columns=("key",)
+            ).close()
         store = self._store
+        found = store.campaign(name)
+        existed = found is not None and store.has_messages(found.id)
         row = store.create_campaign(name, now_ms())
         loaded = {"added": 0, "invalid": 0, "skipped": 0}
         first_new = store.begin_load(row.id)
         committed = False
         try:
             chunk: list[NewRow] = []
-            async for item in _records(source, input_format):
-                chunk.append(row_of(*item))
+            async for line, record in _records(source, input_format, max_parts):
+                chunk.append(row_of(line, record, max_parts))
                 if len(chunk) >= LOAD_CHUNK:
                     _insert(store, row.id, chunk, first_new, loaded)
                     chunk = []
                     await anyio.lowlevel.checkpoint()
             if chunk:
                 _insert(store, row.id, chunk, first_new, loaded)
+            if not existed and not any(loaded.values()):
+                raise ValueError("has no rows: a campaign needs at least one")
             store.end_load(commit=True)
             committed = True
         finally:
             if not committed:
                 store.end_load(commit=False)
+                if not existed:  # a failed first load leaves no empty campaign behind
+                    store.drop_if_empty(row.id)
         campaign = Campaign(store, row)
         campaign.loaded = loaded
         return campaign
 
 
-async def _records(source: Source, fmt: str | None) -> AsyncIterable[tuple[int, Any]]:
+async def _records(
+    source: Source, fmt: str | None, max_parts: int
+) -> AsyncIterable[tuple[int, Any]]:
     if isinstance(source, (str, os.PathLike)):
-        for item in read_file(os.fspath(source), fmt):
+        for item in read_file(os.fspath(source), fmt, max_parts=max_parts):
             yield item
     elif isinstance(source, AsyncIterable):
         line = 0

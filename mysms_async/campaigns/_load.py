@@ -14,22 +14,29 @@ part, told by one regular expression, and every other text goes to :func:`mysms_
 from __future__ import annotations
 
 import binascii
-import codecs
-import csv
-import datetime as dt
 import hashlib
-import json
 import math
 import re
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from hashlib import blake2b
-from itertools import islice, repeat
+from itertools import repeat
 from operator import itemgetter
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from .._models import Message
 from .._segments import segments
+from .._table import (
+    BAD_BYTES,
+    DEFAULT_MAX_PARTS,
+    RowError,
+    Table,
+    csv_record,
+    jsonl_record,
+    message_from_record,
+    printable,
+    too_many_parts,
+)
 from ._rules import LOAD_CHUNK, Outcome
 from ._store import NewRow
 
@@ -38,7 +45,6 @@ Source = str | Iterable[Any] | AsyncIterable[Any]
 
 _GSM_BASIC_ASCII: Final = re.compile(r"[\n\r !-Z_a-z]*")
 _JSONL: Final = (".jsonl", ".ndjson", ".json")
-_FIELDS: Final = ("destination", "text", "sender", "date", "ttl", "key")
 _URLSAFE_BYTES: Final = bytes.maketrans(b"+/", b"-_")
 _GSM_BASIC_BYTES: Final = bytes(c for c in range(128) if _GSM_BASIC_ASCII.fullmatch(chr(c)))
 """Deleting these from an ASCII text leaves nothing when the text is GSM-basic ASCII."""
@@ -63,19 +69,34 @@ def make_key(destination: str, text: str, date: str | None) -> str:
 
 
 def _text(record: Mapping[str, Any], name: str) -> str | None:
+    """A field as stored with an invalid row: text as it was, numbers as text, else nothing."""
     value = record.get(name)
-    if value is None:
-        return None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "text":
         value = str(value)
     if not isinstance(value, str):
-        raise ValueError(f"{name}: must be a string")
+        return None
     value = value.strip() if name != "text" else value
     return value or None
 
 
-def to_row(line: int, record: Mapping[str, Any] | Message) -> NewRow:
-    """One input row as a journal row: pending, or invalid with the reason."""
+def _clean(*values: str) -> bool:
+    """No NUL byte and no byte that was not UTF-8 in any of ``values``."""
+    for value in values:
+        if value.isascii():  # both tests in C; the search only for the rest
+            if "\x00" in value:
+                return False
+        elif BAD_BYTES.search(value) is not None:
+            return False
+    return True
+
+
+def to_row(
+    line: int, record: Mapping[str, Any] | Message, max_parts: int = DEFAULT_MAX_PARTS
+) -> NewRow:
+    """One input row as a journal row: pending, or invalid with the reason.
+
+    The rules are the table reader's (:func:`mysms_async._table.message_from_record`), ``bulk``'s.
+    """
     if type(record) is dict:
         # The common row (strings, no date or ttl) without the general path's checks.
         destination = record.get("destination")
@@ -90,9 +111,11 @@ def to_row(line: int, record: Mapping[str, Any] | Message) -> NewRow:
             and not record.get("ttl")
             and (sender is None or type(sender) is str)
             and (key is None or type(key) is str)
+            and _clean(destination, text, sender or "")
         ):
             destination = destination.strip()
-            if destination:
+            parts = count_parts(text)
+            if destination and not (max_parts and parts > max_parts):
                 if sender is not None:
                     sender = sender.strip() or None
                 key = key.strip() if key else None
@@ -104,14 +127,14 @@ def to_row(line: int, record: Mapping[str, Any] | Message) -> NewRow:
                     sender,
                     None,
                     None,
-                    count_parts(text),
+                    parts,
                     Outcome.PENDING,
                     None,
                 )
-    return _general_row(line, record)
+    return _general_row(line, record, max_parts)
 
 
-def _general_row(line: int, record: Mapping[str, Any] | Message) -> NewRow:
+def _general_row(line: int, record: Mapping[str, Any] | Message, max_parts: int) -> NewRow:
     if isinstance(record, Message):
         date = None if record.date is None else record.date.isoformat()
         record = {
@@ -122,116 +145,89 @@ def _general_row(line: int, record: Mapping[str, Any] | Message) -> NewRow:
             "ttl": record.ttl,
         }
     reason: str | None = None
-    fields: dict[str, Any] = {}
-    for name in _FIELDS:
-        try:
-            fields[name] = _text(record, name) if name != "ttl" else record.get("ttl")
-        except ValueError as error:
-            reason = reason or str(error)
-            fields[name] = None
-    destination = fields["destination"] or ""
-    text = fields["text"] or ""
-    date = fields["date"]
-    ttl: int | None = None
-    if reason is None:
-        reason = _check(fields)
-    if reason is None and fields["ttl"] not in (None, ""):
-        ttl = int(fields["ttl"])
-    key = fields["key"] or make_key(destination, text, date)
-    if reason is not None:
+    key = record.get("key")
+    if key is not None and (isinstance(key, bool) or not isinstance(key, (str, int, float))):
+        reason = "key: must be a string"
+    try:
+        message = message_from_record(record)
+    except RowError as error:
+        reason = reason or str(error)
+        message = None
+    date = _text(record, "date")
+    if date is not None and date[-1:] in ("Z", "z"):  # stored as every Python reads it
+        date = date[:-1] + "+00:00"
+    destination = _text(record, "destination") or ""
+    text = _text(record, "text") or ""
+    key = _text(record, "key") or make_key(destination, text, _text(record, "date"))
+    parts = 0
+    if message is not None and reason is None:
+        parts = count_parts(message.text)
+        reason = too_many_parts(parts, max_parts)
+    if message is None or reason is not None:
+        # kept as the file had it, bytes that were not UTF-8 (and NUL) written as \xNN
+        ttl = record.get("ttl")
+        sender = _text(record, "sender")
         return NewRow(
-            key, line, destination, text, fields["sender"], date, ttl, 0, Outcome.INVALID, reason
+            key,
+            line,
+            printable(destination),
+            printable(text),
+            None if sender is None else printable(sender),
+            None if date is None else printable(date),
+            ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else None,
+            0,
+            Outcome.INVALID,
+            reason,
         )
     return NewRow(
         key,
         line,
-        destination,
-        text,
-        fields["sender"],
+        message.destination,
+        message.text,
+        message.sender,
         date,
-        ttl,
-        count_parts(text),
+        message.ttl,
+        parts,
         Outcome.PENDING,
         None,
     )
-
-
-def _check(fields: Mapping[str, Any]) -> str | None:
-    if not fields["destination"]:
-        return "destination: is required"
-    if not fields["text"]:
-        return "text: is required and must not be empty"
-    if fields["date"] is not None:
-        try:
-            dt.datetime.fromisoformat(fields["date"])
-        except ValueError:
-            return "date: must be an ISO 8601 date and time"
-    ttl = fields["ttl"]
-    if ttl not in (None, ""):
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, str)):
-            return "ttl: must be a positive integer"
-        try:
-            if int(ttl) <= 0:
-                return "ttl: must be a positive integer"
-        except ValueError:
-            return "ttl: must be a positive integer"
-    return None
 
 
 # --- files ------------------------------------------------------------------------------------
 
 
 def read_file(
-    path: str, fmt: str | None = None
+    path: str, fmt: str | None = None, *, max_parts: int = DEFAULT_MAX_PARTS
 ) -> Iterator[tuple[int, Mapping[str, Any] | NewRow]]:
     """(line, record) pairs from a CSV (header row) or JSON Lines file, one at a time.
 
-    A record is a mapping, or for plain CSV rows the finished ``NewRow`` (see ``row_of``).
+    The file is read by :class:`mysms_async._table.Table`, ``bulk``'s reader, with its rules; a
+    file it cannot read at all raises its ``TableError`` (a ``ValueError``). A record is a
+    mapping, or for plain CSV rows the finished ``NewRow`` (see ``row_of``).
     """
-    if fmt is None:
-        fmt = "jsonl" if path.lower().endswith(_JSONL) else "csv"
-    if fmt != "jsonl":
-        yield from _csv(path)
-        return
-    with open(path, "rb") as stream:
-        yield from _jsonl(stream)
+    with Table(path, fmt, max_parts=max_parts, extra_columns=("key",)) as table:
+        if table.kind == "jsonl":
+            yield from _jsonl(table)
+        else:
+            yield from _csv(table, max_parts)
 
 
-def _lines(stream: IO[bytes]) -> Iterator[str]:
-    first = True
-    for raw in stream:
-        if first:
-            first = False
-            if raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
-        yield raw.decode("utf-8", "replace")
-
-
-def _csv(path: str) -> Iterator[tuple[int, Mapping[str, Any] | NewRow]]:
+def _csv(table: Table, max_parts: int) -> Iterator[tuple[int, Mapping[str, Any] | NewRow]]:
     # The csv module reads the file itself (in C): no Python-level loop over lines. Rows are
     # taken a chunk at a time, so that a chunk of plain rows is turned into journal rows in a
     # few C-level passes (``_plain_chunk``); only a chunk with something unusual goes row by row.
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        if header is None:
-            return
-        names = [name.strip().lower() for name in header]
-        if "destination" not in names or "text" not in names:
-            raise ValueError("the CSV header must name at least the columns destination and text")
-        width = len(names)
-        plan = _Columns(names)
-        while True:
-            start = reader.line_num
-            block = list(islice(reader, LOAD_CHUNK))
-            if not block:
-                return
-            # Each row's number is the line it ends on, as ``reader.line_num`` says after it.
-            lines: Sequence[int] = range(start + 1, reader.line_num + 1)
-            if len(lines) != len(block):  # a quoted field spans lines
-                lines = _end_lines(block, start)
-            rows = _plain_chunk(block, lines, width, plan)
-            yield from rows if rows is not None else _csv_rows(block, lines, names)
+    names = table.columns
+    width = len(names)
+    plan = _Columns(names)
+    for start, block, problem, last in table.blocks(LOAD_CHUNK):
+        # Each row's number is the line it ends on, as ``reader.line_num`` says after it.
+        lines: Sequence[int] = range(start + 1, last + 1)
+        if problem is not None or len(lines) != len(block):  # a quoted field spans lines
+            lines = _end_lines(block, start)
+        rows = None if problem is not None else _plain_chunk(block, lines, width, plan, max_parts)
+        yield from rows if rows is not None else _csv_rows(block, lines, names)
+        if problem is not None:
+            yield last, {"_bad": problem, "key": make_key("\x00csv", problem, str(last))}
 
 
 def _end_lines(block: list[list[str]], start: int) -> list[int]:
@@ -250,13 +246,13 @@ def _end_lines(block: list[list[str]], start: int) -> list[int]:
 def _csv_rows(
     block: list[list[str]], lines: Sequence[int], names: list[str]
 ) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    width = len(names)
     for values, line in zip(block, lines, strict=True):
-        if len(values) == width:
-            yield line, dict(zip(names, values, strict=True))
-        elif values:
+        record = csv_record(names, values)
+        if isinstance(record, str):
             key = make_key("\x00csv-width", ",".join(values), str(line))
-            yield line, {"_bad": len(values), "key": key}
+            yield line, {"_bad": record, "key": key}
+        elif record is not None:
+            yield line, record
 
 
 class _Columns:
@@ -274,12 +270,13 @@ class _Columns:
 
 
 def _plain_chunk(
-    block: list[list[str]], lines: Sequence[int], width: int, plan: _Columns
+    block: list[list[str]], lines: Sequence[int], width: int, plan: _Columns, max_parts: int
 ) -> Iterator[tuple[int, NewRow]] | None:
     """Journal rows for a chunk of plain rows in a few C-level passes; ``None``: look closer.
 
-    Plain: every row has the header's width, a destination and a text, no date and no ttl (the
-    same rows ``to_row`` takes its short way), so the rows come out exactly as ``to_row`` makes
+    Plain: every row has the header's width, a destination and a text, no date and no ttl, no
+    NUL byte or byte that was not UTF-8, no text over ``max_parts`` (the same rows ``to_row``
+    takes its short way), so the rows come out exactly as ``to_row`` makes
     them. Keys are hashed row by row, but encoded to text for the whole chunk at once (nine
     bytes are exactly twelve base64 characters, with no padding); parts come from the lengths
     when the whole chunk is GSM-basic ASCII.
@@ -294,10 +291,15 @@ def _plain_chunk(
     if not all(texts) or not all(destinations):
         return None
     count = len(block)
+    joined = "".join(texts)
+    if not _clean(joined, "".join(destinations)):
+        return None
     senders: Iterable[str | None] = repeat(None, count)
     if plan.sender is not None:
         raw = list(map(itemgetter(plan.sender), block))
         if any(raw):
+            if not _clean("".join(raw)):
+                return None
             senders = [value.strip() or None for value in raw]
     own: list[str] | None = None
     if plan.key is not None:
@@ -314,7 +316,6 @@ def _plain_chunk(
     keys = [encoded[i : i + 12] for i in range(0, 12 * count, 12)]
     if own is not None:
         keys = [mine or hashed for mine, hashed in zip(own, keys, strict=True)]
-    joined = "".join(texts)
     parts: Iterable[int]
     if joined.isascii() and not joined.encode().translate(None, _GSM_BASIC_BYTES):
         if max(map(len, texts)) <= 160:
@@ -323,6 +324,8 @@ def _plain_chunk(
             parts = [1 if len(t) <= 160 else math.ceil(len(t) / 153) for t in texts]
     else:
         parts = list(map(count_parts, texts))
+    if max_parts and not isinstance(parts, repeat) and max(parts) > max_parts:
+        return None
     rows = map(
         _NEW_ROW,
         zip(
@@ -341,21 +344,18 @@ def _plain_chunk(
     return zip(lines, rows, strict=True)
 
 
-def _jsonl(stream: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    for line, text in enumerate(_lines(stream), 1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict):
-            yield line, {"_bad": "json", "key": make_key("\x00jsonl", text.strip(), None)}
-            continue
-        yield line, record
+def _jsonl(table: Table) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    for line, text in table.jsonl_lines():
+        record = jsonl_record(text)
+        if isinstance(record, str):
+            yield line, {"_bad": record, "key": make_key("\x00jsonl", text.strip(), None)}
+        elif record is not None:
+            yield line, record
 
 
-def row_of(line: int, record: Mapping[str, Any] | Message | NewRow) -> NewRow:
+def row_of(
+    line: int, record: Mapping[str, Any] | Message | NewRow, max_parts: int = DEFAULT_MAX_PARTS
+) -> NewRow:
     """``to_row`` with the reasons of rows the readers could not parse.
 
     A ``NewRow`` is a row the CSV reader has already made (``_plain_chunk``): passed through.
@@ -363,15 +363,11 @@ def row_of(line: int, record: Mapping[str, Any] | Message | NewRow) -> NewRow:
     if isinstance(record, NewRow):
         return record
     if isinstance(record, Mapping) and "_bad" in record:
-        reason = (
-            "not a JSON object"
-            if record["_bad"] == "json"
-            else f"has {record['_bad']} fields where the header names another number"
-        )
+        reason = str(record["_bad"])
         return NewRow(
             str(record["key"]), line, "", "", None, None, None, 0, Outcome.INVALID, reason
         )
-    return to_row(line, record)
+    return to_row(line, record, max_parts)
 
 
 def same_content(row: NewRow, stored: tuple[object, ...]) -> bool:

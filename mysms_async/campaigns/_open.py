@@ -7,10 +7,11 @@ from ._rules import JournalError
 from ._store import Store
 
 
-def open_store(url: str, password: str | None = None) -> Store:
+def open_store(url: str, password: str | None = None, *, create: bool = True) -> Store:
     """``sqlite:///relative.db``, ``sqlite:////absolute.db``, a plain path, or
     ``postgresql://user@host:port/db`` (needs the ``[postgres]`` extra; ``password``, else the
-    URL's, else libpq's ``PGPASSWORD`` or ``~/.pgpass``)."""
+    URL's, else libpq's ``PGPASSWORD`` or ``~/.pgpass``). ``create=False``: a SQLite file that
+    does not exist is an error, not a new journal."""
     if url.startswith(("postgresql://", "postgres://")):
         try:
             from ._postgres import PostgresStore
@@ -31,4 +32,4 @@ def open_store(url: str, password: str | None = None) -> Store:
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
     if not path:
         raise JournalError("journal URL sqlite:/// names no file")
-    return SQLiteStore(path)
+    return SQLiteStore(path, create=create)

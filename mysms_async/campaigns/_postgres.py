@@ -199,6 +199,19 @@ class PostgresStore:
         rows = self._x("SELECT id, name, created_at, rate_limit FROM campaigns ORDER BY id")
         return [CampaignRow(*row) for row in rows]
 
+    def has_messages(self, campaign: int) -> bool:
+        found = self._x(
+            "SELECT 1 FROM messages WHERE campaign = %s LIMIT 1", (campaign,)
+        ).fetchone()
+        return found is not None
+
+    def drop_if_empty(self, campaign: int) -> None:
+        self._x(
+            "DELETE FROM campaigns WHERE id = %s"
+            " AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign = %s)",
+            (campaign, campaign),
+        )
+
     def set_rate_limit(self, campaign: int, rate: float | None) -> None:
         self._x("UPDATE campaigns SET rate_limit = %s WHERE id = %s", (rate, campaign))
 
@@ -409,6 +422,16 @@ class PostgresStore:
                 " GROUP BY outcome, state",
                 (campaign,),
             )
+        ]
+
+    def accepted_dates(self, campaign: int) -> list[str]:
+        return [
+            str(row[0])
+            for row in self._x(
+                "SELECT date FROM messages WHERE campaign = %s"
+                f" AND outcome = {Outcome.ACCEPTED} AND date IS NOT NULL",
+                (campaign,),
+            ).fetchall()
         ]
 
     def sent_since(self, campaign: int, since: int) -> int:

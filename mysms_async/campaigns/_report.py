@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any, Final
 
+from .._codes import STATE_MEANINGS, state_words
 from ._rules import MAYBE_SENT, OUTCOME_NAMES, Outcome
 from ._run import now_ms
 from ._store import ExportRow, Store
@@ -50,6 +51,9 @@ class Report:
     cost: Decimal | None = None
     rate: float = 0.0
     seconds_left: float | None = None
+    scheduled: int = 0
+    """Accepted messages whose send date is still ahead: the gateway holds them until then, so
+    they are not final yet and nobody need wait for them."""
 
     @property
     def done(self) -> bool:
@@ -75,6 +79,13 @@ class Report:
             "cost": None if self.cost is None else str(self.cost),
             "rate": round(self.rate, 3),
             "seconds_left": None if self.seconds_left is None else round(self.seconds_left, 1),
+            "scheduled": self.scheduled,
+            "states": {
+                str(k): STATE_MEANINGS.get(k)
+                for k in sorted(
+                    {*self.refused_by_state, *self.undelivered_by_state, *self.failed_by_state}
+                )
+            },
         }
 
 
@@ -101,6 +112,8 @@ def build_report(
     if price_per_part is not None:
         report.cost = price_per_part * report.parts_sent
     now = now_ms()
+    if report.counts["accepted"]:
+        report.scheduled = scheduled(store.accepted_dates(campaign), now)
     recent = store.sent_since(campaign, now - RATE_WINDOW_MS)
     report.rate = recent / (RATE_WINDOW_MS / 1000)
     left = report.counts["pending"] + report.counts["sending"]
@@ -111,6 +124,25 @@ def build_report(
     return report
 
 
+_MOSCOW: Final = dt.timezone(dt.timedelta(hours=3))
+"""A send date without an offset is Moscow time, as the gateway reads it."""
+
+
+def scheduled(dates: Iterable[str], now: int) -> int:
+    """How many of ``dates`` (ISO 8601, as journaled) are later than ``now`` (ms)."""
+    count = 0
+    for text in dates:
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_MOSCOW)
+        if when.timestamp() * 1000 > now:
+            count += 1
+    return count
+
+
 def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None
@@ -118,16 +150,21 @@ def _iso(ms: int | None) -> str | None:
 
 
 def _record(row: ExportRow) -> dict[str, Any]:
+    outcome = Outcome(row.outcome)
+    reason = row.reason
+    if reason is None and row.state is not None and row.state < 0:
+        reason = state_words(row.state)  # "-11: invalid or unregistered sender name"
     return {
         "key": row.key,
         "line": row.line,
         "destination": row.destination,
-        "outcome": Outcome(row.outcome).label,
+        "outcome": outcome.label,
         "id": row.gateway_id,
         "state": row.state,
         "parts": row.parts,
-        "reason": row.reason,
-        "sent_at": _iso(row.sent_at),
+        "reason": reason,
+        # only for a message that was sent (or may have been): not refused, failed or invalid
+        "sent_at": _iso(row.sent_at) if outcome in _SENT or outcome in MAYBE_SENT else None,
         "changed_at": _iso(row.changed_at),
         "ids": " ".join(i for i in (row.gateway_id, row.gateway_ids) if i) or None,
     }

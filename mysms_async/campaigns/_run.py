@@ -262,6 +262,8 @@ class Worker:
                 result = await self._db(call, *args)
             except Exception as error:
                 if not self.store.transient(error):
+                    if held and isinstance(error, JournalError):  # a full disk: no retry mends it
+                        raise self._give_up(error, held, rows, retried=False) from None
                     raise
                 tries += 1
                 self._faults += 1
@@ -291,9 +293,18 @@ class Worker:
             return result
 
     def _give_up(
-        self, error: BaseException, held: Sequence[Settled], rows: Sequence[Claimed]
+        self,
+        error: BaseException,
+        held: Sequence[Settled],
+        rows: Sequence[Claimed],
+        *,
+        retried: bool = True,
     ) -> JournalError:
-        problem = f"the journal stayed unusable for {self.journal_retry:g} s ({_fault(error)})"
+        problem = (
+            f"the journal stayed unusable for {self.journal_retry:g} s ({_fault(error)})"
+            if retried
+            else str(error)
+        )
         if not held:
             return JournalError(problem)
         keys = {row.id: row.key for row in rows}

@@ -13,6 +13,8 @@ See :func:`_lock_byte` for why the lock lives on a descriptor this module never 
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
 import logging
 import os
@@ -22,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
 from ._store import (
@@ -158,22 +160,39 @@ _FLOCK: Final = "@hhqqixxxx"
 class SQLiteStore:
     kind = "sqlite"
 
-    def __init__(self, path: str, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, path: str, clock: Callable[[], float] | None = None, *, create: bool = True
+    ) -> None:
         self.path = os.path.abspath(path)
         self._clock = clock or _wall_clock
         self._held: dict[int, tuple[int, int]] = {}
         self._loading: tuple[int, tuple[int, int]] | None = None
+        if not create and not os.path.exists(self.path):
+            raise JournalError(
+                f"no journal at {self.path} (a mistyped --journal or MYSMS_JOURNAL? `mysms"
+                " campaign create` makes one)"
+            )
+        if os.path.isdir(self.path):
+            raise JournalError(f"the journal {self.path} is a directory, not a SQLite file")
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
             )
         except sqlite3.Error as error:
             raise JournalError(f"cannot open the journal {self.path}: {error}") from None
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=OFF")
-        self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: loads touch a random-keyed index
-        self._migrate()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=OFF")
+            self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: loads touch a random index
+            self._migrate()
+        except BaseException as error:
+            self._db.close()
+            if isinstance(error, sqlite3.Error):
+                raise _fatal(error, self.path) or JournalError(
+                    f"cannot open the journal {self.path}: {error}"
+                ) from None
+            raise
 
     def close(self) -> None:
         for campaign in list(self._held):
@@ -250,6 +269,20 @@ class SQLiteStore:
     def campaigns(self) -> list[CampaignRow]:
         rows = self._x("SELECT id, name, created_at, rate_limit FROM campaigns ORDER BY id")
         return [CampaignRow(*row) for row in rows]
+
+    def has_messages(self, campaign: int) -> bool:
+        found = self._x(
+            f"SELECT 1 FROM messages WHERE campaign = ? AND {_VISIBLE} LIMIT 1",
+            (campaign, campaign),
+        ).fetchone()
+        return found is not None
+
+    def drop_if_empty(self, campaign: int) -> None:
+        self._x(
+            "DELETE FROM campaigns WHERE id = ?"
+            " AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign = ?)",
+            (campaign, campaign),
+        )
 
     def set_rate_limit(self, campaign: int, rate: float | None) -> None:
         self._x("UPDATE campaigns SET rate_limit = ? WHERE id = ?", (rate, campaign))
@@ -599,6 +632,16 @@ class SQLiteStore:
             )
         ]
 
+    def accepted_dates(self, campaign: int) -> list[str]:
+        return [
+            str(row[0])
+            for row in self._x(
+                "SELECT date FROM messages WHERE campaign = ?"
+                f" AND outcome = {Outcome.ACCEPTED} AND date IS NOT NULL",
+                (campaign,),
+            )
+        ]
+
     def sent_since(self, campaign: int, since: int) -> int:
         return int(
             self._x(
@@ -711,3 +754,77 @@ _SECOND_WORKER: Final = (
     "another worker is already running this campaign on this SQLite journal: a SQLite journal"
     " serves one worker process per campaign (use a postgresql:// journal for several)"
 )
+
+
+def _fatal(error: BaseException, path: str) -> JournalError | None:
+    """A SQLite error no retry can mend, in words for an operator; ``None``: not one of those
+    (a busy or locked database is retried by the worker, see ``transient``)."""
+    if not isinstance(error, sqlite3.DatabaseError):
+        return None
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return None
+    if "full" in text:  # SQLITE_FULL: the disk, or a size limit
+        return JournalError(
+            f"the journal {path} cannot grow: the disk is full ({error}); free some space and"
+            " run the command again (what was committed is kept)"
+        )
+    if "readonly" in text or "read-only" in text or _read_only_fs(path):
+        return JournalError(
+            f"the journal {path} cannot be written ({error}): it is on a read-only file system"
+            " or is a read-only file, and every campaign command writes to its journal (move or"
+            " copy it to a writable place)"
+        )
+    if "not a database" in text or "file is encrypted" in text:
+        return JournalError(f"{path} is not a SQLite database ({error}): a mistyped --journal?")
+    if "malformed" in text or "corrupt" in text:
+        return JournalError(
+            f"the journal {path} is corrupt ({error}): restore it from a backup, or try"
+            " `sqlite3 FILE .recover`"
+        )
+    if "disk i/o" in text or "unable to open" in text:
+        return JournalError(f"the journal {path} cannot be read or written ({error})")
+    return None
+
+
+def _read_only_fs(path: str) -> bool:
+    """The file system that holds ``path`` is mounted read-only (SQLite then says only that it
+    is "unable to open database file": it cannot make its WAL index beside it)."""
+    try:
+        return bool(os.statvfs(os.path.dirname(path) or ".").f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+_T = TypeVar("_T")
+
+
+def _translated(method: Callable[..., _T]) -> Callable[..., _T]:
+    """``method`` with :func:`_fatal` errors raised as ``JournalError`` (generators too)."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as error:
+                raise _fatal(error, self.path) or error from None
+
+        return generator
+
+    @functools.wraps(method)
+    def call(self: SQLiteStore, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            fatal = _fatal(error, self.path)
+            if fatal is None:
+                raise
+            raise fatal from None
+
+    return call
+
+
+for _name, _method in list(vars(SQLiteStore).items()):
+    if not _name.startswith("_") and inspect.isfunction(_method) and _name != "transient":
+        setattr(SQLiteStore, _name, _translated(_method))

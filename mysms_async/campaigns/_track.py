@@ -6,7 +6,8 @@ requests. A message is due only if it was last checked before this round began *
 ``interval`` ago, whichever tracker checked it: so several trackers share the work without asking
 about one id twice in a round, even when their rounds do not start together.
 Only changes are written, each with its time, to the ``events`` table. Everything lives in the
-journal, so a tracker can be stopped at any moment and another started later.
+journal, so a tracker can be stopped at any moment and another started later. A message
+scheduled for a later date is not final until then: ``until_final`` ends when only those are left.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import anyio
 
 from .._client import MySMSClient
 from .._exceptions import AuthError, MySMSError
+from ._report import scheduled
 from ._rules import outcome_of_state
 from ._run import now_ms
 from ._store import Store
@@ -32,6 +34,9 @@ class TrackSummary:
     changes: int = 0
     left: int = 0
     timed_out: bool = False
+    scheduled: int = 0
+    """Of ``left``, those whose send date is still ahead: ``until_final`` does not wait for them
+    (the gateway holds them until their date; a later ``track`` follows them)."""
 
 
 async def track(
@@ -75,10 +80,13 @@ async def track(
                 break
         summary.rounds += 1
         summary.left = store.tracking_left(campaign)
+        summary.scheduled = (
+            scheduled(store.accepted_dates(campaign), now_ms()) if summary.left else 0
+        )
         if not until_final:
             return summary
         pending, sending = store.remaining(campaign)
-        if summary.left == 0 and pending == 0 and sending == 0:
+        if summary.left == summary.scheduled and pending == 0 and sending == 0:
             return summary
         if deadline is not None:
             remaining = deadline - time.monotonic()
