@@ -77,7 +77,11 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["max_retries"] = args.retries
     if args.request_timeout is not None:
         options["timeout"] = args.request_timeout
-    if getattr(args, "max_parts", None) is not None:  # send, bulk: 0 is no limit
+    if getattr(args, "command", None) == "campaign":
+        # a campaign's texts were held to its own --max-parts when it was created: sending them
+        # later under another limit would turn rows the journal accepted into "invalid"
+        options["max_parts"] = None
+    elif getattr(args, "max_parts", None) is not None:  # send, bulk: 0 is no limit
         options["max_parts"] = args.max_parts or None
     return options
 

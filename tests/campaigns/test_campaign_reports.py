@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import shlex
@@ -133,3 +134,21 @@ def test_the_readme_quick_start_runs_to_the_end_as_printed(tmp_path: Path) -> No
     track = next(o for w, o in zip(_quick_start(), outputs, strict=True) if "track" in w)
     assert re.search(r"\d+ of the accepted are scheduled for a later date", track)
     assert (tmp_path / "spring.csv").exists()
+
+
+def test_a_campaign_created_past_the_default_parts_limit_is_sent_as_created(
+    mysms: Mysms, gateway: str, tmp_path: Path
+) -> None:
+    """``create --max-parts 0`` (no limit) took a 12-part text into the journal: ``run`` sends it
+    as created, rather than turning it invalid under the client's default ``max_parts=10``."""
+    journal = f"sqlite:///{tmp_path / 'j.db'}"
+    source = tmp_path / "long.csv"
+    source.write_text(f"destination,text\n79110000001,{'a' * 160 * 12}\n")
+    assert (
+        mysms("campaign", "create", "c", source, "--journal", journal, "--max-parts", "0")[0] == 0
+    )
+    code, _, _ = mysms("campaign", "run", "c", "--journal", journal, "--base-url", gateway, "-q")
+    assert code == 0
+    code, out, _ = mysms("campaign", "status", "c", "--journal", journal, "--json")
+    counts = json.loads(out)["counts"]
+    assert counts["accepted"] == 1 and counts["invalid"] == 0  # before: invalid, 12 > 10 parts
