@@ -89,6 +89,9 @@ class SendStream(_Handover):
     in flight are ``DeliveryUnknownError`` in ``leftover``.
     """
 
+    #: Outcomes produced but not handed over, once the consumer left early.
+    leftover: list[SendResult]
+
     def __init__(self, ops: Operations, messages: Messages) -> None:
         super().__init__()
         window = STREAM_WINDOW * ops.settings.max_concurrency
@@ -166,6 +169,9 @@ class ResultIterator(_Handover, AsyncGenerator[SendResult, None]):
     over when it is closed (``aclose()``, or garbage collection after a ``break``) are kept in
     ``leftover`` and logged as a WARNING listing the accepted ids.
     """
+
+    #: Outcomes produced but not handed over when it was closed.
+    leftover: list[SendResult]
 
     def __init__(self, ops: Operations, messages: Messages) -> None:
         super().__init__()
