@@ -203,6 +203,8 @@ class ResultIterator(_Handover, AsyncGenerator[SendResult, None]):
         return stop
 
     async def asend(self, value: None) -> SendResult:
+        """The next outcome (``value`` must be ``None``); ``StopAsyncIteration`` at the end, or
+        the error that ended the run once every outcome before it was handed over."""
         return await self.__anext__()
 
     async def athrow(
@@ -211,12 +213,19 @@ class ResultIterator(_Handover, AsyncGenerator[SendResult, None]):
         val: Any = None,
         tb: TracebackType | None = None,
     ) -> SendResult:
+        """Close the iterator (outcomes not handed over go to ``leftover``), then raise the
+        given exception."""
         self._close()
         if val is None:
             raise typ
         raise val
 
     async def aclose(self) -> None:
+        """Stop: outcomes produced but not handed over go to ``leftover`` (and a WARNING).
+
+        Raises the ``BaseException`` the input raised (``KeyboardInterrupt``, ...) if the
+        iterator was left before it could raise it: such an exception is never swallowed.
+        """
         self._close()
         stop = self._stop
         if stop is not None and not isinstance(stop, MySMSError):

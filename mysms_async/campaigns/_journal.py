@@ -79,6 +79,7 @@ class Journal:
         self.close()
 
     def close(self) -> None:
+        """Close the database connection (and, on SQLite, release this process's run locks)."""
         self._store.close()
 
     def __repr__(self) -> str:
@@ -90,6 +91,7 @@ class Journal:
         return self._store.kind
 
     def names(self) -> list[str]:
+        """The names of the campaigns in this journal, in the order they were created."""
         return [row.name for row in self._store.campaigns()]
 
     def campaign(self, name: str) -> Campaign:
@@ -214,6 +216,7 @@ class Campaign:
 
     @property
     def name(self) -> str:
+        """The campaign's name, as given to :meth:`Journal.create`."""
         return self._row.name
 
     def __repr__(self) -> str:
@@ -327,6 +330,8 @@ class Campaign:
         return recover(self._store, self._row.id)
 
     def report(self, *, price_per_part: Decimal | None = None) -> Report:
+        """Counts by outcome, states, pace and (with ``price_per_part``) cost, read now from
+        the journal. Raises ``JournalError`` when the journal cannot be read."""
         return build_report(self._store, self._row.id, self.name, price_per_part)
 
     def export(self, stream: IO[str], *, fmt: str = "csv") -> int:

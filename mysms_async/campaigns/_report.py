@@ -57,14 +57,17 @@ class Report:
 
     @property
     def done(self) -> bool:
+        """Whether no message is left to send: none ``pending``, none ``sending``."""
         return self.counts["pending"] == 0 and self.counts["sending"] == 0
 
     @property
     def all_accepted(self) -> bool:
+        """Whether every message was accepted by the gateway (``accepted`` or ``delivered``)."""
         ok = self.counts["accepted"] + self.counts["delivered"]
         return ok == self.total
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values: what ``mysms campaign status --json`` prints."""
         return {
             "name": self.name,
             "total": self.total,

@@ -61,6 +61,7 @@ class Outcome(enum.IntEnum):
 
     @property
     def label(self) -> str:
+        """The outcome's name as shown and exported (``"accepted"``, ``"unknown"``, ...)."""
         return self.name.lower()
 
     @property
