@@ -257,21 +257,34 @@ _LIVE_LOCK = threading.Lock()
 _TOKENS = itertools.count()
 
 
+#: Tokens whose owner was collected, dropped from ``_LIVE`` under the lock at its next use.
+_STALE: list[int] = []
+
+
 def remember_secret(owner: object, secret: str) -> None:
     """Let the log filter look for ``secret`` in foreign records while ``owner`` is alive."""
     token = next(_TOKENS)
     with _LIVE_LOCK:
+        _drop_stale()
         _LIVE[token] = secret
     weakref.finalize(owner, _forget, token)
 
 
 def _forget(token: int) -> None:
-    with _LIVE_LOCK:
-        _LIVE.pop(token, None)
+    """A finalizer: garbage collection may run it on a thread that holds ``_LIVE_LOCK`` (inside
+    ``live_secrets``), so it takes no lock and mutates no dict; it only notes the token."""
+    _STALE.append(token)
+
+
+def _drop_stale() -> None:
+    """With ``_LIVE_LOCK`` held: forget the secrets of collected owners."""
+    while _STALE:
+        _LIVE.pop(_STALE.pop(), None)
 
 
 def live_secrets() -> list[str]:
     with _LIVE_LOCK:
+        _drop_stale()
         return list(dict.fromkeys(_LIVE.values()))
 
 
