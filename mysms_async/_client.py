@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import ipaddress
 import warnings
 from collections.abc import AsyncIterable, Iterable
@@ -22,6 +23,7 @@ from ._config import (
     Seconds,
     Settings,
     call_timeout,
+    check_engine_options,
     env_error,
     make_credentials,
     make_settings,
@@ -30,6 +32,7 @@ from ._config import (
 )
 from ._exceptions import ClientClosedError, ValidationError
 from ._exceptions import InsecureURLWarning as InsecureURLWarning  # re-exported for _cli
+from ._exchange import make_exchange
 from ._lifecycle import Lifecycle, State
 from ._models import Balance, Message, SendResult, StatusResult
 from ._operations import Operations
@@ -123,17 +126,18 @@ class MySMSClient:
             backend=backend,
             max_parts=max_parts,
         )
-        if http_client is not None and transport is not None:
-            raise ValidationError("transport", "give either http_client or transport, not both")
-        if self._settings.backend == "aiohttp" and (http_client or transport) is not None:
-            raise ValidationError(
-                "backend", "http_client= and transport= are httpx objects: use backend='httpx'"
-            )
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ValidationError("http_client", "must be an httpx.AsyncClient")
+        check_engine_options(self._settings.backend, http_client=http_client, transport=transport)
         self._sender = None if sender is None else validate_sender(sender)
         self._transport = Transport(
-            self._settings, self._credentials, http_client=http_client, transport=transport
+            self._settings,
+            self._credentials,
+            functools.partial(
+                make_exchange,
+                self._settings,
+                self._credentials.password,
+                http_client=http_client,
+                transport=transport,
+            ),
         )
         self._ops = Operations(self._settings, self._credentials, self._sender, self._transport)
         self._lifecycle = self._ops.lifecycle

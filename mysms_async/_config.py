@@ -21,7 +21,7 @@ HttpMethod = Literal["POST", "GET"]
 #: What a caller may write: the method is matched case-insensitively ("post" is "POST").
 HttpMethodOption = Literal["POST", "GET", "post", "get"]
 #: Which HTTP library carries the requests; "auto" picks aiohttp when it is installed and the
-#: loop is asyncio, else httpx (the transport decides, since only it knows the running loop).
+#: loop is asyncio, else httpx (``_exchange.make_exchange`` decides, in the running loop).
 Backend = Literal["httpx", "aiohttp", "auto"]
 Seconds = float | dt.timedelta
 
@@ -155,6 +155,24 @@ def make_settings(
         backend=_choice("backend", backend, ("httpx", "aiohttp", "auto")),  # type: ignore[arg-type]
         max_parts=_max_parts(max_parts),
     )
+
+
+def check_engine_options(backend: Backend, *, http_client: object, transport: object) -> None:
+    """The caller's httpx objects, checked once, before any I/O: one of them at most, of the
+    right type, and only for an engine that can use them (aiohttp cannot)."""
+    if http_client is not None and transport is not None:
+        raise ValidationError("transport", "give either http_client or transport, not both")
+    if backend == "aiohttp" and (http_client is not None or transport is not None):
+        raise ValidationError(
+            "backend",
+            "aiohttp cannot use http_client= or transport= (httpx objects); use"
+            " backend='httpx' with them",
+        )
+    if http_client is not None:
+        import httpx  # only when one was given: the policy layer loads no HTTP library
+
+        if not isinstance(http_client, httpx.AsyncClient):
+            raise ValidationError("http_client", "must be an httpx.AsyncClient")
 
 
 def call_timeout(value: Seconds | None) -> float | None:

@@ -1,41 +1,61 @@
-"""The exchange: the only layer that knows an HTTP library.
+"""The exchange: the only layer that knows an HTTP library, and the one factory that builds it.
 
 An exchange takes one prepared request and returns the answer's status, ``Retry-After`` and
-body (read through :class:`._inflate.CappedBody`), or raises one of two errors that say how far
-the request got: :class:`NotSent` (it provably never left: a refused or timed-out connect) or
-:class:`MayHaveArrived` (anything after the first byte may have been written). An answer whose
+body (read through :class:`._inflate.CappedBody`), or raises one of its own small set of
+errors: :class:`ExchangeFailed`, which says how far the request got as an
+:class:`._retry.Outcome` (``NOT_SENT``: it provably never left, a refused or timed-out connect;
+``MAYBE_SENT`` / ``MAYBE_SENT_FINAL``: anything after the first byte may have been written), or
+:class:`ExchangeClosed` (the engine, or a caller's client under it, is closed). An answer whose
 body cannot be read raises ``ResponseError``. Everything that decides (retries, caps, the
 outcome of a send, redaction, logging, the rate limit) sits above, in ``_transport.py``, and is
 the same for every engine, so that a new engine cannot weaken a guarantee by being new.
+
+Each engine is one module, registered in :data:`ENGINES`, that owns three things, as httpx's
+transports do (``httpx/_transports/default.py``): its ``name``, its ``checkpoint`` (the await
+the policy layer uses between requests in flight) and ``FAULTS``, the one table from its
+library's exceptions to an ``Outcome``, applied at one boundary (:func:`translate`). It exposes
+``open_exchange(settings, secret, *, http_client, transport)``; :func:`make_exchange` is the one
+factory that picks the engine and calls it.
 
 Two engines: httpx (``_exchange_httpx.py``, the default, asyncio and trio, honours a caller's
 ``http_client=`` or ``transport=``) and aiohttp (``_exchange_aiohttp.py``, the ``[aiohttp]``
 extra, asyncio only, about a third of httpx's CPU per request). ``backend="auto"`` picks aiohttp
 when it is installed (aiohttp >= 3.11: an older one cannot keep the promises, and ``auto`` then
 says why at DEBUG), no httpx object was given, and the running loop is asyncio; under trio it
-is httpx. This module also holds what both engines share: the choice, and the proxy read from
-the environment.
+is httpx. This module also holds what the engines share: the choice, the error translation,
+the leftover-bytes message, and the proxy read from the environment.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata
 import importlib.util
 import logging
 import platform
 import re
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from . import _constants as C
-from ._config import Backend
+from ._config import Backend, Settings
 from ._exceptions import ValidationError
+from ._redact import describe_exception
 from ._request import PreparedRequest
+from ._retry import Outcome
 
-BACKENDS: tuple[Backend, ...] = ("httpx", "aiohttp", "auto")
+EngineName = Literal["httpx", "aiohttp"]
+
+#: Every engine, by name: the module that implements it (imported only when chosen, so that
+#: aiohttp is never loaded for an httpx client). Adding an engine is one module and one entry
+#: here; the fault tests parametrise over these names.
+ENGINES: dict[EngineName, str] = {
+    "httpx": "mysms_async._exchange_httpx",
+    "aiohttp": "mysms_async._exchange_aiohttp",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +67,8 @@ class Reply:
     retry_after: str | None = None
 
 
-class NotSent(Exception):
-    """The request provably never left this process: safe to retry, even a send."""
+class ExchangeError(Exception):
+    """What an engine raises of its own (never one of the policy layer's errors)."""
 
     def __init__(self, what: str, detail: str | None = None) -> None:
         self.what = what
@@ -56,18 +76,67 @@ class NotSent(Exception):
         super().__init__(what)
 
 
-class MayHaveArrived(Exception):
-    """The request may have reached the gateway; ``transient`` if trying again could help."""
+class ExchangeFailed(ExchangeError):
+    """The round trip failed; ``outcome`` says how far the request got."""
 
-    def __init__(self, what: str, detail: str | None = None, *, transient: bool = True) -> None:
-        self.what = what
-        self.detail = detail
-        self.transient = transient
-        super().__init__(what)
+    def __init__(self, outcome: Outcome, what: str, detail: str | None = None) -> None:
+        self.outcome = outcome
+        super().__init__(what, detail)
+
+
+class ExchangeClosed(ExchangeError):
+    """The engine was closed (or a caller's client under it): nothing was sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One row of an engine's ``FAULTS`` table: what an exception of that type means."""
+
+    outcome: Outcome
+    what: str
+    #: Keep the exception's type and redacted message as ``detail`` (a bare timeout has none).
+    detailed: bool = True
+
+
+#: An engine's table: checked in order, first match wins (so a subclass comes before its base).
+Faults = tuple[tuple[type[BaseException], Fault], ...]
+
+
+def translate(exc: Exception, faults: Faults, secret: str) -> ExchangeFailed | None:
+    """The one boundary where a library's exception becomes an ``ExchangeFailed`` (None: not
+    the library's, let it through). Never chained: the library's ``request`` holds the URL, and
+    on GET the URL holds the password; only its type and redacted message are kept."""
+    for kind, fault in faults:
+        if isinstance(exc, kind):
+            detail = describe_exception(exc, secret) if fault.detailed else None
+            return ExchangeFailed(fault.outcome, fault.what, detail)
+    return None
+
+
+#: Bytes already received past the end of a complete answer (a proxy that answered twice).
+LEFTOVER = (
+    "more bytes followed a complete answer on this connection (an answer sent twice?); the"
+    " answer is not trusted and the connection is discarded"
+)
+
+
+def leftover() -> ExchangeFailed:
+    """The failure for an answer followed by more bytes: it may have been executed."""
+    return ExchangeFailed(Outcome.MAYBE_SENT, LEFTOVER)
 
 
 class Exchange(Protocol):
     """One engine: a round trip per call, bounded by the attempt's timeout; ``aclose`` frees all."""
+
+    @property
+    def name(self) -> str:
+        """The engine's name, as in :data:`ENGINES` (telemetry's ``mysms.engine``)."""
+        ...
+
+    @property
+    def checkpoint(self) -> Callable[[], Awaitable[None]]:
+        """The await the policy layer uses between requests in flight."""
+        ...
 
     async def round_trip(self, prepared: PreparedRequest, timeout: float | None = None) -> Reply:
         """``timeout``: this attempt's, when not the client's own."""
@@ -112,30 +181,47 @@ def aiohttp_installed() -> bool:
     return aiohttp_problem() is None
 
 
-def check_backend(backend: object, *, httpx_given: bool) -> Backend:
-    """Refuse, before any I/O, a backend that cannot run as configured."""
-    if backend not in BACKENDS:
-        raise ValidationError("backend", "must be one of httpx, aiohttp, auto", backend)
-    if backend == "aiohttp":
-        if httpx_given:
-            raise ValidationError(
-                "backend",
-                "aiohttp cannot use http_client= or transport= (httpx objects); use"
-                " backend='httpx' with them",
-            )
-        problem = aiohttp_problem()
-        if problem is not None:
-            raise ValidationError("backend", problem)
-    elif backend == "auto" and not httpx_given:
-        problem = aiohttp_problem()
-        if problem is not None:
+def make_exchange(
+    settings: Settings,
+    secret: str,
+    library: str | None,
+    *,
+    http_client: Any = None,
+    transport: Any = None,
+) -> Exchange | None:
+    """The one factory: the exchange ``settings.backend`` names, built from the settings (limits,
+    timeouts) and the caller's ``http_client=`` / ``transport=`` (already checked, in
+    ``_config.check_engine_options``).
+
+    ``library`` is the running async library (``sniffio``'s name), or None at construction: then
+    the answer is None when the choice needs the running loop (``"aiohttp"``, or ``"auto"`` with
+    aiohttp usable), and an aiohttp that cannot keep the promises is refused before any I/O.
+    """
+    httpx_given = http_client is not None or transport is not None
+    backend = settings.backend
+    name: EngineName
+    if library is None:
+        if backend == "aiohttp":
+            problem = aiohttp_problem()
+            if problem is not None:
+                raise ValidationError("backend", problem)
+            return None
+        if backend == "auto" and not httpx_given:
+            problem = aiohttp_problem()
+            if problem is None:
+                return None
             logger.debug("backend='auto' takes httpx: %s", problem)
-    return backend
+        name = "httpx"
+    else:
+        name = resolve_backend(backend, library, httpx_given=httpx_given)
+    module = importlib.import_module(ENGINES[name])
+    exchange: Exchange = module.open_exchange(
+        settings, secret, http_client=http_client, transport=transport
+    )
+    return exchange
 
 
-def resolve_backend(
-    backend: Backend, library: str, *, httpx_given: bool
-) -> Literal["httpx", "aiohttp"]:
+def resolve_backend(backend: Backend, library: str, *, httpx_given: bool) -> EngineName:
     """The engine for the running async library (``sniffio`` name), decided at first use."""
     if backend == "httpx":
         return "httpx"
@@ -162,7 +248,7 @@ def package_version() -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def user_agent(engine: Literal["httpx", "aiohttp"]) -> str:
+def user_agent(engine: EngineName) -> str:
     """``mysms-async/<version> (Python x.y.z; <engine>/<version>)``, sent with every request."""
     try:
         engine_version = importlib.metadata.version(engine)

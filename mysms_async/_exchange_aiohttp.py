@@ -10,11 +10,13 @@ What a failure means, read from aiohttp's source (``client.py``, ``client_except
 
 * ``ClientConnectorError`` (refused, DNS, TLS handshake and certificate, proxy connect) and
   ``ConnectionTimeoutError`` (``connect`` timeout, pool wait included) are raised by
-  ``connector.connect()``, before the request is written: :class:`NotSent`.
+  ``connector.connect()``, before the request is written: ``Outcome.NOT_SENT``.
 * Everything else may come after bytes were written: ``ServerDisconnectedError`` (also raised
   when a kept-alive connection the server had closed is reused: the server may or may not have
   read the request), ``ClientOSError`` while writing, ``ClientPayloadError``, a read timeout,
-  the total timeout: :class:`MayHaveArrived`. When unsure, this is the answer.
+  the total timeout: ``Outcome.MAYBE_SENT``. When unsure, this is the answer.
+
+That reading is :data:`FAULTS`, the one table, applied at one boundary (``_exchange.translate``).
 
 The guarantees of the httpx engine are kept by construction: ``_retry_connection`` is switched
 off (aiohttp >= 3.10 silently resends an idempotent request, a GET send included, once on a
@@ -34,6 +36,7 @@ import functools
 import logging
 import select
 import ssl
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -42,11 +45,20 @@ from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 from ._config import Settings
-from ._exceptions import ClientClosedError
-from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy, user_agent
+from ._exchange import (
+    ExchangeClosed,
+    Fault,
+    Faults,
+    Reply,
+    env_proxy,
+    leftover,
+    translate,
+    user_agent,
+)
 from ._inflate import ACCEPT_ENCODING, CappedBody, too_large
-from ._redact import RedactPasswordFilter, describe_exception
+from ._redact import RedactPasswordFilter
 from ._request import PreparedRequest
+from ._retry import Outcome
 
 _AIOHTTP_LOGGERS = (
     "aiohttp",
@@ -79,8 +91,30 @@ if not all(  # pragma: no cover - version guard
         " connections with; mysms-async supports aiohttp >= 3.11"
     )
 
-_NOT_SENT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
-_PERMANENT_ERRORS = (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)
+_CONNECT = Fault(Outcome.NOT_SENT, "could not connect")
+_UNMADE = Fault(Outcome.MAYBE_SENT_FINAL, "request could not be made")
+_FAILED = Fault(Outcome.MAYBE_SENT, "connection failed")
+
+#: aiohttp's exceptions -> how far the request got; first match wins (``ConnectionTimeoutError``
+#: is also an ``asyncio.TimeoutError``, ``ClientConnectorError`` also an ``OSError``).
+FAULTS: Faults = (
+    (aiohttp.ClientConnectorError, _CONNECT),
+    (aiohttp.ConnectionTimeoutError, _CONNECT),
+    (
+        asyncio.TimeoutError,
+        Fault(Outcome.MAYBE_SENT, "no complete answer within the timeout", detailed=False),
+    ),
+    (aiohttp.InvalidURL, _UNMADE),
+    (aiohttp.NonHttpUrlClientError, _UNMADE),
+    (aiohttp.ClientError, _FAILED),
+    (OSError, _FAILED),
+)
+
+
+def _asyncio_checkpoint() -> Awaitable[None]:
+    """anyio's checkpoint on asyncio, without its per-call lookup of the running library."""
+    return asyncio.sleep(0)
+
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
 
@@ -176,6 +210,10 @@ class _GuardedConnector(aiohttp.TCPConnector):
 class AiohttpExchange:
     """One ``aiohttp.ClientSession``, made inside the running loop at first use."""
 
+    name = "aiohttp"
+    #: asyncio's own ``sleep(0)``, the one anyio would run: this engine is asyncio-only.
+    checkpoint = staticmethod(_asyncio_checkpoint)
+
     def __init__(self, settings: Settings, secret: str) -> None:
         self._secret = secret
         self._settings = settings
@@ -241,7 +279,7 @@ class AiohttpExchange:
             # A per-call timeout (``send(..., timeout=)``, ``with_options``); connecting gets half.
             per_call["timeout"] = aiohttp.ClientTimeout(total=timeout, connect=timeout / 2)
         if self._closed:
-            raise ClientClosedError("this MySMSClient is closed")
+            raise ExchangeClosed("this MySMSClient is closed")
         session = self._session or self._open()
         try:
             response = await session.request(
@@ -264,16 +302,11 @@ class AiohttpExchange:
                 response.close()  # never hand a half-read connection back to the pool
                 raise
             response.release()
-        except _NOT_SENT_ERRORS as exc:
-            raise NotSent("could not connect", self._describe(exc)) from None
-        except asyncio.TimeoutError:
-            raise MayHaveArrived("no complete answer within the timeout") from None
-        except _PERMANENT_ERRORS as exc:
-            raise MayHaveArrived(
-                "request could not be made", self._describe(exc), transient=False
-            ) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise MayHaveArrived("connection failed", self._describe(exc)) from None
+        except Exception as exc:
+            failed = translate(exc, FAULTS, self._secret)
+            if failed is None:
+                raise
+            raise failed from None
         return reply
 
     async def _read(self, response: aiohttp.ClientResponse) -> Reply:
@@ -311,11 +344,12 @@ class AiohttpExchange:
                 body.feed(chunk)
             data = body.finish()
         if _has_leftover(response):
-            raise MayHaveArrived(
-                "more bytes followed a complete answer on this connection (an answer sent"
-                " twice?); the answer is not trusted and the connection is discarded"
-            )
+            raise leftover()
         return Reply(200, data)
 
-    def _describe(self, exc: BaseException) -> str:
-        return describe_exception(exc, self._secret)
+
+def open_exchange(
+    settings: Settings, secret: str, *, http_client: Any = None, transport: Any = None
+) -> AiohttpExchange:
+    """This engine, for ``_exchange.make_exchange``; httpx objects were refused in ``_config``."""
+    return AiohttpExchange(settings, secret)

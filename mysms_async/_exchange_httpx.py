@@ -1,7 +1,8 @@
 """The httpx exchange: the default engine, for asyncio and trio, and a caller's own httpx objects.
 
-httpx's errors end here: each becomes :class:`NotSent` or :class:`MayHaveArrived` with its type
-and redacted message as ``detail``, never chained (their ``request`` holds the URL, and on GET
+httpx's errors end here, at one boundary: :data:`FAULTS` maps each to an ``Outcome`` (as httpx's
+own ``HTTPCORE_EXC_MAP`` maps httpcore's), and it becomes an ``ExchangeFailed`` with its type and
+redacted message as ``detail``, never chained (their ``request`` holds the URL, and on GET
 the URL holds the password). Every request goes out with ``follow_redirects=False`` and our own
 ``Accept-Encoding``, whatever the caller's client was built with: a redirect would carry the
 password to another host, and an encoding the capped reader cannot inflate would be refused.
@@ -9,26 +10,54 @@ password to another host, and an encoding the capped reader cannot inflate would
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
+import anyio.lowlevel
 import httpx
 
 from ._config import Settings
-from ._exceptions import ClientClosedError
-from ._exchange import MayHaveArrived, NotSent, Reply, env_proxy, user_agent
+from ._exchange import (
+    ExchangeClosed,
+    Fault,
+    Faults,
+    Reply,
+    env_proxy,
+    leftover,
+    translate,
+    user_agent,
+)
 from ._inflate import ACCEPT_ENCODING, CappedBody, too_large
 from ._pool import SlotPool
-from ._redact import describe_exception, install_log_redaction
+from ._redact import install_log_redaction
 from ._request import PreparedRequest
+from ._retry import Outcome
 
 install_log_redaction()
 
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_PERMANENT_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)
+_CONNECT = Fault(Outcome.NOT_SENT, "could not connect")
+_UNMADE = Fault(Outcome.MAYBE_SENT_FINAL, "request could not be made")
+
+#: httpx's exceptions (and the attempt's deadline) -> how far the request got; first match wins.
+FAULTS: Faults = (
+    (TimeoutError, Fault(Outcome.MAYBE_SENT, "no complete answer within the timeout", False)),
+    (httpx.UnsupportedProtocol, _UNMADE),
+    (httpx.InvalidURL, _UNMADE),
+    (httpx.LocalProtocolError, _UNMADE),
+    (httpx.ConnectError, _CONNECT),
+    (httpx.ConnectTimeout, _CONNECT),
+    (httpx.PoolTimeout, _CONNECT),
+    (httpx.HTTPError, Fault(Outcome.MAYBE_SENT, "connection failed")),
+)
 _PLAIN_HEADERS = {"accept-encoding": ACCEPT_ENCODING}
 
 
 class HttpxExchange:
     """Owns (or borrows) an ``httpx.AsyncClient``."""
+
+    name = "httpx"
+    #: anyio's: this engine runs under asyncio and trio.
+    checkpoint = staticmethod(anyio.lowlevel.checkpoint)
 
     def __init__(
         self,
@@ -104,7 +133,7 @@ class HttpxExchange:
             timeouts = _timeouts(timeout)
             extensions = {"timeout": timeouts.as_dict()}
         if client.is_closed:
-            raise ClientClosedError(
+            raise ExchangeClosed(
                 "the httpx.AsyncClient this MySMSClient uses is closed (an http_client= given"
                 " to it must stay open while it is used)"
             )
@@ -140,23 +169,15 @@ class HttpxExchange:
                         return Reply(response.status_code, b"", response.headers.get("retry-after"))
                     body = await _read_capped(response, self._cap)
                     if await _discard_if_leftover(response):
-                        raise MayHaveArrived(_LEFTOVER)
+                        raise leftover()
                 finally:
                     await response.aclose()
-        except TimeoutError:
-            raise MayHaveArrived("no complete answer within the timeout") from None
-        except _PERMANENT_ERRORS as exc:
-            raise MayHaveArrived(
-                "request could not be made", self._describe(exc), transient=False
-            ) from None
-        except _NOT_SENT_ERRORS as exc:
-            raise NotSent("could not connect", self._describe(exc)) from None
-        except httpx.HTTPError as exc:
-            raise MayHaveArrived("connection failed", self._describe(exc)) from None
+        except Exception as exc:
+            failed = translate(exc, FAULTS, self._secret)
+            if failed is None:
+                raise
+            raise failed from None
         return Reply(200, body)
-
-    def _describe(self, exc: BaseException) -> str:
-        return describe_exception(exc, self._secret)
 
 
 def _timeouts(timeout: float) -> httpx.Timeout:
@@ -177,12 +198,6 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
     async for chunk in response.aiter_raw():
         body.feed(chunk)
     return body.finish()
-
-
-_LEFTOVER = (
-    "more bytes followed a complete answer on this connection (an answer sent twice?); the"
-    " answer is not trusted and the connection is discarded"
-)
 
 
 async def _discard_if_leftover(response: httpx.Response) -> bool:
@@ -207,6 +222,13 @@ async def _discard_if_leftover(response: httpx.Response) -> bool:
         if stream is None:
             return False
     return False
+
+
+def open_exchange(
+    settings: Settings, secret: str, *, http_client: Any = None, transport: Any = None
+) -> HttpxExchange:
+    """This engine, for ``_exchange.make_exchange``: the caller's httpx objects, if any."""
+    return HttpxExchange(settings, secret, http_client=http_client, transport=transport)
 
 
 def make_http_client(

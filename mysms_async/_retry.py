@@ -21,29 +21,56 @@ from dataclasses import dataclass
 from . import _constants as C
 
 
-class Reach(enum.Enum):
-    """How far a failed attempt got: the one fact that decides whether a send may be retried."""
+class Outcome(enum.Enum):
+    """What a failed attempt means: the one classification every failure gets, in one place.
 
-    NOT_SENT = "the request provably never reached the gateway"
-    MAYBE_SENT = "the request may have reached the gateway"
+    Each value says two things, and nothing else decides them: whether the messages of a send
+    may have reached the gateway (``may_have_arrived``: then a send's failure is
+    ``DeliveryUnknownError``, never "not sent"), and which operations may try again
+    (``should_retry``). The engines map their library's errors onto it (their ``FAULTS``
+    tables), the policy layer (``_transport.py``) maps status codes and request states.
+    """
+
+    #: Provably never reached the gateway, and trying again could help (a refused or timed-out
+    #: connect, HTTP 429): retried, even a send.
+    NOT_SENT = "not sent; retryable"
+    #: The gateway says it did not execute the request (request states -50..-52): a send's
+    #: messages are not sent (``GatewayError``), yet a send is not resent on the gateway's
+    #: word alone (a duplicate is worse than a delay); status and balance are retried.
+    NOT_EXECUTED = "not executed by the gateway; retried only when idempotent"
+    #: Provably not executed, and no retry helps (HTTP 404/405: no endpoint at the base URL).
+    NOT_SENT_FINAL = "not sent; final"
+    #: May have reached the gateway; trying again could help (timeouts, resets, 5xx): retried
+    #: only when idempotent, a send's messages are unknown.
+    MAYBE_SENT = "may have arrived; retried only when idempotent"
+    #: May have reached the gateway, and no retry helps (a redirect, an unreadable answer, an
+    #: undocumented request state, a request the engine could not make).
+    MAYBE_SENT_FINAL = "may have arrived; final"
+
+    @property
+    def may_have_arrived(self) -> bool:
+        """A send that failed so has an unknown outcome (``DeliveryUnknownError``)."""
+        return self in (Outcome.MAYBE_SENT, Outcome.MAYBE_SENT_FINAL)
+
+    def should_retry(self, *, idempotent: bool) -> bool:
+        """Never resend what may have arrived unless resending is harmless; never repeat what
+        cannot succeed."""
+        if self is Outcome.NOT_SENT:
+            return True
+        return idempotent and self in (Outcome.NOT_EXECUTED, Outcome.MAYBE_SENT)
 
 
 @dataclass(frozen=True, slots=True)
 class Failure:
     """One failed attempt, as the retry loop sees it."""
 
-    reach: Reach
-    #: Worth another try when the operation is idempotent (timeouts, resets, 5xx, -50..-52).
-    transient: bool
+    outcome: Outcome
     retry_after: float | None = None
 
 
 def should_retry(failure: Failure, *, idempotent: bool) -> bool:
-    """Never resend what may have arrived unless resending is harmless; never repeat what
-    cannot succeed (a ``NOT_SENT`` failure that is not transient: no endpoint at the URL)."""
-    if failure.reach is Reach.NOT_SENT:
-        return failure.transient
-    return idempotent and failure.transient
+    """Whether ``failure`` may be tried again (``Outcome.should_retry``)."""
+    return failure.outcome.should_retry(idempotent=idempotent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
 """Policy for every request, whatever the engine: retries, outcomes, caps, logging, the rate limit.
 
-The exchange below (``_exchange_httpx.py`` or ``_exchange_aiohttp.py``) only moves bytes and
-says how far a failed request got (``NotSent`` / ``MayHaveArrived``). This module decides what
-that means: whether the attempt may be retried (``_retry.py``), whether a send's messages are
-unknown rather than failed, which of our errors the caller sees. HTTP libraries' errors never
-reach here: the exchange keeps only their type and redacted message as ``detail``, because their
-``request`` holds the URL, and on GET the URL holds the password.
+The exchange below (an engine built by ``_exchange.make_exchange``, injected as a factory)
+only moves bytes and says how far a failed request got (``ExchangeFailed.outcome``). This module
+imports no HTTP library: it classifies status codes and request states into the same
+``_retry.Outcome`` and decides what that means: whether the attempt may be retried, whether a
+send's messages are unknown rather than failed, which of our errors the caller sees. HTTP
+libraries' errors never reach here: the exchange keeps only their type and redacted message as
+``detail``, because their ``request`` holds the URL, and on GET the URL holds the password.
 
 Closing: ``aclose()`` lets the requests already on the wire finish with their real outcome, then
 closes the engine; a request that had not started (waiting for the rate limiter, a slot, or its
@@ -14,7 +15,6 @@ next retry) raises ``ClientClosedError`` instead of whatever the engine would sa
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import copy
@@ -26,7 +26,6 @@ from typing import TypeVar
 
 import anyio
 import anyio.lowlevel
-import httpx
 import sniffio
 
 from . import _constants as C
@@ -43,21 +42,12 @@ from ._exceptions import (
     ResponseError,
     TransportError,
 )
-from ._exchange import (
-    Exchange,
-    MayHaveArrived,
-    NotSent,
-    Reply,
-    aiohttp_installed,
-    check_backend,
-    resolve_backend,
-)
-from ._exchange_httpx import HttpxExchange
+from ._exchange import Exchange, ExchangeClosed, ExchangeFailed, Reply
 from ._models import Message
 from ._ratelimit import TokenBucket
 from ._redact import describe_body, redact_text
 from ._request import PreparedRequest
-from ._retry import Backoff, Failure, Reach, parse_retry_after, should_retry
+from ._retry import Backoff, Failure, Outcome, parse_retry_after, should_retry
 
 T = TypeVar("T")
 logger = logging.getLogger(C.LOGGER_NAME)
@@ -85,18 +75,22 @@ _CLOSED = (
 )
 
 
-class _AttemptFailed(Exception):
-    """Internal: one attempt failed; ``unknown_delivery`` marks what a send must not assume."""
+#: Builds the engine (``_exchange.make_exchange`` with the client's settings bound): given the
+#: running async library, or None at construction (None back: the choice needs the loop).
+ExchangeFactory = Callable[[str | None], Exchange | None]
 
-    def __init__(self, failure: Failure, error: MySMSError, *, unknown_delivery: bool) -> None:
+
+class _AttemptFailed(Exception):
+    """Internal: one attempt failed, classified (``failure.outcome``)."""
+
+    def __init__(self, failure: Failure, error: MySMSError) -> None:
         self.failure = failure
         self.error = error
-        self.unknown_delivery = unknown_delivery
 
-
-def _asyncio_checkpoint() -> Awaitable[None]:
-    """anyio's checkpoint on asyncio, without the backend lookup: the aiohttp engine's only."""
-    return asyncio.sleep(0)
+    @property
+    def unknown_delivery(self) -> bool:
+        """A send that failed so may have reached the gateway: its messages are unknown."""
+        return self.failure.outcome.may_have_arrived
 
 
 class InFlight:
@@ -113,9 +107,7 @@ class InFlight:
     def __init__(self, places: int) -> None:
         self._free = places
         self._waiters: collections.deque[anyio.Event] = collections.deque()
-        #: anyio's checkpoint asks sniffio for the library on every call; once the engine is
-        #: known to be asyncio-only (aiohttp), the transport swaps in asyncio's own, the same
-        #: ``sleep(0)`` anyio would run.
+        #: anyio's until the engine is chosen, then the engine's own (``Exchange.checkpoint``).
         self.checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint
 
     @property
@@ -162,23 +154,11 @@ class Transport:
         self,
         settings: Settings,
         credentials: Credentials,
-        *,
-        http_client: httpx.AsyncClient | None,
-        transport: httpx.AsyncBaseTransport | None,
+        make_exchange: ExchangeFactory,
     ) -> None:
         self._settings = settings
         self._secret = credentials.password
-        self._http_client = http_client
-        self._given_transport = transport
-        self._httpx_given = http_client is not None or transport is not None
-        self._backend = check_backend(
-            getattr(settings, "backend", "httpx"), httpx_given=self._httpx_given
-        )
-        self._exchange: Exchange | None = None
-        if self._backend == "httpx" or (
-            self._backend == "auto" and (self._httpx_given or not aiohttp_installed())
-        ):
-            self._exchange = self._httpx()
+        self._make_exchange = make_exchange
         self._backoff = Backoff(first_delay=settings.retry_backoff)
         self._bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
         self._in_flight = InFlight(settings.max_concurrency)
@@ -190,6 +170,10 @@ class Transport:
         self._longest = settings.timeout
         #: The transport whose engine, slots, rate limit and closing this one uses (``derive``).
         self._root = self
+        self._exchange: Exchange | None = None
+        exchange = make_exchange(None)  # the engine now, unless the running loop decides it
+        if exchange is not None:
+            self._use(exchange)
 
     def derive(self, settings: Settings) -> Transport:
         """A transport with ``settings``' timeout and retries over this one's engine, slots and
@@ -200,18 +184,6 @@ class Transport:
         derived._root = self._root
         return derived
 
-    def _httpx(self) -> HttpxExchange:
-        return HttpxExchange(
-            self._settings,
-            self._secret,
-            http_client=self._http_client,
-            transport=self._given_transport,
-        )
-
-    @property
-    def owns_client(self) -> bool:
-        return self._http_client is None
-
     @property
     def exchange(self) -> Exchange | None:
         """The engine, once chosen (at construction for httpx, at first use for auto/aiohttp)."""
@@ -221,22 +193,18 @@ class Transport:
     def engine(self) -> str | None:
         """``"httpx"`` or ``"aiohttp"`` once chosen; None before the first request."""
         exchange = self._root._exchange
-        if exchange is None:
-            return None
-        return "httpx" if isinstance(exchange, HttpxExchange) else "aiohttp"
+        return None if exchange is None else exchange.name
+
+    def _use(self, exchange: Exchange) -> Exchange:
+        self._exchange = exchange
+        self._in_flight.checkpoint = exchange.checkpoint
+        return exchange
 
     def _choose_exchange(self) -> Exchange:
         """Decided in the running loop: aiohttp needs asyncio (a ValidationError before I/O)."""
-        library = sniffio.current_async_library()
-        engine = resolve_backend(self._backend, library, httpx_given=self._httpx_given)
-        if engine == "aiohttp":
-            from ._exchange_aiohttp import AiohttpExchange
-
-            self._exchange = AiohttpExchange(self._settings, self._secret)
-            self._in_flight.checkpoint = _asyncio_checkpoint
-        else:
-            self._exchange = self._httpx()
-        return self._exchange
+        exchange = self._make_exchange(sniffio.current_async_library())
+        assert exchange is not None  # with the running library known, there is always one
+        return self._use(exchange)
 
     async def aclose(self) -> None:
         """Let requests on the wire finish (each within its timeout), then close the engine.
@@ -364,30 +332,22 @@ class Transport:
             finally:
                 in_flight.release()
             status_code = reply.status_code
-            value = self._interpret(reply, parse, prepared)
+            value = self._interpret(reply, parse)
             state = getattr(value, "state", 0)
             if probe is not None:
                 probe.answer = value
             return value
-        except NotSent as exc:
+        except ExchangeFailed as exc:
             raise _AttemptFailed(
-                Failure(Reach.NOT_SENT, transient=True),
-                TransportError(exc.what, detail=exc.detail),
-                unknown_delivery=False,
+                Failure(exc.outcome), TransportError(exc.what, detail=exc.detail)
             ) from None
-        except MayHaveArrived as exc:
-            raise _AttemptFailed(
-                Failure(Reach.MAYBE_SENT, transient=exc.transient),
-                TransportError(exc.what, detail=exc.detail),
-                unknown_delivery=True,
-            ) from None
+        except ExchangeClosed as exc:
+            raise ClientClosedError(exc.what) from None
         except ResponseError as error:
             # The engine could not read the body (too large, corrupt compression).
             if error.status_code is None:
                 error.status_code = 200
-            raise _AttemptFailed(
-                Failure(Reach.MAYBE_SENT, transient=False), error, unknown_delivery=True
-            ) from None
+            raise _AttemptFailed(Failure(Outcome.MAYBE_SENT_FINAL), error) from None
         except _AttemptFailed as failed:
             state = getattr(failed.error, "state", "-")
             raise
@@ -428,7 +388,7 @@ class Transport:
                     },
                 )
 
-    def _interpret(self, reply: Reply, parse: Callable[[bytes], T], prepared: PreparedRequest) -> T:
+    def _interpret(self, reply: Reply, parse: Callable[[bytes], T]) -> T:
         """Turn status code and body into a value, or a classified failure."""
         if reply.status_code != 200:
             raise _status_failure(reply)
@@ -436,12 +396,10 @@ class Transport:
             value = parse(reply.body)
         except ResponseError as error:
             self._quote_body(error, reply.body)
-            raise _AttemptFailed(
-                Failure(Reach.MAYBE_SENT, transient=False), error, unknown_delivery=True
-            ) from None
+            raise _AttemptFailed(Failure(Outcome.MAYBE_SENT_FINAL), error) from None
         state = getattr(value, "state", 0)
         if state:
-            check_request_state(state, send=prepared.operation == "send")
+            check_request_state(state)
         return value
 
     def _quote_body(self, error: ResponseError, body: bytes) -> None:
@@ -478,34 +436,41 @@ def _status_failure(reply: Reply) -> _AttemptFailed:
             f" the gateway's API lives under /rest/sms/, as in {C.DEFAULT_BASE_URL}",
             status_code=code,
         )
-        return _AttemptFailed(
-            Failure(Reach.NOT_SENT, transient=False), wrong_url, unknown_delivery=False
-        )
+        return _AttemptFailed(Failure(status_outcome(code)), wrong_url)
     retry_after = parse_retry_after(reply.retry_after)
     what = f"gateway answered HTTP {code}"
     if 300 <= code < 400:
         what += " (a redirect: not followed)"
     error = ResponseError(what, status_code=code, retry_after=retry_after)
+    return _AttemptFailed(Failure(status_outcome(code), retry_after), error)
+
+
+def status_outcome(code: int) -> Outcome:
+    """What a non-200 answer means: 429 executes nothing (even a send may retry it); 404 and 405
+    reach no endpoint; 5xx may have run the request and may pass; anything else (a redirect, a
+    4xx) may have run it and will not pass."""
     if code == 429:
-        failure = Failure(Reach.NOT_SENT, transient=True, retry_after=retry_after)
-    else:
-        failure = Failure(Reach.MAYBE_SENT, transient=code >= 500, retry_after=retry_after)
-    return _AttemptFailed(failure, error, unknown_delivery=code != 429)
+        return Outcome.NOT_SENT
+    if code in (404, 405):
+        return Outcome.NOT_SENT_FINAL
+    return Outcome.MAYBE_SENT if code >= 500 else Outcome.MAYBE_SENT_FINAL
 
 
-def check_request_state(state: int, *, send: bool = False) -> None:
-    """Request state 0 is success; -1 is bad credentials; -50..-52 mean "not executed".
+def state_outcome(state: int) -> Outcome:
+    """What a non-zero request state (other than -1) means: -50..-52 say "not executed"
+    (``NOT_EXECUTED``: a send's messages failed, not sent, and are not resent on that word
+    alone; status and balance retry). Any other is one the document does not list: the
+    gateway's word on whether it executed the request is unclear, so a send's messages are
+    unknown, never "not sent" (``MAYBE_SENT_FINAL``)."""
+    if is_retryable_request_state(state):
+        return Outcome.NOT_EXECUTED
+    return Outcome.MAYBE_SENT_FINAL
 
-    Any other non-zero state is one the document does not list: the gateway's word on whether it
-    executed the request is unclear, so a send's messages are unknown, never "not sent".
-    """
+
+def check_request_state(state: int) -> None:
+    """Request state 0 is success; -1 is bad credentials; any other fails (``state_outcome``)."""
     if state == 0:
         return
     if state == -1:
         raise AuthError()
-    documented = is_retryable_request_state(state)
-    raise _AttemptFailed(
-        Failure(Reach.MAYBE_SENT, transient=documented),
-        GatewayError(state),
-        unknown_delivery=send and not documented,
-    )
+    raise _AttemptFailed(Failure(state_outcome(state)), GatewayError(state))

@@ -25,7 +25,7 @@ from mysms_async import (
     TransportError,
 )
 from mysms_async import _transport as transport_module
-from mysms_async._retry import Backoff, Failure, Reach, parse_retry_after, should_retry
+from mysms_async._retry import Backoff, Failure, Outcome, parse_retry_after, should_retry
 
 BASE_URL = "https://my-sms.ru/rest/sms/"
 OK_BATCH = {"state": "0", "data": [{"id": "id-1", "state": "2"}]}
@@ -459,11 +459,15 @@ def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
 
 
 def test_should_retry_predicate() -> None:
-    never_sent = Failure(Reach.NOT_SENT, transient=True)
+    never_sent = Failure(Outcome.NOT_SENT)
     # Issue 14 item 7: not sent, and no retry can help (HTTP 404/405: a wrong base URL).
-    never_sent_permanent = Failure(Reach.NOT_SENT, transient=False)
-    maybe_transient = Failure(Reach.MAYBE_SENT, transient=True)
-    maybe_permanent = Failure(Reach.MAYBE_SENT, transient=False)
+    never_sent_permanent = Failure(Outcome.NOT_SENT_FINAL)
+    maybe_transient = Failure(Outcome.MAYBE_SENT)
+    maybe_permanent = Failure(Outcome.MAYBE_SENT_FINAL)
+    # -50..-52: not executed, yet a send is not resent on the gateway's word alone.
+    not_executed = Failure(Outcome.NOT_EXECUTED)
+    assert not should_retry(not_executed, idempotent=False)
+    assert should_retry(not_executed, idempotent=True)
     assert should_retry(never_sent, idempotent=False)
     assert should_retry(never_sent, idempotent=True)
     assert not should_retry(never_sent_permanent, idempotent=False)

@@ -44,6 +44,7 @@ from mysms_async import (
     ResponseError,
     TransportError,
 )
+from mysms_async._exchange import ENGINES
 from mysms_async.testing import (
     ConnectRefused,
     DataLength,
@@ -64,8 +65,9 @@ Op = Literal["send", "status", "balance"]
 Fmt = Literal["json", "xml"]
 Method = Literal["POST", "GET"]
 
-#: The engines every loopback test runs on (in-process, the emulator is an httpx transport).
-BACKENDS = ("httpx", "aiohttp")
+#: The engines every loopback test runs on (in-process, the emulator is an httpx transport):
+#: the registry's, so that a new engine is tested by registering it.
+BACKENDS: tuple[str, ...] = tuple(ENGINES)
 
 OPS: tuple[Op, ...] = ("send", "status", "balance")
 FORMATS: tuple[Fmt, ...] = ("json", "xml")

@@ -203,31 +203,18 @@ def test_aiohttp_error_messages_that_name_the_url_are_redacted() -> None:
     on GET that URL holds ``p=``. The engine keeps only their redacted text."""
     import aiohttp
 
-    from mysms_async._config import make_settings
-    from mysms_async._exchange_aiohttp import AiohttpExchange
+    from mysms_async._exchange import translate
+    from mysms_async._exchange_aiohttp import FAULTS
 
-    settings = make_settings(
-        base_url="https://my-sms.ru/rest/sms/",
-        wire_format="json",
-        http_method="GET",
-        timeout=1,
-        max_retries=0,
-        retry_backoff=0,
-        batch_size=1,
-        max_concurrency=1,
-        rate_limit=None,
-        timezone="Europe/Moscow",
-        max_response_bytes=4096,
-        backend="aiohttp",
-    )
     url = httpx.URL("https://my-sms.ru/rest/sms/credit/json", params={"u": "user", "p": PASSWORD})
-    exchange = AiohttpExchange(settings, PASSWORD)
     for error in (
         aiohttp.ConnectionTimeoutError(f"Connection timeout to host {url}"),
         aiohttp.InvalidURL(str(url)),
         aiohttp.ClientPayloadError(f"Response payload is not completed for {url}"),
     ):
-        described = exchange._describe(error)
+        failed = translate(error, FAULTS, PASSWORD)  # the engine's one boundary
+        assert failed is not None and failed.detail is not None
+        described = failed.detail
         assert type(error).__name__ in described
         assert_no_secret(described, "an aiohttp error's description")
 

@@ -69,10 +69,10 @@ def client_for(port: int, engine: str, method: str = "POST", **options: Any) -> 
 
 async def closed(client: MySMSClient) -> None:
     """Close the client, and the caller's own httpx client if it was given one."""
+    exchange = client._transport.exchange
     await client.aclose()
-    caller_http = client._transport._http_client
-    if caller_http is not None:
-        await caller_http.aclose()
+    if exchange is not None and not getattr(exchange, "owns_client", True):
+        await exchange.client.aclose()  # type: ignore[attr-defined]
 
 
 def is_send(request: Received) -> bool:
