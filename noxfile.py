@@ -28,7 +28,10 @@ ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 PYTHONS: list[str] = nox.project.python_versions(PYPROJECT)
 #: What the tests need: the package with every extra, pytest and the rest.
-TEST_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "test")
+#: ``MYSMS_TEST_GROUP=test-core`` (what ``.ci/run`` sets for its subset) installs less.
+TEST_REQUIREMENTS = nox.project.dependency_groups(
+    PYPROJECT, os.environ.get("MYSMS_TEST_GROUP", "test")
+)
 #: Extras left at their latest in ``lowest``: ``docs`` is a tool, not a runtime dependency, and
 #: ``otel``'s API must match the SDK and instrumentation the tests bring (its code is tested on the
 #: latest only; it is imported only when installed).
