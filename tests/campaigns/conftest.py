@@ -11,7 +11,7 @@ Fault tests that stop and restart the server get a small cluster of their own
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,3 +61,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             " Install postgresql-15 (or set MYSMS_PG_BIN) to run them.",
             red=True,
         )
+
+
+@pytest.fixture
+def mysms(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., tuple[int, str, str]]:
+    """Run the ``mysms`` command in-process in ``tmp_path``, with no journal or credentials from
+    the environment; returns (exit code, stdout, stderr) and fails on any traceback."""
+    from mysms_async._cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("MYSMS_JOURNAL", "MYSMS_USERNAME", "MYSMS_PASSWORD", "MYSMS_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*argv: str | Path) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(arg) for arg in argv])
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err, captured.err
+        return code, captured.out, captured.err
+
+    return run

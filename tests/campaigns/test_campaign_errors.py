@@ -18,29 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from mysms_async._cli import main
 from mysms_async.campaigns import _sqlite
 from mysms_async.testing import DEMO_PASSWORD, DEMO_USERNAME, FakeGateway
 
 Mysms = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def mysms(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Mysms:
-    monkeypatch.chdir(tmp_path)
-    for name in ("MYSMS_JOURNAL", "MYSMS_USERNAME", "MYSMS_PASSWORD", "MYSMS_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(*argv: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(arg) for arg in argv])
-        captured = capsys.readouterr()
-        assert "Traceback" not in captured.err, captured.err
-        return code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture
