@@ -47,7 +47,6 @@ _SNIFF_BYTES: Final = 4096
 
 #: Python's csv module words its errors for programmers; these are the same, for people.
 _CSV_PROBLEMS: Final = (
-    ("line contains nul", "contains a NUL byte: not text (save the file as CSV UTF-8)"),
     ("expected after", 'has a double quote inside a quoted text: write it twice ("")'),
     ("unexpected end of data", "ends inside a quoted text: a closing double quote is missing"),
     (
@@ -56,6 +55,41 @@ _CSV_PROBLEMS: Final = (
     ),
     ("new-line character seen", "has a line break inside an unquoted text"),
 )
+
+
+#: Python 3.10's csv module refuses a NUL byte itself ("line contains NUL"), where later versions
+#: hand it over in its field. There a NUL crosses the parser as a lone surrogate that no decoded
+#: input can hold, and comes back as itself: a NUL is refused by the same rule, with the same
+#: words, on every Python.
+_NUL_STAND_IN: Final = "\udc00"
+
+
+def csv_reader(stream: Iterable[str], **options: Any) -> Any:
+    """``csv.reader(stream, strict=True, **options)``, NUL bytes handed over on every Python."""
+    if sys.version_info >= (3, 11):
+        return csv.reader(stream, strict=True, **options)
+    return _NulSafeReader(stream, options)
+
+
+class _NulSafeReader:
+    """A ``csv.reader`` for Python 3.10 that hands NUL bytes over instead of failing on them."""
+
+    def __init__(self, stream: Iterable[str], options: dict[str, Any]) -> None:
+        lines = (line.replace("\x00", _NUL_STAND_IN) for line in stream)
+        self._reader = csv.reader(lines, strict=True, **options)
+
+    @property
+    def line_num(self) -> int:
+        return int(self._reader.line_num)
+
+    def __iter__(self) -> _NulSafeReader:
+        return self
+
+    def __next__(self) -> list[str]:
+        row: list[str] = next(self._reader)
+        if any(_NUL_STAND_IN in field for field in row):
+            return [field.replace(_NUL_STAND_IN, "\x00") for field in row]
+        return row
 
 
 class TableError(ValueError):
@@ -347,7 +381,7 @@ class Table:
         return max(lines - self.last_line, 0)
 
     def _read_header(self, note: Say, warn: Say) -> None:
-        self.reader = csv.reader(self._stream, strict=True)
+        self.reader = csv_reader(self._stream)
         while True:
             try:
                 header: list[str] = next(self.reader)
@@ -369,7 +403,7 @@ class Table:
                 header = semicolons
                 columns = [name.strip().lower() for name in header]
                 self.line_offset = self.last_line
-                self.reader = csv.reader(self._stream, delimiter=";", strict=True)
+                self.reader = csv_reader(self._stream, delimiter=";")
         if any(name not in columns for name in REQUIRED_COLUMNS):
             shown = printable(",".join(header))[:120]
             raise TableError(

@@ -36,11 +36,42 @@ def _server_binaries() -> Path | None:
     return None
 
 
+#: Clusters listen below the kernel's ephemeral range (32768-60999 on Linux), which ``bind(0)`` and
+#: every outgoing connection draw from: a port found free there is not handed to anyone else a
+#: moment later. Each pytest-xdist worker searches from its own block, so parallel workers (and a
+#: second test run on the same machine, caught by the retry in ``Cluster``) do not collide.
+_PORT_BASE = 20_000
+_PORT_BLOCK = 250
+_ports_tried: set[int] = set()
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # "gw3" under xdist
+    return int(worker[2:]) if worker[2:].isdigit() else 0
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port no one listens on, from this worker's block, not tried before here."""
+    start = _PORT_BASE + (_worker_index() % 40) * _PORT_BLOCK
+    for port in range(start, start + _PORT_BLOCK):
+        if port in _ports_tried:
+            continue
+        _ports_tried.add(port)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + _PORT_BLOCK - 1} for a test cluster")
+
+
+def _port_taken(log: str) -> bool:
+    try:
+        with open(log, encoding="utf-8", errors="replace") as stream:
+            return "could not bind" in stream.read()
+    except OSError:
+        return False
 
 
 class Cluster:
@@ -55,18 +86,24 @@ class Cluster:
             shutil.chown(self.root, "postgres")
             os.chmod(self.root, 0o700)
         self.data = os.path.join(self.root, "data")
-        self.port = _free_port()
-        self._options = (
-            f"-p {self.port} -h 127.0.0.1 -k {self.root} -F -c max_connections={max_connections}"
-        )
-        if small:
-            self._options += " -c shared_buffers=16MB -c max_wal_senders=0 -c wal_level=minimal"
-        self.url = f"postgresql://mysms@127.0.0.1:{self.port}/postgres"
+        extra = " -c shared_buffers=16MB -c max_wal_senders=0 -c wal_level=minimal" if small else ""
         try:
             self._run(
                 "initdb", "-D", self.data, "-U", "mysms", "--auth=trust", "-E", "UTF8", "--no-sync"
             )
-            self.start()
+            for attempt in range(5):  # another test run may take the same port at the same moment
+                self.port = _free_port()
+                self._options = (
+                    f"-p {self.port} -h 127.0.0.1 -k {self.root} -F"
+                    f" -c max_connections={max_connections}{extra}"
+                )
+                self.url = f"postgresql://mysms@127.0.0.1:{self.port}/postgres"
+                try:
+                    self.start()
+                    break
+                except subprocess.CalledProcessError:
+                    if attempt == 4 or not _port_taken(os.path.join(self.root, "log")):
+                        raise
         except subprocess.CalledProcessError as error:
             shutil.rmtree(self.root, ignore_errors=True)
             raise RuntimeError(

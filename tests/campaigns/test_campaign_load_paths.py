@@ -16,6 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mysms_async._table import csv_reader
 from mysms_async.campaigns._load import read_file, row_of, to_row
 
 _TEXT = st.one_of(
@@ -40,11 +41,20 @@ def _row_by_row(path: Path) -> list[tuple[int, object]]:
     """What ``to_row`` makes of each record, with the line csv says the record ends on."""
     rows = []
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as stream:
-        reader = csv.DictReader(stream)
-        for record in reader:
-            normalised = {name.strip().lower(): value for name, value in record.items()}
-            rows.append((reader.line_num, to_row(reader.line_num, normalised)))
+        reader = csv_reader(stream)  # Python 3.10's own csv refuses a NUL byte: not the rule here
+        header = [name.strip().lower() for name in next(reader)]
+        for values in reader:
+            rows.append(
+                (reader.line_num, to_row(reader.line_num, dict(zip(header, values, strict=False))))
+            )
     return rows
+
+
+def _quoted(rows: list[tuple[str, ...]]) -> str:
+    """CSV lines with every field quoted (3.10's ``csv.writer`` cannot write a NUL byte)."""
+    return "".join(
+        ",".join('"' + field.replace('"', '""') + '"' for field in row) + "\r\n" for row in rows
+    )
 
 
 @settings(
@@ -57,7 +67,7 @@ def test_the_fast_path_agrees_with_to_row(tmp_path: Path, rows: list[tuple[str, 
     writer.writerow(["destination", "text", "sender", "key"])
     # A NUL byte in a file's first 4 KB refuses it whole (a binary file): start with 5 KB of rows.
     writer.writerows([("79110000000", "x" * 100, "", f"filler{i}") for i in range(40)])
-    writer.writerows(rows)
+    out.write(_quoted(rows))
     path = tmp_path / "campaign.csv"
     path.write_text(out.getvalue(), encoding="utf-8", errors="surrogateescape", newline="")
 
