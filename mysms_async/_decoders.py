@@ -15,7 +15,6 @@ processing instructions (``<state>2<!-- -->0</state>``) is refused, not joined o
 
 from __future__ import annotations
 
-import operator
 import re
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -87,7 +86,7 @@ def decode_batch(body: bytes, wire_format: WireFormat, *, unique_ids: bool = Tru
         error = _shape_error(exc, wire_format)
         raise error from None
     if unique_ids and batch.data:
-        check_unique_ids(list(map(_entry_id, batch.data)))
+        check_unique_ids([entry.id for entry in batch.data])
     return batch
 
 
@@ -112,12 +111,9 @@ def decode_send(body: bytes, wire_format: WireFormat) -> SendAnswer:
     data = batch.data
     if not data:
         return SendAnswer(batch.state, data, [])
-    ids = list(map(_entry_id, data))
+    ids = [entry.id for entry in data]  # a comprehension reads a field faster than map()
     check_unique_ids(ids)
     return SendAnswer(batch.state, data, ids)
-
-
-_entry_id = operator.attrgetter("id")
 
 
 def check_unique_ids(ids: list[str | None]) -> None:

@@ -12,7 +12,6 @@ Every request passes the client's event-loop guard (``_lifecycle.Lifecycle``) fi
 from __future__ import annotations
 
 import logging
-import operator
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any, TypeVar
@@ -328,9 +327,6 @@ def _check_count(batch: WireBatch | SendAnswer, expected: int) -> None:
         )
 
 
-_entry_state = operator.attrgetter("state")
-
-
 def answered_results(
     messages: Sequence[Message], data: list[WireEntry], ids: list[str | None]
 ) -> list[SendResult]:
@@ -341,7 +337,7 @@ def answered_results(
     without an id is a refusal when its state is negative, else ``DeliveryUnknownError``.
     """
     if all(ids):
-        states = list(map(_entry_state, data))
+        states = [entry.state for entry in data]
         if states and states.count(states[0]) == len(states):
             state = message_state(states[0])
             return list(map(AnsweredSendResult, messages, ids, repeat(state, len(states))))
