@@ -16,12 +16,11 @@ from typing import Any
 import msgspec
 import pytest
 import respx
+from core_helpers import BASE, make_client
 
 from mysms_async import DeliveryUnknownError, Message, MessageState, ResponseError, SendResult
 from mysms_async._decoders import check_unique_ids, decode_send
 from mysms_async._operations import answered_results
-
-from core_helpers import BASE, make_client
 
 MESSAGES = [Message(f"7911222333{i}", f"text {i}") for i in range(4)]
 

@@ -13,11 +13,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from core_helpers import make_client
 
 from mysms_async import Message, ValidationError
 from mysms_async._request import to_wire, wire_many
-
-from core_helpers import make_client
 
 MOSCOW = dt.timezone(dt.timedelta(hours=3))
 PLAIN = [Message(f"7911222333{i}", f"text {i}") for i in range(5)]
