@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from xml.parsers import expat
 
 import msgspec
@@ -86,14 +86,41 @@ def decode_batch(body: bytes, wire_format: WireFormat, *, unique_ids: bool = Tru
         error = _shape_error(exc, wire_format)
         raise error from None
     if unique_ids and batch.data:
-        _check_unique_ids(batch.data)
+        check_unique_ids([entry.id for entry in batch.data])
     return batch
 
 
-def _check_unique_ids(entries: list[WireEntry]) -> None:
-    if len({entry.id for entry in entries}) == len(entries):
-        return  # the common case: one pass per answer
-    named = [e.id for e in entries if e.id]  # entries with no id (refused messages) may repeat
+class SendAnswer(NamedTuple):
+    """A send answer with its ids read once (``decode_send``); ``state`` as on ``WireBatch``,
+    which is what the transport reads to check the request state."""
+
+    state: int
+    data: list[WireEntry] | None
+    #: One per ``data`` entry, in order; empty when there is no ``data``.
+    ids: list[str | None]
+
+
+def decode_send(body: bytes, wire_format: WireFormat) -> SendAnswer:
+    """``decode_batch`` for a send answer, with its ids read once.
+
+    The ids list is what the uniqueness check reads and what the caller builds its results
+    from, so the entries are walked once for both. A repeated id is refused as by
+    ``decode_batch``.
+    """
+    batch = decode_batch(body, wire_format, unique_ids=False)
+    data = batch.data
+    if not data:
+        return SendAnswer(batch.state, data, [])
+    ids = [entry.id for entry in data]  # a comprehension reads a field faster than map()
+    check_unique_ids(ids)
+    return SendAnswer(batch.state, data, ids)
+
+
+def check_unique_ids(ids: list[str | None]) -> None:
+    """Refuse a list that names one id twice; entries with no id (refused messages) may repeat."""
+    if len(set(ids)) == len(ids):
+        return  # the common case: one C-level pass per answer
+    named = [i for i in ids if i]
     if len(set(named)) != len(named):
         raise ResponseError(
             "answer names one message id more than once; two messages cannot share an id",

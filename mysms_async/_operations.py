@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any, TypeVar
 
 from . import _constants as C
 from ._codes import message_state, message_state_lookup
 from ._config import Credentials, Settings
-from ._decoders import WireBatch, decode_balance, decode_batch
+from ._decoders import SendAnswer, WireBatch, WireEntry, decode_balance, decode_batch, decode_send
 from ._exceptions import (
     AuthError,
     BaseURLError,
@@ -182,25 +183,11 @@ class Operations:
     ) -> list[SendResult]:
         self.lifecycle.check()
         expected = prepared.count
-        batch: WireBatch = await self._execute(
-            prepared, lambda body: self._decode_batch(body, expected), messages
+        answer: SendAnswer = await self._execute(
+            prepared, lambda body: self._decode_send(body, expected), messages
         )
-        data = batch.data
-        assert data is not None  # _decode_batch checked it
-        ids = [entry.id for entry in data]
-        states = [entry.state for entry in data]
-        if all(ids):  # the common case: every message has its id; built in C-level passes
-            return list(
-                map(AnsweredSendResult, messages, ids, map(message_state_lookup, states, states))
-            )
-        results: list[SendResult] = []
-        append = results.append
-        for message, entry in zip(messages, data, strict=True):
-            if entry.id or entry.state < 0:
-                append(AnsweredSendResult(message, entry.id or None, message_state(entry.state)))
-            else:
-                append(SendResult(message, None, None, _no_id_error(message, entry)))
-        return results
+        assert answer.data is not None  # _decode_send checked it
+        return answered_results(messages, answer.data, answer.ids)
 
     async def send_chunk(self, chunk: Chunk) -> tuple[list[SendResult], MySMSError | None]:
         """Every message of the chunk gets an outcome; a run-stopping error is returned beside.
@@ -322,12 +309,49 @@ class Operations:
 
     def _decode_batch(self, body: bytes, expected: int) -> WireBatch:
         batch = decode_batch(body, self.settings.wire_format)
-        if batch.state == 0 and (batch.data is None or len(batch.data) != expected):
-            got = 0 if batch.data is None else len(batch.data)
-            raise ResponseError(
-                f"answer's data has {got} entries for {expected} in the request", status_code=200
-            )
+        _check_count(batch, expected)
         return batch
+
+    def _decode_send(self, body: bytes, expected: int) -> SendAnswer:
+        """A send answer and its ids (read once: for the uniqueness check and the results)."""
+        answer = decode_send(body, self.settings.wire_format)
+        _check_count(answer, expected)
+        return answer
+
+
+def _check_count(batch: WireBatch | SendAnswer, expected: int) -> None:
+    if batch.state == 0 and (batch.data is None or len(batch.data) != expected):
+        got = 0 if batch.data is None else len(batch.data)
+        raise ResponseError(
+            f"answer's data has {got} entries for {expected} in the request", status_code=200
+        )
+
+
+def answered_results(
+    messages: Sequence[Message], data: list[WireEntry], ids: list[str | None]
+) -> list[SendResult]:
+    """One result per answer entry, in order: ``messages``, ``data`` and ``ids`` line up.
+
+    The common case (every entry has an id) is built in C-level passes, with one state lookup
+    when every entry has the same state (a batch of fresh messages is all "queued"). An entry
+    without an id is a refusal when its state is negative, else ``DeliveryUnknownError``.
+    """
+    if all(ids):
+        states = [entry.state for entry in data]
+        if states and states.count(states[0]) == len(states):
+            state = message_state(states[0])
+            return list(map(AnsweredSendResult, messages, ids, repeat(state, len(states))))
+        return list(
+            map(AnsweredSendResult, messages, ids, map(message_state_lookup, states, states))
+        )
+    results: list[SendResult] = []
+    append = results.append
+    for message, entry in zip(messages, data, strict=True):
+        if entry.id or entry.state < 0:
+            append(AnsweredSendResult(message, entry.id or None, message_state(entry.state)))
+        else:
+            append(SendResult(message, None, None, _no_id_error(message, entry)))
+    return results
 
 
 def _no_id_error(message: Message, entry: Any) -> DeliveryUnknownError:
