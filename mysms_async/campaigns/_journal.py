@@ -7,15 +7,18 @@ thin composition of a store (SQL), the rules, and a worker, tracker or report.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from decimal import Decimal
+from itertools import islice
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import anyio
-import anyio.lowlevel
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectSendStream
 
 from .._client import MySMSClient
 from .._exceptions import ValidationError
@@ -41,6 +44,7 @@ from ._run import RunSummary, Worker, now_ms, recover
 from ._store import CampaignRow, NewRow, Restored, Selection, Store
 from ._track import TrackSummary, track
 
+T = TypeVar("T")
 ENV_JOURNAL = "MYSMS_JOURNAL"
 DEFAULT_JOURNAL = "sqlite:///mysms-campaigns.db"
 
@@ -140,34 +144,85 @@ class Journal:
                 os.fspath(source), input_format, max_parts=max_parts, extra_columns=("key",)
             ).close()
         store = self._store
-        found = store.campaign(name)
-        existed = found is not None and store.has_messages(found.id)
-        row = store.create_campaign(name, now_ms())
+        found = await _db(store.campaign, name)
+        existed = found is not None and await _db(store.has_messages, found.id)
+        row = await _db(store.create_campaign, name, now_ms())
         loaded = {"added": 0, "invalid": 0, "skipped": 0}
-        first_new = store.begin_load(row.id)
+        first_new = await _db(store.begin_load, row.id)
         committed = False
         try:
-            chunk: list[NewRow] = []
-            async for line, record in _records(source, input_format, max_parts):
-                chunk.append(row_of(line, record, max_parts))
-                if len(chunk) >= LOAD_CHUNK:
-                    _insert(store, row.id, chunk, first_new, loaded)
-                    chunk = []
-                    await anyio.lowlevel.checkpoint()
-            if chunk:
-                _insert(store, row.id, chunk, first_new, loaded)
+            # Two stages side by side: the next chunk is read and parsed while the journal
+            # inserts this one (each in a worker thread, and SQLite and psycopg let go of the
+            # GIL while they work), handing over one chunk at a time.
+            send, receive = anyio.create_memory_object_stream[list[NewRow]](1)
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_chunks, send, source, input_format, max_parts)
+                    async with receive:
+                        async for chunk in receive:
+                            await _db(_insert, store, row.id, chunk, first_new, loaded)
+            except Exception as error:  # the task group's: raise what one stage raised
+                leaf = _sole(error)
+                if leaf is error:
+                    raise
+                raise leaf from leaf.__cause__
             if not existed and not any(loaded.values()):
                 raise ValueError("has no rows: a campaign needs at least one")
-            store.end_load(commit=True)
+            await _db(store.end_load, commit=True)
             committed = True
         finally:
             if not committed:
-                store.end_load(commit=False)
-                if not existed:  # a failed first load leaves no empty campaign behind
-                    store.drop_if_empty(row.id)
+                with anyio.CancelScope(shield=True):
+                    await _db(store.end_load, commit=False)
+                    if not existed:  # a failed first load leaves no empty campaign behind
+                        await _db(store.drop_if_empty, row.id)
         campaign = Campaign(store, row)
         campaign.loaded = loaded
         return campaign
+
+
+async def _db(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A journal call in a worker thread: the event loop never waits for the journal."""
+    return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
+
+
+def _sole(error: BaseException) -> BaseException:
+    """The one exception inside (nested) exception groups, else ``error`` itself."""
+    inner = getattr(error, "exceptions", None)
+    while isinstance(inner, tuple) and len(inner) == 1:
+        error = inner[0]
+        inner = getattr(error, "exceptions", None)
+    return error
+
+
+async def _chunks(
+    send: MemoryObjectSendStream[list[NewRow]],
+    source: Source,
+    fmt: str | None,
+    max_parts: int,
+) -> None:
+    """The rows of ``source`` as journal rows, ``LOAD_CHUNK`` at a time; a file is read and
+    parsed in a worker thread."""
+    async with send:
+        if isinstance(source, (str, os.PathLike)):
+            rows = iter(read_file(os.fspath(source), fmt, max_parts=max_parts))
+
+            def take() -> list[NewRow]:
+                return [
+                    row_of(line, record, max_parts) for line, record in islice(rows, LOAD_CHUNK)
+                ]
+
+            while chunk := await anyio.to_thread.run_sync(take):
+                await send.send(chunk)
+            return
+        chunk = []
+        async for line, record in _records(source, fmt, max_parts):
+            chunk.append(row_of(line, record, max_parts))
+            if len(chunk) >= LOAD_CHUNK:
+                await send.send(chunk)
+                chunk = []
+        if chunk:
+            await send.send(chunk)
 
 
 async def _records(

@@ -462,6 +462,25 @@ class SQLiteStore:
         return max(0.0, float(slot) - interval - extra - now), interval
 
     def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
+        return self._claim(campaign, worker, limit, lease)
+
+    def settle_and_claim(
+        self,
+        worker: str,
+        settled: Sequence[Settled],
+        now: int,
+        campaign: int,
+        limit: int,
+        lease: float,
+    ) -> list[Claimed]:
+        """Answers in and the next claim out, in one transaction: one commit (with ``fsync``,
+        for the claim's sake) where a batch used to take two."""
+        with self._transaction():
+            if settled:
+                self._settle(worker, settled, now)
+            return self._claim(campaign, worker, limit, lease) if limit > 0 else []
+
+    def _claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
         lease_until = self._now_ms() + int(lease * 1000)
         rows = self._x(
             f"UPDATE messages SET outcome = {Outcome.SENDING}, worker = ?, lease_until = ?"
