@@ -538,16 +538,21 @@ class Worker:
         settled = [item for turn in turns for item in turn.settled]
         rows = [row for turn in turns for row in turn.rows]
         claiming = [turn for turn in turns if not self._stopping() and self._healthy.is_set()]
-        limit = self.batch_size * len(claiming)
         faults = self._faults
 
-        def settle_and_claim() -> list[Claimed]:
+        def settle_and_claim() -> list[list[Claimed]]:
             claimed = store.settle_and_claim(
-                self.worker, settled, now_ms(), self.campaign, limit, self.lease
+                self.worker,
+                settled,
+                now_ms(),
+                self.campaign,
+                self.batch_size,
+                self.lease,
+                len(claiming),
             )
             with self._flight_lock:
                 self._in_flight.difference_update(row.id for row in rows)
-                self._in_flight.update(row.id for row in claimed)
+                self._in_flight.update(row.id for batch in claimed for row in batch)
             return claimed
 
         try:
@@ -560,8 +565,8 @@ class Worker:
                 if isinstance(error, Exception):
                     turn.error = error
             raise
-        for index, turn in enumerate(claiming):
-            turn.claimed = claimed[index * self.batch_size : (index + 1) * self.batch_size]
+        for turn, batch in zip(claiming, claimed, strict=True):
+            turn.claimed = batch
         for turn in turns:
             turn.done = True
 

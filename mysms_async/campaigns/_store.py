@@ -163,9 +163,11 @@ class Store(Protocol):
         campaign: int,
         limit: int,
         lease: float,
-    ) -> list[Claimed]:
-        """:meth:`settle` then :meth:`claim` (``limit`` 0: none), in one transaction: a batch's
-        answers and the next claim cost one commit. The settling is one statement for all."""
+        claims: int = 1,
+    ) -> list[list[Claimed]]:
+        """:meth:`settle`, then ``claims`` times :meth:`claim` (0: none), in one transaction: a
+        batch's answers and the next claim cost one commit. The settling is one statement for
+        all; each claim is its own batch (one request)."""
         ...
 
     def renew(self, campaign: int, worker: str, lease: float) -> None: ...
