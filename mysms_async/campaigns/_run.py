@@ -11,6 +11,13 @@ to ``pending``; anything that may have reached the gateway becomes ``unknown`` a
 again without an operator's ``resolve``. A run that is cancelled while a request is in flight
 records that batch as ``unknown`` on its way out; a run asked to stop (``stop`` set, as the
 command does on Ctrl-C and SIGTERM) claims nothing more and lets its requests finish.
+
+A batch's answers and the next claim are one journal transaction (``settle_and_claim``), and
+lanes whose answers arrive while the journal is busy share it. A lane that sees the stop before
+that write claims nothing with it; a batch claimed before the stop arrived is given back as
+``pending`` before its request (its slot wait sees the stop), never sent after it. Every
+journal call runs in a worker thread, shielded: the event loop never waits for the journal, and
+a cancellation waits for a write to end rather than cut it short.
 """
 
 from __future__ import annotations

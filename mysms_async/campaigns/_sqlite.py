@@ -2,7 +2,8 @@
 
 Only SQL lives here. Claims commit with ``synchronous=FULL``: a claim must survive a power cut,
 not only a killed process, or a batch that went out could come back as ``pending`` and be sent
-again. Outcomes commit without waiting for the disk (see :meth:`SQLiteStore._relaxed`).
+again. Outcomes alone commit without waiting for the disk (see :meth:`SQLiteStore._relaxed`);
+outcomes merged with the next claim (``settle_and_claim``) commit with it, synced.
 A second worker on the same campaign is refused through an advisory lock on a byte (one per
 campaign) of the database file itself, so the same journal reached through a hard link or a
 symlink is the same lock. The kernel drops the lock the moment the holder dies, even by
