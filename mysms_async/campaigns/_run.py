@@ -14,8 +14,9 @@ command does on Ctrl-C and SIGTERM) claims nothing more and lets its requests fi
 
 A batch's answers and the next claim are one journal transaction (``settle_and_claim``), and
 lanes whose answers arrive while the journal is busy share it. A lane that sees the stop before
-that write claims nothing with it; a batch claimed before the stop arrived is given back as
-``pending`` before its request (its slot wait sees the stop), never sent after it. Every
+that write claims nothing with it. A batch claimed before the stop arrived is sent when the
+campaign has no rate limit (nothing to wait for: it is as good as in flight), and given back as
+``pending`` when its wait for a send slot sees the stop. Every
 journal call runs in a worker thread, shielded: the event loop never waits for the journal, and
 a cancellation waits for a write to end rather than cut it short.
 """
@@ -364,9 +365,11 @@ class Worker:
             )
             if slot is None:  # no rate limit, for now
                 # A cancellation that came while the journal was busy is seen here, while the
-                # batch can still go back as provably not sent.
+                # batch can still go back as provably not sent. A stop is not: with no slot to
+                # wait for, a claimed batch goes out at once (the journal shows it ``sending``
+                # from its claim on) and the stop ends the run after its answer.
                 await anyio.lowlevel.checkpoint_if_cancelled()
-                return not self._stopping()
+                return True
             delay, interval = slot
             target = anyio.current_time() + delay
             if delay > 0:
