@@ -11,11 +11,20 @@ to ``pending``; anything that may have reached the gateway becomes ``unknown`` a
 again without an operator's ``resolve``. A run that is cancelled while a request is in flight
 records that batch as ``unknown`` on its way out; a run asked to stop (``stop`` set, as the
 command does on Ctrl-C and SIGTERM) claims nothing more and lets its requests finish.
+
+A batch's answers and the next claim are one journal transaction (``settle_and_claim``), and
+lanes whose answers arrive while the journal is busy share it. A lane that sees the stop before
+that write claims nothing with it. A batch claimed before the stop arrived is sent when the
+campaign has no rate limit (nothing to wait for: it is as good as in flight), and given back as
+``pending`` when its wait for a send slot sees the stop. Every
+journal call runs in a worker thread, shielded: the event loop never waits for the journal, and
+a cancellation waits for a write to end rather than cut it short.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -29,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from .._client import MySMSClient
@@ -179,18 +189,24 @@ class Worker:
         self.summary = RunSummary(new_run_id(self.label))
         self._lock = threading.Lock()
         self._limiter = anyio.CapacityLimiter(1)
+        self._combine = anyio.Lock()
+        self._turns: list[_Turn] = []
+        """Lanes whose answers wait for the journal (see :meth:`_settle_and_claim`)."""
         self.worker = self.summary.worker
 
     async def _db(self, call: Callable[..., T], *args: Any) -> T:
-        """A journal call in a worker thread, one at a time: the event loop keeps serving the
-        other lanes' requests while a commit waits for the disk. A thread call runs to its end
-        even if the lane is cancelled meanwhile, so no commit is cut in half."""
+        """A journal call in a worker thread, one at a time: the event loop never waits for the
+        journal and keeps serving the other lanes' requests while a commit waits for the disk.
+        Shielded: a cancellation waits for the call to end, so no write is cut in half (and the
+        outcome of a cancelled request is written on the way out)."""
 
         def locked() -> T:
             with self._lock:
                 return call(*args)
 
-        return await anyio.to_thread.run_sync(locked, limiter=self._limiter)
+        with anyio.CancelScope(shield=True):
+            result = await anyio.to_thread.run_sync(locked, limiter=self._limiter)
+        return result
 
     def _stopping(self) -> bool:
         return self._failure is not None or (self.stop is not None and self.stop.is_set())
@@ -208,13 +224,13 @@ class Worker:
         store = self.store
         single = store.kind == "sqlite"
         if single:
-            store.lock_worker(self.campaign, self.worker)
+            await self._db(store.lock_worker, self.campaign, self.worker)
         try:
             if not single:
                 # An earlier run of this label is dead (a label runs once at a time): its rows
                 # in flight are unknown now, without waiting for their leases.
-                store.abandon(self.campaign, ABANDONED, label=self.label, keep=self.worker)
-            recover(store, self.campaign, locked=single)
+                await self._db(self._abandon_earlier)
+            await self._db(functools.partial(recover, store, self.campaign, locked=single))
             async with anyio.create_task_group() as heartbeat:
                 heartbeat.start_soon(self._heartbeat)
                 try:
@@ -225,11 +241,14 @@ class Worker:
                     heartbeat.cancel_scope.cancel()
         finally:
             if single:
-                store.unlock_worker(self.campaign)
+                await self._db(store.unlock_worker, self.campaign)
         if self._failure is not None:
             raise self._failure
         self.summary.stopped = self._stopping()
         return self.summary
+
+    def _abandon_earlier(self) -> int:
+        return self.store.abandon(self.campaign, ABANDONED, label=self.label, keep=self.worker)
 
     async def _heartbeat(self) -> None:
         while True:
@@ -341,12 +360,16 @@ class Worker:
         :data:`COLD_START` free after it, for the connection it opens.
         """
         for _ in range(MAX_RESLOTS):
-            with self._lock:
-                slot = self.store.next_slot(
-                    self.campaign, RATE_MARGIN, COLD_START if first else 0.0
-                )
+            slot = await self._db(
+                self.store.next_slot, self.campaign, RATE_MARGIN, COLD_START if first else 0.0
+            )
             if slot is None:  # no rate limit, for now
-                return not self._stopping()
+                # A cancellation that came while the journal was busy is seen here, while the
+                # batch can still go back as provably not sent. A stop is not: with no slot to
+                # wait for, a claimed batch goes out at once (the journal shows it ``sending``
+                # from its claim on) and the stop ends the run after its answer.
+                await anyio.lowlevel.checkpoint_if_cancelled()
+                return True
             delay, interval = slot
             target = anyio.current_time() + delay
             if delay > 0:
@@ -364,42 +387,48 @@ class Worker:
             self._fail(error)
 
     async def _claim_and_send(self) -> None:
+        """Claim, wait for the slot, send, write the answers; the answers and the next claim go
+        to the journal together (:meth:`_settle_and_claim`), so a batch costs one commit."""
         store = self.store
         first = True
-        while not self._stopping():
-            await self._healthy.wait()  # claim nothing while a held answer waits for the journal
-            if self._stopping():
-                return
-            rows = await self._claim()
-            if rows:
-                messages = [_message(row) for row in rows]  # before the slot, not after it
-                unsent = _all(rows, Outcome.PENDING, None)
-                try:
-                    go = await self._wait_for_slot(first)
-                    first = False
-                except anyio.get_cancelled_exc_class():
-                    with self._lock:  # nothing was written yet: provably not sent
-                        store.release(self.worker, [row.id for row in rows])
+        rows: list[Claimed] = []
+        while True:
+            if not rows:
+                if self._stopping():
+                    return
+                await self._healthy.wait()  # claim nothing while a held answer waits
+                if self._stopping():
+                    return
+                rows = await self._claim()
+                if not rows:
+                    await self._call(store.expire, self.campaign, EXPIRED)
+                    pending, sending = await self._call(store.remaining, self.campaign)
+                    if pending == 0 and sending == 0:
+                        return
+                    await anyio.sleep(DEFAULT_IDLE_POLL)
+                    continue
+            messages = [_message(row) for row in rows]  # before the slot, not after it
+            unsent = _all(rows, Outcome.PENDING, None)
+            try:
+                go = await self._wait_for_slot(first)
+                first = False
+            except anyio.get_cancelled_exc_class():
+                # nothing was written yet: provably not sent (shielded: done before going on)
+                await self._db(store.release, self.worker, [row.id for row in rows])
+                raise
+            except Exception as error:
+                if not store.transient(error):
                     raise
-                except Exception as error:
-                    if not store.transient(error):
-                        raise
-                    go = None  # no slot from the journal: give the batch back, then go on
-                if not go:
-                    ids = [row.id for row in rows]
-                    await self._call(store.release, self.worker, ids, held=unsent, rows=rows)
-                    self._done_with(rows)
-                    if go is None:
-                        continue
-                    return
-            else:
-                await self._call(store.expire, self.campaign, EXPIRED)
-                pending, sending = await self._call(store.remaining, self.campaign)
-                if pending == 0 and sending == 0:
-                    return
-                await anyio.sleep(DEFAULT_IDLE_POLL)
-                continue
-            back = await self._send(rows, messages)
+                go = None  # no slot from the journal: give the batch back, then go on
+            if not go:
+                ids = [row.id for row in rows]
+                await self._call(store.release, self.worker, ids, held=unsent, rows=rows)
+                self._done_with(rows)
+                rows = []
+                if go is None:
+                    continue
+                return
+            back, rows = await self._send(rows, messages)
             if back:
                 await anyio.sleep(NOT_SENT_PAUSE)
 
@@ -432,17 +461,22 @@ class Worker:
         with self._flight_lock:
             self._in_flight.difference_update(row.id for row in rows)
 
-    async def _send(self, rows: list[Claimed], messages: list[Message]) -> int:
-        """Send one claimed batch and commit each message's outcome; how many went back."""
+    async def _send(
+        self, rows: list[Claimed], messages: list[Message]
+    ) -> tuple[int, list[Claimed]]:
+        """Send one claimed batch and commit each message's outcome: how many went back, and
+        the next batch, claimed in the same transaction when the run goes on."""
         store = self.store
         self.summary.requests += 1
         stop_with: BaseException | None = None
         try:
             results = await self.client.send_many(messages)
         except anyio.get_cancelled_exc_class():
-            # The request may be on the wire: say so before the cancellation goes on.
-            with self._lock:  # no await here: the cancellation must not cut this short
-                store.settle(self.worker, _all(rows, Outcome.UNKNOWN, ABANDONED), now_ms())
+            # The request may be on the wire: say so before the cancellation goes on (the
+            # journal call is shielded, so the cancellation waits for it).
+            await self._db(
+                store.settle, self.worker, _all(rows, Outcome.UNKNOWN, ABANDONED), now_ms()
+            )
             raise
         except Exception as error:
             if stops_the_run(error):
@@ -455,26 +489,112 @@ class Worker:
                     SendResult(m, None, None, error=_as_library_error(error)) for m in messages
                 ]
         settled, back = classify(rows, results)
+        if stop_with is None:
+            stop_with = next((r.error for r in results if r.error and stops_the_run(r.error)), None)
         unsent = [Settled(i, Outcome.PENDING, None, None, None) for i in back]
-        if settled:
-            await self._call(
-                store.settle, self.worker, settled, now_ms(), held=[*settled, *unsent], rows=rows
-            )
-        if back:
-            await self._call(store.release, self.worker, back, held=unsent, rows=rows)
-            self.summary.returned += len(back)
+        following: list[Claimed] = []
+        if back or stop_with is not None:
+            # The uncommon path: answers and what goes back, each in its own transaction.
+            if settled:
+                await self._call(
+                    store.settle,
+                    self.worker,
+                    settled,
+                    now_ms(),
+                    held=[*settled, *unsent],
+                    rows=rows,
+                )
+            if back:
+                await self._call(store.release, self.worker, back, held=unsent, rows=rows)
+                self.summary.returned += len(back)
+            self._done_with(rows)
+        else:
+            following = await self._settle_and_claim(settled, rows)
         unsent_errors = (r.error for r in results if r.error and outcome_of_error(r.error) is None)
         self.summary.not_sent = next((describe_error(e) for e in unsent_errors), None)
-        self._done_with(rows)
         for item in settled:
             self.summary.outcomes[Outcome(item.outcome).label] += 1
         if self.on_batch is not None:
             self.on_batch(self.summary)
-        if stop_with is None:
-            stop_with = next((r.error for r in results if r.error and stops_the_run(r.error)), None)
         if stop_with is not None:
             raise stop_with
-        return len(back)
+        return len(back), following
+
+    async def _settle_and_claim(self, settled: list[Settled], rows: list[Claimed]) -> list[Claimed]:
+        """Write a batch's answers and claim the next batch in one journal transaction.
+
+        Lanes whose answers arrive while the journal is busy are combined: the first lane to get
+        the journal writes every waiting lane's answers and claims for each of them, in one
+        transaction (one commit, one ``fsync`` on SQLite, for all). A lane that is stopping, or
+        whose worker waits for the journal to come back, claims nothing (``limit`` 0).
+        """
+        turn = _Turn(settled, rows)
+        self._turns.append(turn)
+        # Waiting for the lane ahead is waiting for its journal call, which is shielded anyway.
+        with anyio.CancelScope(shield=True):
+            await self._combine.acquire()
+        try:
+            if not turn.done:
+                turns, self._turns = self._turns, []
+                await self._write_turns(turns)
+        finally:
+            self._combine.release()
+        if turn.error is not None:
+            raise turn.error
+        return turn.claimed
+
+    async def _write_turns(self, turns: list[_Turn]) -> None:
+        store = self.store
+        settled = [item for turn in turns for item in turn.settled]
+        rows = [row for turn in turns for row in turn.rows]
+        claiming = [turn for turn in turns if not self._stopping() and self._healthy.is_set()]
+        faults = self._faults
+
+        def settle_and_claim() -> list[list[Claimed]]:
+            claimed = store.settle_and_claim(
+                self.worker,
+                settled,
+                now_ms(),
+                self.campaign,
+                self.batch_size,
+                self.lease,
+                len(claiming),
+            )
+            with self._flight_lock:
+                self._in_flight.difference_update(row.id for row in rows)
+                self._in_flight.update(row.id for batch in claimed for row in batch)
+            return claimed
+
+        try:
+            claimed = await self._call(settle_and_claim, held=settled, rows=rows)
+            if self._faults != faults:
+                await self._call(self._release_stray)
+        except BaseException as error:
+            for turn in turns:
+                turn.done = True
+                if isinstance(error, Exception):
+                    turn.error = error
+            raise
+        for turn, batch in zip(claiming, claimed, strict=True):
+            turn.claimed = batch
+        for turn in turns:
+            turn.done = True
+
+    def _release_stray(self) -> int:
+        with self._flight_lock:
+            keep = sorted(self._in_flight)
+        return self.store.release_stray(self.campaign, self.worker, keep)
+
+
+@dataclass
+class _Turn:
+    """One lane's answers waiting for the journal, and the batch claimed for it in return."""
+
+    settled: list[Settled]
+    rows: list[Claimed]
+    done: bool = False
+    claimed: list[Claimed] = field(default_factory=list)
+    error: Exception | None = None
 
 
 def request_size(client: MySMSClient) -> int:

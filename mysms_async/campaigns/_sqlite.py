@@ -2,7 +2,8 @@
 
 Only SQL lives here. Claims commit with ``synchronous=FULL``: a claim must survive a power cut,
 not only a killed process, or a batch that went out could come back as ``pending`` and be sent
-again. Outcomes commit without waiting for the disk (see :meth:`SQLiteStore._relaxed`).
+again. Outcomes alone commit without waiting for the disk (see :meth:`SQLiteStore._relaxed`);
+outcomes merged with the next claim (``settle_and_claim``) commit with it, synced.
 A second worker on the same campaign is refused through an advisory lock on a byte (one per
 campaign) of the database file itself, so the same journal reached through a hard link or a
 symlink is the same lock. The kernel drops the lock the moment the holder dies, even by
@@ -462,6 +463,28 @@ class SQLiteStore:
         return max(0.0, float(slot) - interval - extra - now), interval
 
     def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
+        return self._claim(campaign, worker, limit, lease)
+
+    def settle_and_claim(
+        self,
+        worker: str,
+        settled: Sequence[Settled],
+        now: int,
+        campaign: int,
+        limit: int,
+        lease: float,
+        claims: int = 1,
+    ) -> list[list[Claimed]]:
+        """Answers in and the next claim out, in one transaction: one commit (with ``fsync``,
+        for the claim's sake) where a batch used to take two."""
+        with self._transaction():
+            if settled:
+                self._settle(worker, settled, now)
+            # one claim of ``limit`` per batch: a batch is one request, whatever other workers'
+            # claims take meanwhile
+            return [self._claim(campaign, worker, limit, lease) for _ in range(claims)]
+
+    def _claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
         lease_until = self._now_ms() + int(lease * 1000)
         rows = self._x(
             f"UPDATE messages SET outcome = {Outcome.SENDING}, worker = ?, lease_until = ?"

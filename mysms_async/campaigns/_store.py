@@ -155,6 +155,21 @@ class Store(Protocol):
 
     # leases are durations in seconds: the backend adds them to its own clock (the server's)
     def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]: ...
+    def settle_and_claim(
+        self,
+        worker: str,
+        settled: Sequence[Settled],
+        now: int,
+        campaign: int,
+        limit: int,
+        lease: float,
+        claims: int = 1,
+    ) -> list[list[Claimed]]:
+        """:meth:`settle`, then ``claims`` times :meth:`claim` (0: none), in one transaction: a
+        batch's answers and the next claim cost one commit. The settling is one statement for
+        all; each claim is its own batch (one request)."""
+        ...
+
     def renew(self, campaign: int, worker: str, lease: float) -> None: ...
     def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None: ...
     def release(self, worker: str, ids: Sequence[int]) -> None: ...

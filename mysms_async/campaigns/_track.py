@@ -13,9 +13,12 @@ scheduled for a later date is not final until then: ``until_final`` ends when on
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import anyio
+import anyio.to_thread
 
 from .._client import MySMSClient
 from .._exceptions import AuthError, MySMSError
@@ -23,6 +26,8 @@ from ._report import scheduled
 from ._rules import outcome_of_state
 from ._run import now_ms
 from ._store import Store
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,6 +42,15 @@ class TrackSummary:
     scheduled: int = 0
     """Of ``left``, those whose send date is still ahead: ``until_final`` does not wait for them
     (the gateway holds them until their date; a later ``track`` follows them)."""
+
+
+async def _db(call: Callable[..., T], *args: Any) -> T:
+    """A journal call in a worker thread (the event loop never waits for the journal),
+    shielded: a tracker stopped mid-write lets the write end (``record_states`` is one
+    transaction either way)."""
+    with anyio.CancelScope(shield=True):
+        result = await anyio.to_thread.run_sync(lambda: call(*args))
+    return result
 
 
 async def track(
@@ -56,7 +70,7 @@ async def track(
         while True:
             now = now_ms()
             checked_before = min(round_start - 1, now - int(interval * 1000))
-            due = store.due(campaign, checked_before, batch_size, now)
+            due = await _db(store.due, campaign, checked_before, batch_size, now)
             if not due:
                 break
             try:
@@ -74,18 +88,17 @@ async def track(
                 if state != row.state:
                     changes.append((row.id, state, int(outcome_of_state(state))))
             if changes:
-                store.record_states(changes, now_ms())
+                await _db(store.record_states, changes, now_ms())
                 summary.changes += len(changes)
             if deadline is not None and time.monotonic() >= deadline:
                 break
         summary.rounds += 1
-        summary.left = store.tracking_left(campaign)
-        summary.scheduled = (
-            scheduled(store.accepted_dates(campaign), now_ms()) if summary.left else 0
-        )
+        summary.left = await _db(store.tracking_left, campaign)
+        dates = await _db(store.accepted_dates, campaign) if summary.left else []
+        summary.scheduled = scheduled(dates, now_ms()) if summary.left else 0
         if not until_final:
             return summary
-        pending, sending = store.remaining(campaign)
+        pending, sending = await _db(store.remaining, campaign)
         if summary.left == summary.scheduled and pending == 0 and sending == 0:
             return summary
         if deadline is not None:
