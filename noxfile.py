@@ -36,6 +36,8 @@ TEST_REQUIREMENTS = nox.project.dependency_groups(
 #: ``otel``'s API must match the SDK and instrumentation the tests bring (its code is tested on the
 #: latest only; it is imported only when installed).
 UNPINNED_EXTRAS = frozenset({"docs", "otel"})
+#: One pytest-xdist worker per core, as the README's test command runs the suite.
+PYTEST_PARALLEL = ("-n", "auto", "--dist", "worksteal")
 
 
 def _pyenv_on_path() -> None:
@@ -79,7 +81,7 @@ def lowest_pins(pyproject: dict[str, object] = PYPROJECT) -> list[str]:
 def tests(session: nox.Session) -> None:
     """The test suite (or the pytest arguments given after ``--``), latest dependency versions."""
     session.install("-e", ".", *TEST_REQUIREMENTS)
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", *PYTEST_PARALLEL, *session.posargs)
 
 
 @nox.session(python=PYTHONS[0])
@@ -94,7 +96,7 @@ def lowest(session: nox.Session) -> None:
     names = [pin.partition("==")[0] for pin in pins]
     show = "import importlib.metadata as m, sys; [print(n, m.version(n)) for n in sys.argv[1:]]"
     session.run("python", "-c", show, *names)  # the log shows what was really tested
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", *PYTEST_PARALLEL, *session.posargs)
 
 
 @nox.session(python=False)
