@@ -23,6 +23,11 @@ from packaging.requirements import Requirement
 
 nox.needs_version = ">=2025.2.9"
 nox.options.sessions = ["tests", "lowest", "sdist"]
+# uv (a dev tool) builds each session's venv and installs into it in seconds where pip takes half a
+# minute; virtualenv + pip when uv is missing. Never a downloaded interpreter: a Python that is
+# not installed must be a loud skip (.ci/run), not silently replaced.
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.download_python = "never"
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")

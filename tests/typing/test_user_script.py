@@ -16,14 +16,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from doc_blocks import ROOT, only_block, python_blocks
 
 SCRIPT = Path(__file__).with_name("user_script.py")
 
 
 def test_user_script_and_readme_bulk_snippet_pass_mypy_strict(tmp_path: Path) -> None:
-    pytest.importorskip("mypy", reason="mypy is in the dev dependency group")
     # The README's block runs at top level with `await` (as `python -m asyncio` allows): wrapped
     # in a coroutine function, as printed otherwise.
     bulk = only_block(python_blocks(ROOT / "README.md"), "await sms.status_many(ids)")
