@@ -292,7 +292,7 @@ async def test_a_live_lease_is_waited_for_on_postgres(
         # The slow worker's answer arrives: its outcome is written over its own claim.
         from mysms_async.campaigns._store import Settled
 
-        ids = [row[0] for row in store._x("SELECT id FROM messages WHERE outcome = 1")]  # type: ignore[attr-defined]
+        ids = [row[0] for row in store._x("SELECT id FROM messages WHERE outcome = 1")]
         store.settle("slow-worker", [Settled(i, Outcome.ACCEPTED, "x", 2, None) for i in ids], 1)
         store.close()
         assert campaign.report().counts["accepted"] == 4
