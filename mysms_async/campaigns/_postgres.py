@@ -24,54 +24,17 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 
-from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import NewRow
+from ._rules import JournalError
+from ._store import NewRow, migrate, schema
 
-_SCHEMA: Final = f"""
-CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at BIGINT NOT NULL);
-CREATE TABLE campaigns (
-    id BIGSERIAL PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_at BIGINT NOT NULL,
-    rate_limit DOUBLE PRECISION,
-    next_slot DOUBLE PRECISION NOT NULL DEFAULT 0
-);
-CREATE TABLE messages (
-    id BIGSERIAL PRIMARY KEY,
-    campaign BIGINT NOT NULL,
-    key TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    destination TEXT NOT NULL,
-    text TEXT NOT NULL,
-    sender TEXT,
-    date TEXT,
-    ttl INTEGER,
-    parts INTEGER NOT NULL,
-    outcome SMALLINT NOT NULL,
-    gateway_id TEXT,
-    state INTEGER,
-    reason TEXT,
-    worker TEXT,
-    lease_until BIGINT,
-    sent_at BIGINT,
-    changed_at BIGINT,
-    checked_at BIGINT
-);
-CREATE UNIQUE INDEX messages_key ON messages (campaign, key);
-CREATE INDEX messages_pending ON messages (campaign, id) WHERE outcome = {Outcome.PENDING};
-CREATE INDEX messages_sending ON messages (campaign, worker) WHERE outcome = {Outcome.SENDING};
-CREATE INDEX messages_tracked ON messages (campaign, checked_at)
-    WHERE outcome = {Outcome.ACCEPTED};
-CREATE INDEX messages_unknown ON messages (campaign) WHERE outcome = {Outcome.UNKNOWN};
-CREATE INDEX messages_sent ON messages (campaign, sent_at);
-CREATE TABLE events (
-    id BIGSERIAL PRIMARY KEY,
-    message BIGINT NOT NULL,
-    at BIGINT NOT NULL,
-    state INTEGER NOT NULL
-);
-CREATE INDEX events_message ON events (message);
-"""
+_SCHEMA: Final = schema(
+    serial="BIGSERIAL PRIMARY KEY", big="BIGINT", real="DOUBLE PRECISION", small="SMALLINT"
+) + (
+    "CREATE INDEX messages_sent ON messages (campaign, sent_at);"
+    " CREATE TABLE events (id BIGSERIAL PRIMARY KEY, message BIGINT NOT NULL,"
+    " at BIGINT NOT NULL, state INTEGER NOT NULL);"
+    " CREATE INDEX events_message ON events (message);"
+)
 
 _MIGRATIONS: Final[dict[int, str]] = {
     1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT",
@@ -180,6 +143,7 @@ class PostgresConnector:
         return self._db.execute(sql, params)
 
     def _migrate(self) -> None:
+        """Under an advisory lock: workers started together do not race to create it."""
         with self._db.transaction():
             self._x("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             tables = {
@@ -189,29 +153,7 @@ class PostgresConnector:
                     " WHERE table_schema = current_schema()"
                 )
             }
-            if "mysms_schema" not in tables:
-                if "messages" in tables or "campaigns" in tables:
-                    raise JournalError(
-                        "the database has tables but no mysms_schema table: it is not a mysms"
-                        " campaign journal"
-                    )
-                self._script(_SCHEMA)
-                self._x(f"INSERT INTO mysms_schema VALUES (%s, {_NOW_MS})", (1,))
-            version = self._x("SELECT max(version) FROM mysms_schema").fetchone()[0]  # type: ignore[index]
-            if version > SCHEMA_VERSION:
-                raise JournalError(
-                    f"the journal has schema version {version}, newer than this library's"
-                    f" {SCHEMA_VERSION}: upgrade mysms-async to open it"
-                )
-            while version < SCHEMA_VERSION:
-                self._script(_MIGRATIONS[version])
-                version += 1
-                self._x(f"INSERT INTO mysms_schema VALUES (%s, {_NOW_MS})", (version,))
-
-    def _script(self, sql: str) -> None:
-        for statement in sql.split(";"):
-            if statement.strip():
-                self._x(statement)
+            migrate(self._x, tables, _SCHEMA, _MIGRATIONS, now=_NOW_MS, where="the database")
 
     # loading -----------------------------------------------------------------------------------
 

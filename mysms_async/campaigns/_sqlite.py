@@ -31,47 +31,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
-from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import NewRow
+from ._rules import JournalError
+from ._store import NewRow, migrate, schema
 
-_SCHEMA: Final = f"""
-CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at INTEGER NOT NULL);
-CREATE TABLE campaigns (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL,
-    rate_limit REAL,
-    next_slot REAL NOT NULL DEFAULT 0
-);
-CREATE TABLE messages (
-    id INTEGER PRIMARY KEY,
-    campaign INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    destination TEXT NOT NULL,
-    text TEXT NOT NULL,
-    sender TEXT,
-    date TEXT,
-    ttl INTEGER,
-    parts INTEGER NOT NULL,
-    outcome INTEGER NOT NULL,
-    gateway_id TEXT,
-    state INTEGER,
-    reason TEXT,
-    worker TEXT,
-    lease_until INTEGER,
-    sent_at INTEGER,
-    changed_at INTEGER,
-    checked_at INTEGER
-);
-CREATE UNIQUE INDEX messages_key ON messages (campaign, key);
-CREATE INDEX messages_pending ON messages (campaign, id) WHERE outcome = {Outcome.PENDING};
-CREATE INDEX messages_sending ON messages (campaign, worker) WHERE outcome = {Outcome.SENDING};
-CREATE INDEX messages_tracked ON messages (campaign, checked_at)
-    WHERE outcome = {Outcome.ACCEPTED};
-CREATE INDEX messages_unknown ON messages (campaign) WHERE outcome = {Outcome.UNKNOWN};
-CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGER NOT NULL);
-"""
+_EVENTS: Final = (
+    "CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGER NOT NULL)"
+)
+_SCHEMA: Final = (
+    schema(serial="INTEGER PRIMARY KEY", big="INTEGER", real="REAL", small="INTEGER") + _EVENTS
+)
 
 _MIGRATIONS: Final[dict[int, str]] = {
     1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT;"
@@ -267,43 +235,19 @@ class SQLiteConnector:
     def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, params)
 
-    def _script(self, sql: str) -> None:
-        """Statement by statement: ``executescript`` would commit the open transaction."""
-        for statement in sql.split(";"):
-            if statement.strip():
-                self._x(statement)
-
     def _migrate(self) -> None:
-        self._x("BEGIN IMMEDIATE")
-        try:
+        with self.transaction():
             tables = {
                 row[0] for row in self._x("SELECT name FROM sqlite_master WHERE type='table'")
             }
-            if "mysms_schema" not in tables:
-                if "messages" in tables or "campaigns" in tables:
-                    raise JournalError(
-                        f"{self.path} has tables but no mysms_schema table: it is not a mysms"
-                        " campaign journal"
-                    )
-                self._script(_SCHEMA)
-                self._x("INSERT INTO mysms_schema VALUES (?, strftime('%s','now') * 1000)", (1,))
-            version = self._x("SELECT max(version) FROM mysms_schema").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise JournalError(
-                    f"the journal {self.path} has schema version {version}, newer than this"
-                    f" library's {SCHEMA_VERSION}: upgrade mysms-async to open it"
-                )
-            while version < SCHEMA_VERSION:
-                self._script(_MIGRATIONS[version])
-                version += 1
-                self._x(
-                    "INSERT INTO mysms_schema VALUES (?, strftime('%s','now') * 1000)", (version,)
-                )
-            self._x("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._x("ROLLBACK")
-            raise
+            migrate(
+                self._x,
+                tables,
+                _SCHEMA,
+                _MIGRATIONS,
+                now="strftime('%s','now') * 1000",
+                where=self.path,
+            )
 
     # loading -----------------------------------------------------------------------------------
     #

@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
-from ._rules import JournalError, Outcome
+from ._rules import SCHEMA_VERSION, JournalError, Outcome
 
 
 class NewRow(NamedTuple):
@@ -119,6 +119,92 @@ class CampaignRow:
     name: str
     created_at: int
     rate_limit: float | None
+
+
+def schema(*, serial: str, big: str, real: str, small: str) -> str:
+    """The journal's tables at schema version 1 (the migrations bring them up to
+    :data:`._rules.SCHEMA_VERSION`) in a dialect's types: ``serial``, an id column made by
+    the database; ``big``, a 64-bit integer; ``real``, a float; ``small``, an outcome. Each
+    backend adds its ``events`` table and its own indexes."""
+    return f"""
+CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at {big} NOT NULL);
+CREATE TABLE campaigns (
+    id {serial},
+    name TEXT NOT NULL UNIQUE,
+    created_at {big} NOT NULL,
+    rate_limit {real},
+    next_slot {real} NOT NULL DEFAULT 0
+);
+CREATE TABLE messages (
+    id {serial},
+    campaign {big} NOT NULL,
+    key TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sender TEXT,
+    date TEXT,
+    ttl INTEGER,
+    parts INTEGER NOT NULL,
+    outcome {small} NOT NULL,
+    gateway_id TEXT,
+    state INTEGER,
+    reason TEXT,
+    worker TEXT,
+    lease_until {big},
+    sent_at {big},
+    changed_at {big},
+    checked_at {big}
+);
+CREATE UNIQUE INDEX messages_key ON messages (campaign, key);
+CREATE INDEX messages_pending ON messages (campaign, id) WHERE outcome = {Outcome.PENDING};
+CREATE INDEX messages_sending ON messages (campaign, worker) WHERE outcome = {Outcome.SENDING};
+CREATE INDEX messages_tracked ON messages (campaign, checked_at)
+    WHERE outcome = {Outcome.ACCEPTED};
+CREATE INDEX messages_unknown ON messages (campaign) WHERE outcome = {Outcome.UNKNOWN};
+"""
+
+
+def migrate(
+    run: Callable[[str], Any],
+    tables: set[str],
+    schema: str,
+    migrations: Mapping[int, str],
+    *,
+    now: str,
+    where: str,
+) -> None:
+    """Create the schema in a database that has none, or bring an older one up to
+    :data:`._rules.SCHEMA_VERSION`, inside the caller's transaction (and under its lock).
+
+    ``run`` runs one statement without parameters; ``tables``, the tables there are; ``now``,
+    SQL for the time in milliseconds; ``where``, the database in an operator's words.
+    """
+    if "mysms_schema" not in tables:
+        if "messages" in tables or "campaigns" in tables:
+            raise JournalError(
+                f"{where} has tables but no mysms_schema table: it is not a mysms campaign journal"
+            )
+        script(run, schema)
+        run(f"INSERT INTO mysms_schema VALUES (1, {now})")
+    version = int(run("SELECT max(version) FROM mysms_schema").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"the journal in {where} has schema version {version}, newer than this library's"
+            f" {SCHEMA_VERSION}: upgrade mysms-async to open it"
+        )
+    while version < SCHEMA_VERSION:
+        script(run, migrations[version])
+        version += 1
+        run(f"INSERT INTO mysms_schema VALUES ({version}, {now})")
+
+
+def script(run: Callable[[str], Any], sql: str) -> None:
+    """Statement by statement, in the open transaction (SQLite's ``executescript`` would
+    commit it)."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            run(statement)
 
 
 class Cursor(Protocol):
