@@ -114,14 +114,14 @@ class PostgresConnector:
     def set_param(self, values: Sequence[Any]) -> Any:
         return list(values)
 
-    def batch(self, alias: str, columns: Sequence[tuple[str, str]]) -> str:
-        arrays = ", ".join(f"%({alias}{i})s::{kind}[]" for i, (_, kind) in enumerate(columns))
-        return f"unnest({arrays}) AS {alias}({', '.join(name for name, _ in columns)})"
-
-    def batch_params(
+    def batch(
         self, alias: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
-    ) -> dict[str, Any]:
-        return {f"{alias}{i}": [row[i] for row in rows] for i in range(len(columns))}
+    ) -> tuple[str, dict[str, Any]]:
+        """One typed array per column (``%(s0)s::bigint[]``...), unnested side by side."""
+        arrays = ", ".join(f"%({alias}{i})s::{kind}[]" for i, (_, kind) in enumerate(columns))
+        names = ", ".join(name for name, _ in columns)
+        params = {f"{alias}{i}": [row[i] for row in rows] for i in range(len(columns))}
+        return f"unnest({arrays}) AS {alias}({names})", params
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor[Any]:
         return self._db.execute(sql, params)

@@ -191,14 +191,14 @@ class SQLiteConnector:
     def set_param(self, values: Sequence[Any]) -> Any:
         return json.dumps(list(values))
 
-    def batch(self, alias: str, columns: Sequence[tuple[str, str]]) -> str:
-        picked = ", ".join(f"value ->> {i} AS {name}" for i, (name, _) in enumerate(columns))
-        return f"(SELECT {picked} FROM json_each(%({alias})s)) AS {alias}"
-
-    def batch_params(
+    def batch(
         self, alias: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
-    ) -> dict[str, Any]:
-        return {alias: json.dumps(rows)}
+    ) -> tuple[str, dict[str, Any]]:
+        """One JSON array of arrays, one parameter."""
+        picked = ", ".join(f"value ->> {i} AS {name}" for i, (name, _) in enumerate(columns))
+        return f"(SELECT {picked} FROM json_each(%({alias})s)) AS {alias}", {
+            alias: json.dumps(rows)
+        }
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
         return self._db.execute(_dialect(sql), params)

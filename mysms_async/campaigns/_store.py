@@ -24,7 +24,7 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple, Protocol, TypeVar
+from typing import Any, Final, NamedTuple, NoReturn, Protocol, TypeVar
 
 from ._rules import SCHEMA_VERSION, JournalError, Outcome
 
@@ -246,15 +246,11 @@ class Connector(Protocol):
         """A set of values, as :meth:`in_set` wants its parameter."""
         ...
 
-    def batch(self, alias: str, columns: Sequence[tuple[str, str]]) -> str:
-        """A ``FROM`` item: rows passed as parameters, named ``alias`` with ``columns``
-        (name, PostgreSQL type)."""
-        ...
-
-    def batch_params(
+    def batch(
         self, alias: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
-    ) -> dict[str, Any]:
-        """The parameters of :meth:`batch` for ``rows``."""
+    ) -> tuple[str, dict[str, Any]]:
+        """``rows`` as a ``FROM`` item named ``alias`` with ``columns`` (name, PostgreSQL
+        type), and the parameters that carry them."""
         ...
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> Cursor: ...
@@ -499,8 +495,7 @@ class Store:
 
     def _settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
         """One ``UPDATE ... FROM`` the batch (and one for extra ids)."""
-        rows = self._c.batch("s", _SETTLED)
-        batch = self._c.batch_params("s", _SETTLED, settled)
+        rows, batch = self._c.batch("s", _SETTLED, settled)
         self._x(
             "UPDATE messages AS m SET outcome = s.outcome,"
             " gateway_id = coalesce(m.gateway_id, s.gateway_id),"
@@ -604,8 +599,7 @@ class Store:
 
     def record_states(self, changes: Sequence[tuple[int, int, int]], now: int) -> None:
         """``changes``: (message id, new state, new outcome)."""
-        rows = self._c.batch("c", _CHANGES)
-        batch = self._c.batch_params("c", _CHANGES, changes)
+        rows, batch = self._c.batch("c", _CHANGES, changes)
         with self._c.transaction():
             self._x(
                 "UPDATE messages AS m SET state = c.state, outcome = c.outcome,"
@@ -714,8 +708,7 @@ class Store:
         return where, params
 
     def restore(self, campaign: int, records: Sequence[Restored], now: int) -> int:
-        rows = self._c.batch("s", _RESTORED)
-        batch = self._c.batch_params("s", _RESTORED, records)
+        rows, batch = self._c.batch("s", _RESTORED, records)
         with self._c.transaction():
             moved = self._x(
                 "UPDATE messages AS m SET outcome = s.outcome,"
@@ -751,10 +744,7 @@ def _translated(method: Callable[..., _T]) -> Callable[..., _T]:
             try:
                 yield from method(self, *args, **kwargs)
             except Exception as error:
-                fatal = self._c.fatal(error)
-                if fatal is None:
-                    raise
-                raise fatal from None
+                _raise_translated(self, error)
 
         return generator
 
@@ -763,12 +753,16 @@ def _translated(method: Callable[..., _T]) -> Callable[..., _T]:
         try:
             return method(self, *args, **kwargs)
         except Exception as error:
-            fatal = self._c.fatal(error)
-            if fatal is None:
-                raise
-            raise fatal from None
+            _raise_translated(self, error)
 
     return call
+
+
+def _raise_translated(store: Store, error: Exception) -> NoReturn:
+    fatal = store._c.fatal(error)
+    if fatal is None:
+        raise error
+    raise fatal from None
 
 
 for _name, _method in list(vars(Store).items()):
