@@ -40,6 +40,8 @@ _MIGRATIONS: Final[dict[int, str]] = {
     1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT",
 }
 """From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
+_LOADED: Final = "campaign, key, line, destination, text, sender, date, ttl, parts, outcome, reason"
+"""The columns a load writes, in the order of ``(campaign, *NewRow)``."""
 _LOCK_KEY: Final = 0x6D79736D73  # "mysms": the advisory lock that serialises schema changes
 _LOAD_LOCK: Final = 0x6D79  # with the campaign's id: the advisory lock that serialises its loads
 _NOW_MS: Final = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
@@ -59,6 +61,7 @@ class PostgresConnector:
             )
         self._url = url
         self._password = password
+        self._direct = True
         self._db = self._connect()
         self._migrate()
 
@@ -159,30 +162,43 @@ class PostgresConnector:
 
     def begin_load(self, campaign: int) -> int:
         self._x("BEGIN")
+        self._direct = True
         # One load at a time per campaign: the rows it adds are those with ids above this. An
         # advisory lock, not the campaign's row: the send slots update that row all the time.
         self._x("SELECT pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, campaign))
         return int(self._x("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])  # type: ignore[index]
 
     def insert_rows(self, campaign: int, rows: Sequence[NewRow]) -> int:
-        """COPY into a scratch table, then one INSERT: an order faster than row by row."""
+        """COPY straight into ``messages`` while no key is taken; else (and for the rest of
+        the load: a file loaded again has its keys taken throughout) COPY into a scratch table
+        and one ``INSERT ... ON CONFLICT DO NOTHING``. Both an order faster than row by row;
+        the straight COPY spares the server a second write and a sort of every row.
+
+        The straight COPY runs in a savepoint: a taken key (in the journal, or twice in the
+        chunk) fails it and leaves nothing of it, and the chunk goes the other way.
+        """
+        if self._direct:
+            try:
+                with self._db.transaction():  # a savepoint in the load's transaction
+                    self._copy("messages", campaign, rows)
+                return len(rows)
+            except psycopg.errors.UniqueViolation:
+                self._direct = False
         self._x(
             "CREATE TEMP TABLE IF NOT EXISTS mysms_load (LIKE messages INCLUDING DEFAULTS)"
             " ON COMMIT DELETE ROWS"
         )
         self._x("TRUNCATE mysms_load")
-        with self._db.cursor().copy(
-            "COPY mysms_load (campaign, key, line, destination, text, sender, date, ttl, parts,"
-            " outcome, reason) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row((campaign, *row))
+        self._copy("mysms_load", campaign, rows)
         return self._x(
-            "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl,"
-            " parts, outcome, reason) SELECT campaign, key, line, destination, text, sender,"
-            " date, ttl, parts, outcome, reason FROM mysms_load ORDER BY line"
+            f"INSERT INTO messages ({_LOADED}) SELECT {_LOADED} FROM mysms_load ORDER BY line"
             " ON CONFLICT (campaign, key) DO NOTHING"
         ).rowcount
+
+    def _copy(self, table: str, campaign: int, rows: Sequence[NewRow]) -> None:
+        with self._db.cursor().copy(f"COPY {table} ({_LOADED}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((campaign, *row))
 
     def end_load(self, *, commit: bool) -> None:
         if self._db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
