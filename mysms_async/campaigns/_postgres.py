@@ -28,9 +28,13 @@ from ._rules import JournalError
 from ._store import NewRow, migrate, schema
 
 _SCHEMA: Final = schema(
-    serial="BIGSERIAL PRIMARY KEY", big="BIGINT", real="DOUBLE PRECISION", small="SMALLINT"
+    serial="BIGSERIAL PRIMARY KEY",
+    big="BIGINT",
+    real="DOUBLE PRECISION",
+    small="SMALLINT",
+    key='TEXT COLLATE "C"',
 ) + (
-    "CREATE INDEX messages_sent ON messages (campaign, sent_at);"
+    "CREATE INDEX messages_sent ON messages (campaign, sent_at) WHERE sent_at IS NOT NULL;"
     " CREATE TABLE events (id BIGSERIAL PRIMARY KEY, message BIGINT NOT NULL,"
     " at BIGINT NOT NULL, state INTEGER NOT NULL);"
     " CREATE INDEX events_message ON events (message);"
@@ -39,7 +43,12 @@ _SCHEMA: Final = schema(
 _MIGRATIONS: Final[dict[int, str]] = {
     1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT",
 }
-"""From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
+"""From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome).
+
+A journal made since the load got faster (``key`` compared byte by byte, ``COLLATE "C"``:
+uniqueness is the same, the index cheaper than a locale's order; ``messages_sent`` only over sent
+rows, what :meth:`._store.Store.sent_since` reads) differs from an older one in nothing else;
+an older one keeps its indexes and works as before."""
 _LOADED: Final = "campaign, key, line, destination, text, sender, date, ttl, parts, outcome, reason"
 """The columns a load writes, in the order of ``(campaign, *NewRow)``."""
 _LOCK_KEY: Final = 0x6D79736D73  # "mysms": the advisory lock that serialises schema changes

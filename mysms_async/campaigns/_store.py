@@ -121,11 +121,12 @@ class CampaignRow:
     rate_limit: float | None
 
 
-def schema(*, serial: str, big: str, real: str, small: str) -> str:
+def schema(*, serial: str, big: str, real: str, small: str, key: str = "TEXT") -> str:
     """The journal's tables at schema version 1 (the migrations bring them up to
     :data:`._rules.SCHEMA_VERSION`) in a dialect's types: ``serial``, an id column made by
-    the database; ``big``, a 64-bit integer; ``real``, a float; ``small``, an outcome. Each
-    backend adds its ``events`` table and its own indexes."""
+    the database; ``big``, a 64-bit integer; ``real``, a float; ``small``, an outcome;
+    ``key``, the message key's type, compared byte by byte. Each backend adds its ``events``
+    table and its own indexes."""
     return f"""
 CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at {big} NOT NULL);
 CREATE TABLE campaigns (
@@ -138,7 +139,7 @@ CREATE TABLE campaigns (
 CREATE TABLE messages (
     id {serial},
     campaign {big} NOT NULL,
-    key TEXT NOT NULL,
+    key {key} NOT NULL,
     line INTEGER NOT NULL,
     destination TEXT NOT NULL,
     text TEXT NOT NULL,
