@@ -13,7 +13,6 @@ import os
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from itertools import islice
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
@@ -24,7 +23,7 @@ from .._client import MySMSClient
 from .._exceptions import ValidationError
 from .._table import DEFAULT_MAX_PARTS, Table
 from .._telemetry import campaign_attributes
-from ._load import Source, read_file, row_of, same_content
+from ._load import Source, read_chunks, read_file, row_of, same_content
 from ._open import open_store
 from ._report import Report, build_report, export_rows, write_export
 from ._rules import (
@@ -152,13 +151,12 @@ class Journal:
         committed = False
         try:
             if isinstance(source, (str, os.PathLike)):
-                records = iter(read_file(os.fspath(source), input_format, max_parts=max_parts))
+                chunks = read_chunks(
+                    os.fspath(source), input_format, max_parts=max_parts, size=LOAD_CHUNK
+                )
 
                 def parse() -> list[NewRow]:
-                    return [
-                        row_of(line, record, max_parts)
-                        for line, record in islice(records, LOAD_CHUNK)
-                    ]
+                    return next(chunks, [])
 
                 # The next chunk is read and parsed while the journal inserts this one: an
                 # insert is one statement that runs without the GIL (SQLite's one step, or
