@@ -11,8 +11,8 @@ import functools
 import json
 import os
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from itertools import islice
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
@@ -23,7 +23,7 @@ from .._client import MySMSClient
 from .._exceptions import ValidationError
 from .._table import DEFAULT_MAX_PARTS, Table
 from .._telemetry import campaign_attributes
-from ._load import Source, read_file, row_of, same_content
+from ._load import Source, read_chunks, read_file, row_of, same_content
 from ._open import open_store
 from ._report import Report, build_report, export_rows, write_export
 from ._rules import (
@@ -150,25 +150,27 @@ class Journal:
         first_new = await _db(store.begin_load, row.id)
         committed = False
         try:
-            # A file's chunk is read, parsed and inserted in one worker-thread call: two
-            # threads side by side (one parsing, one inserting) measured slower, the GIL
-            # handed back and forth between them.
             if isinstance(source, (str, os.PathLike)):
-                records = iter(read_file(os.fspath(source), input_format, max_parts=max_parts))
+                chunks = read_chunks(
+                    os.fspath(source), input_format, max_parts=max_parts, size=LOAD_CHUNK
+                )
 
-                def load_chunk() -> int:
-                    chunk = [
-                        row_of(line, record, max_parts)
-                        for line, record in islice(records, LOAD_CHUNK)
-                    ]
-                    if chunk:
-                        _insert(store, row.id, chunk, first_new, loaded)
-                    return len(chunk)
+                def parse() -> list[NewRow]:
+                    return next(chunks, [])
 
-                while await anyio.to_thread.run_sync(load_chunk):
-                    pass
+                # The next chunk is read and parsed while the journal inserts this one: an
+                # insert is one statement that runs without the GIL (SQLite's one step, or
+                # PostgreSQL's server), so the two share the machine's cores.
+                parser = ThreadPoolExecutor(1, thread_name_prefix="mysms-load")
+                try:
+                    ahead = parser.submit(parse)
+                    while chunk := await anyio.to_thread.run_sync(ahead.result):
+                        ahead = parser.submit(parse)
+                        await _db(_insert, store, row.id, chunk, first_new, loaded)
+                finally:
+                    parser.shutdown(wait=False, cancel_futures=True)
             else:
-                chunk: list[NewRow] = []
+                chunk = []
                 async for line, record in _records(source, input_format, max_parts):
                     chunk.append(row_of(line, record, max_parts))
                     if len(chunk) >= LOAD_CHUNK:

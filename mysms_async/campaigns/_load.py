@@ -20,7 +20,7 @@ import re
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from hashlib import blake2b
-from itertools import repeat
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any, Final
 
@@ -212,22 +212,61 @@ def read_file(
             yield from _csv(table, max_parts)
 
 
+def read_chunks(
+    path: str, fmt: str | None = None, *, max_parts: int = DEFAULT_MAX_PARTS, size: int = LOAD_CHUNK
+) -> Iterator[list[NewRow]]:
+    """:func:`read_file`'s records as journal rows (``row_of``), a list at a time (``size``
+    records of the file at the most, never an empty list): a chunk of plain CSV rows is made
+    with no Python step per row, neither a ``yield`` nor a call."""
+    with Table(path, fmt, max_parts=max_parts, extra_columns=("key",)) as table:
+        if table.kind == "jsonl":
+            lines = _jsonl(table)
+            while chunk := [
+                row_of(line, record, max_parts) for line, record in islice(lines, size)
+            ]:
+                yield chunk
+            return
+        for _, plain, records in _csv_pieces(table, max_parts, size):
+            if plain is not None:
+                yield list(plain)
+            elif chunk := [row_of(line, record, max_parts) for line, record in records]:
+                yield chunk
+
+
 def _csv(table: Table, max_parts: int) -> Iterator[tuple[int, Mapping[str, Any] | NewRow]]:
-    # The csv module reads the file itself (in C): no Python-level loop over lines. Rows are
-    # taken a chunk at a time, so that a chunk of plain rows is turned into journal rows in a
-    # few C-level passes (``_plain_chunk``); only a chunk with something unusual goes row by row.
+    for lines, plain, records in _csv_pieces(table, max_parts, LOAD_CHUNK):
+        yield from zip(lines, plain, strict=True) if plain is not None else records
+
+
+def _csv_pieces(
+    table: Table, max_parts: int, size: int
+) -> Iterator[
+    tuple[Sequence[int], Iterator[NewRow] | None, Iterable[tuple[int, Mapping[str, Any]]]]
+]:
+    """A block of the file at a time: (each row's line, its journal rows when the block is plain,
+    else its records one by one with their lines).
+
+    The csv module reads the file itself (in C): no Python-level loop over lines. Rows are taken
+    a block at a time, so that a block of plain rows is turned into journal rows in a few
+    C-level passes (``_plain_chunk``); only a block with something unusual goes row by row.
+    """
     names = table.columns
     width = len(names)
     plan = _Columns(names)
-    for start, block, problem, last in table.blocks(LOAD_CHUNK):
+    for start, block, problem, last in table.blocks(size):
         # Each row's number is the line it ends on, as ``reader.line_num`` says after it.
         lines: Sequence[int] = range(start + 1, last + 1)
         if problem is not None or len(lines) != len(block):  # a quoted field spans lines
             lines = _end_lines(block, start)
-        rows = None if problem is not None else _plain_chunk(block, lines, width, plan, max_parts)
-        yield from rows if rows is not None else _csv_rows(block, lines, names)
+        plain = None if problem is not None else _plain_chunk(block, lines, width, plan, max_parts)
+        if plain is not None:
+            yield lines, plain, ()
+            continue
+        records: Iterable[tuple[int, Mapping[str, Any]]] = _csv_rows(block, lines, names)
         if problem is not None:
-            yield last, {"_bad": problem, "key": make_key("\x00csv", problem, str(last))}
+            bad = {"_bad": problem, "key": make_key("\x00csv", problem, str(last))}
+            records = chain(records, [(last, bad)])
+        yield lines, None, records
 
 
 def _end_lines(block: list[list[str]], start: int) -> list[int]:
@@ -271,7 +310,7 @@ class _Columns:
 
 def _plain_chunk(
     block: list[list[str]], lines: Sequence[int], width: int, plan: _Columns, max_parts: int
-) -> Iterator[tuple[int, NewRow]] | None:
+) -> Iterator[NewRow] | None:
     """Journal rows for a chunk of plain rows in a few C-level passes; ``None``: look closer.
 
     Plain: every row has the header's width, a destination and a text, no date and no ttl, no
@@ -326,7 +365,7 @@ def _plain_chunk(
         parts = list(map(count_parts, texts))
     if max_parts and not isinstance(parts, repeat) and max(parts) > max_parts:
         return None
-    rows = map(
+    return map(
         _NEW_ROW,
         zip(
             keys,
@@ -339,9 +378,9 @@ def _plain_chunk(
             parts,
             repeat(Outcome.PENDING),
             repeat(None),
+            strict=False,  # ``repeat`` is endless: the rows end with the keys
         ),
     )
-    return zip(lines, rows, strict=True)
 
 
 def _jsonl(table: Table) -> Iterator[tuple[int, Mapping[str, Any]]]:

@@ -1,100 +1,51 @@
-"""The SQLite journal: one file, WAL mode, one worker process per campaign.
+"""The SQLite journal's connector: one file, WAL mode, one worker process per campaign.
 
-Only SQL lives here. Claims commit with ``synchronous=FULL``: a claim must survive a power cut,
-not only a killed process, or a batch that went out could come back as ``pending`` and be sent
-again. Outcomes alone commit without waiting for the disk (see :meth:`SQLiteStore._relaxed`);
-outcomes merged with the next claim (``settle_and_claim``) commit with it, synced.
-A second worker on the same campaign is refused through an advisory lock on a byte (one per
-campaign) of the database file itself, so the same journal reached through a hard link or a
-symlink is the same lock. The kernel drops the lock the moment the holder dies, even by
-``kill -9``; so the holder may also treat every ``sending`` row of the campaign as abandoned.
-See :func:`_lock_byte` for why the lock lives on a descriptor this module never closes.
+What only SQLite does lives here (the journal's logic: :class:`._store.Store`): its connection, its
+schema, its errors in an operator's words, its locks, chunked loads and its dialect (``:name``
+parameters, a set or a batch of rows as one JSON array through ``json_each``).
+
+Claims commit with ``synchronous=FULL``: a claim must survive a power cut, not only a killed
+process, or a batch that went out could come back as ``pending`` and be sent again. Outcomes alone
+commit without waiting for the disk (see :meth:`SQLiteConnector.relaxed`); outcomes merged with the
+next claim (``settle_and_claim``) commit with it, synced. A second worker on the same campaign is
+refused through an advisory lock on a byte (one per campaign) of the database file itself, so the
+same journal reached through a hard link or a symlink is the same lock. The kernel drops the lock
+the moment the holder dies, even by ``kill -9``; so the holder may also treat every ``sending`` row
+of the campaign as abandoned. See :func:`_lock_byte` for why the lock lives on a descriptor this
+module never closes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import json
 import logging
 import os
+import re
 import sqlite3
 import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final
 
-from ._rules import SCHEMA_VERSION, JournalError, Outcome
-from ._store import (
-    CampaignRow,
-    Claimed,
-    ExportRow,
-    NewRow,
-    Restored,
-    Selection,
-    Settled,
-    Tracked,
+from ._rules import JournalError
+from ._store import NewRow, migrate, schema
+
+_EVENTS: Final = (
+    "CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGER NOT NULL)"
 )
-
-_SCHEMA: Final = f"""
-CREATE TABLE mysms_schema (version INTEGER NOT NULL, applied_at INTEGER NOT NULL);
-CREATE TABLE campaigns (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL,
-    rate_limit REAL,
-    next_slot REAL NOT NULL DEFAULT 0
-);
-CREATE TABLE messages (
-    id INTEGER PRIMARY KEY,
-    campaign INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    destination TEXT NOT NULL,
-    text TEXT NOT NULL,
-    sender TEXT,
-    date TEXT,
-    ttl INTEGER,
-    parts INTEGER NOT NULL,
-    outcome INTEGER NOT NULL,
-    gateway_id TEXT,
-    state INTEGER,
-    reason TEXT,
-    worker TEXT,
-    lease_until INTEGER,
-    sent_at INTEGER,
-    changed_at INTEGER,
-    checked_at INTEGER
-);
-CREATE UNIQUE INDEX messages_key ON messages (campaign, key);
-CREATE INDEX messages_pending ON messages (campaign, id) WHERE outcome = {Outcome.PENDING};
-CREATE INDEX messages_sending ON messages (campaign, worker) WHERE outcome = {Outcome.SENDING};
-CREATE INDEX messages_tracked ON messages (campaign, checked_at)
-    WHERE outcome = {Outcome.ACCEPTED};
-CREATE INDEX messages_unknown ON messages (campaign) WHERE outcome = {Outcome.UNKNOWN};
-CREATE TABLE events (message INTEGER NOT NULL, at INTEGER NOT NULL, state INTEGER NOT NULL);
-"""
+_SCHEMA: Final = (
+    schema(serial="INTEGER PRIMARY KEY", big="INTEGER", real="REAL", small="INTEGER") + _EVENTS
+)
 
 _MIGRATIONS: Final[dict[int, str]] = {
     1: "ALTER TABLE messages ADD COLUMN gateway_ids TEXT;"
     " ALTER TABLE campaigns ADD COLUMN loading_above INTEGER",
 }
 """From version N to N+1 (2: every gateway id a message was given, ``skipped`` outcome)."""
-_MINE: Final = f"({Outcome.SENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED})"
-"""Outcomes a worker's answer may still be written over, while the row names that worker."""
-_APPEND_ID: Final = (
-    "CASE WHEN messages.gateway_ids IS NULL THEN s.gateway_id"
-    " WHEN ' ' || messages.gateway_ids || ' ' LIKE '% ' || s.gateway_id || ' %'"
-    " THEN messages.gateway_ids ELSE messages.gateway_ids || ' ' || s.gateway_id END"
-)
-"""``gateway_ids`` with ``s.gateway_id`` added unless it is there already."""
-_ANOTHER_ID: Final = "s.gateway_id IS NOT NULL AND s.gateway_id IS NOT messages.gateway_id"
-"""An id that is not the row's first (``gateway_id``): ``gateway_ids`` keeps the others only.
-Run after the outcome's update, which makes a first id the row's ``gateway_id``."""
-
 BUSY_TIMEOUT = 30.0
 """Seconds a statement waits for another connection's write lock before it fails (then the worker
 retries it, see :meth:`._run.Worker._call`)."""
@@ -112,11 +63,6 @@ _LOAD_LOCK_BASE: Final = 0x70000000
 """Byte ``_LOAD_LOCK_BASE + campaign``: held while a load stages rows into the campaign."""
 _DROP_CHUNK: Final = 20_000
 """Ids per transaction when the rows of a failed (or dead) load are deleted."""
-_VISIBLE: Final = (
-    "id <= coalesce((SELECT loading_above FROM campaigns WHERE campaigns.id = ?),"
-    " 9223372036854775807)"
-)
-"""Not a row of a load in progress; its one parameter is the campaign's id."""
 _FILES: dict[tuple[int, int], int] = {}
 """One descriptor per journal file (by device and inode), opened once and never closed."""
 _RUN_LOCK_BASE: Final = 0x60000000
@@ -157,9 +103,31 @@ def _lock_byte(path: str, offset: int, *, lock: bool) -> tuple[int, int]:
 _FLOCK: Final = "@hhqqixxxx"
 """``struct flock`` on 64-bit Linux: type, whence, start, length, pid (0), padding."""
 
+_INSERT_ROWS: Final = (
+    "INSERT INTO messages (campaign, key, line, destination, text, sender, date, ttl, parts,"
+    " outcome, reason) SELECT {campaign}, "
+    + ", ".join(f"value ->> {i}" for i in range(len(NewRow._fields)))
+    + " FROM json_each(?) WHERE true ON CONFLICT (campaign, key) DO NOTHING"
+)
+"""``WHERE true``: SQLite's parser needs it between a ``SELECT`` and an upsert clause."""
+_json_rows: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+"""Texts as they are (a lone surrogate then fails as it would bound to a statement)."""
 
-class SQLiteStore:
+
+@functools.lru_cache(maxsize=256)
+def _dialect(sql: str) -> str:
+    """psycopg's placeholders in SQLite's words: ``%(name)s`` -> ``:name``, ``%%`` -> ``%``."""
+    return _PLACEHOLDER.sub(lambda m: ":" + m[1] if m[1] else "%", sql)
+
+
+_PLACEHOLDER: Final = re.compile(r"%\((\w+)\)s|%%")
+
+
+class SQLiteConnector:
     kind = "sqlite"
+    now = "%(clock)s"
+    skip_locked = ""
+    event_order = "rowid"
 
     def __init__(
         self, path: str, clock: Callable[[], float] | None = None, *, create: bool = True
@@ -212,88 +180,91 @@ class SQLiteStore:
         if self._db.in_transaction:
             self._x("ROLLBACK")
 
-    def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        return self._db.execute(sql, params)
+    def fatal(self, error: BaseException) -> JournalError | None:
+        return _fatal(error, self.path)
 
-    def _script(self, sql: str) -> None:
-        """Statement by statement: ``executescript`` would commit the open transaction."""
-        for statement in sql.split(";"):
-            if statement.strip():
-                self._x(statement)
+    # the dialect -------------------------------------------------------------------------------
 
-    def _migrate(self) -> None:
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def visible(self, id: str = "id") -> str:
+        """Not a row of a load in progress (see *loading* below)."""
+        return (
+            f"{id} <= coalesce((SELECT loading_above FROM campaigns"
+            " WHERE campaigns.id = %(campaign)s), 9223372036854775807)"
+        )
+
+    def in_set(self, column: str, name: str) -> str:
+        return f"{column} IN (SELECT value FROM json_each(%({name})s))"
+
+    def set_param(self, values: Sequence[Any]) -> Any:
+        return json.dumps(list(values))
+
+    def batch(
+        self, alias: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+    ) -> tuple[str, dict[str, Any]]:
+        """One JSON array of arrays, one parameter."""
+        picked = ", ".join(f"value ->> {i} AS {name}" for i, (name, _) in enumerate(columns))
+        return f"(SELECT {picked} FROM json_each(%({alias})s)) AS {alias}", {
+            alias: json.dumps(rows)
+        }
+
+    def execute(self, sql: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
+        return self._db.execute(_dialect(sql), params)
+
+    def stream(self, sql: str, params: Mapping[str, Any]) -> Iterator[Any]:
+        yield from self._db.cursor().execute(_dialect(sql), params)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
         self._x("BEGIN IMMEDIATE")
         try:
-            tables = {
-                row[0] for row in self._x("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            if "mysms_schema" not in tables:
-                if "messages" in tables or "campaigns" in tables:
-                    raise JournalError(
-                        f"{self.path} has tables but no mysms_schema table: it is not a mysms"
-                        " campaign journal"
-                    )
-                self._script(_SCHEMA)
-                self._x("INSERT INTO mysms_schema VALUES (?, strftime('%s','now') * 1000)", (1,))
-            version = self._x("SELECT max(version) FROM mysms_schema").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise JournalError(
-                    f"the journal {self.path} has schema version {version}, newer than this"
-                    f" library's {SCHEMA_VERSION}: upgrade mysms-async to open it"
-                )
-            while version < SCHEMA_VERSION:
-                self._script(_MIGRATIONS[version])
-                version += 1
-                self._x(
-                    "INSERT INTO mysms_schema VALUES (?, strftime('%s','now') * 1000)", (version,)
-                )
+            yield
             self._x("COMMIT")
         except BaseException:
             if self._db.in_transaction:
                 self._x("ROLLBACK")
             raise
 
-    # campaigns ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def relaxed(self) -> Iterator[None]:
+        """Commit without waiting for the disk: for writes whose loss in a power cut is safe.
 
-    def create_campaign(self, name: str, now: int) -> CampaignRow:
-        self._x("INSERT OR IGNORE INTO campaigns (name, created_at) VALUES (?, ?)", (name, now))
-        found = self.campaign(name)
-        assert found is not None
-        return found
+        Only a claim must reach the disk before its request is written. An outcome lost in a
+        power cut leaves its rows ``sending``, and the next worker records them ``unknown``:
+        never resent. The next claim's synced commit carries the relaxed ones to disk anyway.
+        A killed process loses nothing either way (WAL).
+        """
+        self._x("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self._x("PRAGMA synchronous=FULL")
 
-    def campaign(self, name: str) -> CampaignRow | None:
-        row = self._x(
-            "SELECT id, name, created_at, rate_limit FROM campaigns WHERE name = ?", (name,)
-        ).fetchone()
-        return None if row is None else CampaignRow(*row)
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
 
-    def campaigns(self) -> list[CampaignRow]:
-        rows = self._x("SELECT id, name, created_at, rate_limit FROM campaigns ORDER BY id")
-        return [CampaignRow(*row) for row in rows]
-
-    def has_messages(self, campaign: int) -> bool:
-        found = self._x(
-            f"SELECT 1 FROM messages WHERE campaign = ? AND {_VISIBLE} LIMIT 1",
-            (campaign, campaign),
-        ).fetchone()
-        return found is not None
-
-    def drop_if_empty(self, campaign: int) -> None:
-        self._x(
-            "DELETE FROM campaigns WHERE id = ?"
-            " AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign = ?)",
-            (campaign, campaign),
-        )
-
-    def set_rate_limit(self, campaign: int, rate: float | None) -> None:
-        self._x("UPDATE campaigns SET rate_limit = ? WHERE id = ?", (rate, campaign))
+    def _migrate(self) -> None:
+        with self.transaction():
+            tables = {
+                row[0] for row in self._x("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            migrate(
+                self._x,
+                tables,
+                _SCHEMA,
+                _MIGRATIONS,
+                now="strftime('%s','now') * 1000",
+                where=self.path,
+            )
 
     # loading -----------------------------------------------------------------------------------
     #
     # A load commits chunk by chunk, so that it never holds the write lock for long (a running
     # worker's commits wait for it). Meanwhile its rows are nobody's: the campaign's
     # ``loading_above`` holds the largest id before the load, and no claim, count or export sees
-    # a row of the campaign above it (:data:`_VISIBLE`). ``end_load`` clears it (publishing every
+    # a row of the campaign above it (:meth:`visible`). ``end_load`` clears it (publishing every
     # row at once) or deletes the load's rows in short transactions. Loads of one campaign take
     # turns (a lock byte of the file); a load that died leaves its mark, and the next load
     # deletes the rows above it first.
@@ -326,30 +297,16 @@ class SQLiteStore:
         """Insert what is new, in one short transaction; the count inserted (fewer than
         ``rows``: some keys were taken).
 
-        The rows go to ``executemany`` as they are (a ``NewRow`` is a tuple of the columns in
-        order), with the campaign's id written into the statement: copying every row into a
-        new tuple only to prepend one constant cost a tenth of the load.
+        The rows travel as one JSON array (a ``NewRow`` is a tuple of the columns in order)
+        into one ``INSERT ... SELECT`` over ``json_each``: one step of SQLite's, which runs
+        without the GIL from start to end, so the next chunk is parsed meanwhile (see
+        :meth:`._journal.Journal.create`). ``executemany`` gives the GIL back and takes it again
+        for every row, and a parser in another thread then slows both down.
         """
         before = self._db.total_changes
-        with self._relaxed(), self._transaction():
-            self._db.executemany(
-                "INSERT INTO messages (campaign, key, line, destination, text, sender, date,"
-                f" ttl, parts, outcome, reason) VALUES ({int(campaign)}, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?, ?) ON CONFLICT (campaign, key) DO NOTHING",
-                rows,
-            )
+        with self.relaxed(), self.transaction():
+            self._db.execute(_INSERT_ROWS.format(campaign=int(campaign)), (_json_rows(rows),))
         return self._db.total_changes - before
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._x("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._x("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._x("ROLLBACK")
-            raise
 
     def _drop_load(self, campaign: int) -> None:
         """Delete the rows of the campaign's unfinished load, a chunk of ids per transaction,
@@ -363,7 +320,7 @@ class SQLiteStore:
             "SELECT max(id) FROM messages WHERE campaign = ? AND id > ?", (campaign, above)
         ).fetchone()
         for start in range(int(above) + 1, int(high or above) + 1, _DROP_CHUNK):
-            with self._transaction():
+            with self.transaction():
                 self._x(
                     "DELETE FROM messages WHERE campaign = ? AND id >= ? AND id < ?",
                     (campaign, start, start + _DROP_CHUNK),
@@ -381,19 +338,6 @@ class SQLiteStore:
             campaign, key = loading
             _lock_byte(self.path, _LOAD_LOCK_BASE + campaign, lock=False)
             _HELD.discard((*key, -campaign))
-
-    def existing(self, campaign: int, keys: Sequence[str]) -> dict[str, tuple[object, ...]]:
-        found: dict[str, tuple[object, ...]] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self._x(
-                "SELECT key, id, line, destination, text, sender, date, ttl FROM messages"
-                f" WHERE campaign = ? AND key IN ({marks})",
-                (campaign, *part),
-            ):
-                found[row[0]] = tuple(row[1:])
-        return found
 
     def end_load(self, *, commit: bool) -> None:
         if self._loading is None:
@@ -431,9 +375,6 @@ class SQLiteStore:
             _lock_byte(self.path, _RUN_LOCK_BASE + campaign, lock=False)
             _HELD.discard((*key, campaign))
 
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
-
     def next_slot(
         self, campaign: int, margin: float, extra: float = 0.0
     ) -> tuple[float, float] | None:
@@ -461,313 +402,6 @@ class SQLiteStore:
             (now, interval + extra, campaign),
         ).fetchone()
         return max(0.0, float(slot) - interval - extra - now), interval
-
-    def claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
-        return self._claim(campaign, worker, limit, lease)
-
-    def settle_and_claim(
-        self,
-        worker: str,
-        settled: Sequence[Settled],
-        now: int,
-        campaign: int,
-        limit: int,
-        lease: float,
-        claims: int = 1,
-    ) -> list[list[Claimed]]:
-        """Answers in and the next claim out, in one transaction: one commit (with ``fsync``,
-        for the claim's sake) where a batch used to take two."""
-        with self._transaction():
-            if settled:
-                self._settle(worker, settled, now)
-            # one claim of ``limit`` per batch: a batch is one request, whatever other workers'
-            # claims take meanwhile
-            return [self._claim(campaign, worker, limit, lease) for _ in range(claims)]
-
-    def _claim(self, campaign: int, worker: str, limit: int, lease: float) -> list[Claimed]:
-        lease_until = self._now_ms() + int(lease * 1000)
-        rows = self._x(
-            f"UPDATE messages SET outcome = {Outcome.SENDING}, worker = ?, lease_until = ?"
-            " WHERE id IN (SELECT id FROM messages"
-            f"  WHERE campaign = ? AND outcome = {Outcome.PENDING} AND {_VISIBLE}"
-            "  ORDER BY id LIMIT ?)"
-            " RETURNING id, destination, text, sender, date, ttl, key",
-            (worker, lease_until, campaign, campaign, limit),
-        ).fetchall()
-        rows.sort()
-        return [Claimed(*row) for row in rows]
-
-    def renew(self, campaign: int, worker: str, lease: float) -> None:
-        lease_until = self._now_ms() + int(lease * 1000)
-        self._x(
-            "UPDATE messages SET lease_until = ?"
-            f" WHERE campaign = ? AND outcome = {Outcome.SENDING} AND worker = ?",
-            (lease_until, campaign, worker),
-        )
-
-    @contextlib.contextmanager
-    def _relaxed(self) -> Iterator[None]:
-        """Commit without waiting for the disk: for writes whose loss in a power cut is safe.
-
-        Only a claim must reach the disk before its request is written. An outcome lost in a
-        power cut leaves its rows ``sending``, and the next worker records them ``unknown``:
-        never resent. The next claim's synced commit carries the relaxed ones to disk anyway.
-        A killed process loses nothing either way (WAL).
-        """
-        self._x("PRAGMA synchronous=NORMAL")
-        try:
-            yield
-        finally:
-            self._x("PRAGMA synchronous=FULL")
-
-    def settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
-        """One transaction for the whole batch: the outcomes travel as one JSON array."""
-        with self._relaxed():
-            self._x("BEGIN IMMEDIATE")
-            try:
-                self._settle(worker, settled, now)
-                self._x("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._x("ROLLBACK")
-                raise
-
-    def _settle(self, worker: str, settled: Sequence[Settled], now: int) -> None:
-        batch = json.dumps(settled)
-        rows = (
-            "(SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
-            "  value ->> 3 AS state, value ->> 4 AS reason FROM json_each(?)) AS s"
-        )
-        self._x(
-            "UPDATE messages SET outcome = s.outcome,"
-            " gateway_id = coalesce(messages.gateway_id, s.gateway_id),"
-            " state = s.state, reason = s.reason, lease_until = NULL, worker = NULL,"
-            f" sent_at = ? FROM {rows}"
-            f" WHERE messages.id = s.id AND messages.worker = ? AND messages.outcome IN {_MINE}",
-            (now, batch, worker),
-        )
-        # Every id the gateway gave is kept, even on a row that is no longer this worker's.
-        self._x(
-            f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
-            f" WHERE messages.id = s.id AND {_ANOTHER_ID}",
-            (batch,),
-        )
-
-    def release(self, worker: str, ids: Sequence[int]) -> None:
-        with self._relaxed():
-            self._release(worker, ids)
-
-    def release_stray(self, campaign: int, worker: str, keep: Sequence[int]) -> int:
-        return self._x(
-            f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"
-            f" WHERE campaign = ? AND worker = ? AND outcome = {Outcome.SENDING}"
-            " AND id NOT IN (SELECT value FROM json_each(?))",
-            (campaign, worker, json.dumps(list(keep))),
-        ).rowcount
-
-    def _release(self, worker: str, ids: Sequence[int]) -> None:
-        self._x(
-            f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL, lease_until = NULL"
-            " WHERE id IN (SELECT value FROM json_each(?)) AND worker = ?"
-            f" AND outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN})",
-            (json.dumps(list(ids)), worker),
-        )
-
-    def expire(self, campaign: int, reason: str) -> int:
-        now = self._now_ms()
-        return self._x(
-            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = ?, changed_at = ?"
-            f" WHERE campaign = ? AND outcome = {Outcome.SENDING} AND lease_until < ?",
-            (reason, now, campaign, now),
-        ).rowcount
-
-    def abandon(
-        self, campaign: int, reason: str, *, label: str | None = None, keep: str | None = None
-    ) -> int:
-        prefix = None if label is None else label + "/"
-        return self._x(
-            f"UPDATE messages SET outcome = {Outcome.UNKNOWN}, reason = ?, changed_at = ?"
-            f" WHERE campaign = ? AND outcome = {Outcome.SENDING}"
-            " AND (? IS NULL OR (substr(worker, 1, ?) = ? AND worker <> ?))",
-            (reason, self._now_ms(), campaign, prefix, len(prefix or ""), prefix, keep or ""),
-        ).rowcount
-
-    def remaining(self, campaign: int) -> tuple[int, int]:
-        pending = self._x(
-            f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.PENDING}"
-            f" AND {_VISIBLE}",
-            (campaign, campaign),
-        ).fetchone()[0]
-        sending = self._x(
-            f"SELECT count(*) FROM messages WHERE campaign = ? AND outcome = {Outcome.SENDING}",
-            (campaign,),
-        ).fetchone()[0]
-        return int(pending), int(sending)
-
-    # tracking ----------------------------------------------------------------------------------
-
-    def due(self, campaign: int, checked_before: int, limit: int, now: int) -> list[Tracked]:
-        rows = self._x(
-            "UPDATE messages SET checked_at = ? WHERE id IN (SELECT id FROM messages"
-            f"  WHERE campaign = ? AND outcome = {Outcome.ACCEPTED}"
-            "  AND (checked_at IS NULL OR checked_at <= ?) ORDER BY checked_at, id LIMIT ?)"
-            " RETURNING id, gateway_id, state",
-            (now, campaign, checked_before, limit),
-        ).fetchall()
-        rows.sort()
-        return [Tracked(*row) for row in rows]
-
-    def record_states(self, changes: Sequence[tuple[int, int, int]], now: int) -> None:
-        """``changes``: (message id, new state, new outcome)."""
-        self._x("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(
-                "UPDATE messages SET state = ?, outcome = ?, changed_at = ? WHERE id = ?",
-                [(state, outcome, now, i) for i, state, outcome in changes],
-            )
-            self._db.executemany(
-                "INSERT INTO events (message, at, state) VALUES (?, ?, ?)",
-                [(i, now, state) for i, state, _ in changes],
-            )
-            self._x("COMMIT")
-        except BaseException:
-            self._x("ROLLBACK")
-            raise
-
-    def tracking_left(self, campaign: int) -> int:
-        return int(
-            self._x(
-                "SELECT count(*) FROM messages"
-                f" WHERE campaign = ? AND outcome = {Outcome.ACCEPTED}",
-                (campaign,),
-            ).fetchone()[0]
-        )
-
-    # reporting ---------------------------------------------------------------------------------
-
-    def counts(self, campaign: int) -> list[tuple[int, int | None, int, int]]:
-        return [
-            (int(o), s, int(n), int(p or 0))
-            for o, s, n, p in self._x(
-                "SELECT outcome, state, count(*), sum(parts) FROM messages WHERE campaign = ?"
-                f" AND {_VISIBLE} GROUP BY outcome, state",
-                (campaign, campaign),
-            )
-        ]
-
-    def accepted_dates(self, campaign: int) -> list[str]:
-        return [
-            str(row[0])
-            for row in self._x(
-                "SELECT date FROM messages WHERE campaign = ?"
-                f" AND outcome = {Outcome.ACCEPTED} AND date IS NOT NULL",
-                (campaign,),
-            )
-        ]
-
-    def sent_since(self, campaign: int, since: int) -> int:
-        return int(
-            self._x(
-                "SELECT count(*) FROM messages WHERE campaign = ? AND sent_at >= ?",
-                (campaign, since),
-            ).fetchone()[0]
-        )
-
-    def export(self, campaign: int) -> Iterator[ExportRow]:
-        cursor = self._db.cursor()
-        cursor.execute(
-            "SELECT key, line, destination, outcome, gateway_id, state, parts, reason, sent_at,"
-            " coalesce(changed_at, sent_at), gateway_ids FROM messages WHERE campaign = ?"
-            f" AND {_VISIBLE} ORDER BY id",
-            (campaign, campaign),
-        )
-        for row in cursor:
-            yield ExportRow(*row)
-
-    def events(self, campaign: int) -> Iterator[tuple[str, int, int]]:
-        cursor = self._db.cursor()
-        cursor.execute(
-            "SELECT m.key, e.at, e.state FROM events e JOIN messages m ON m.id = e.message"
-            " WHERE m.campaign = ? ORDER BY e.rowid",
-            (campaign,),
-        )
-        for key, at, state in cursor:
-            yield str(key), int(at), int(state)
-
-    def resolve(
-        self, campaign: int, *, resend: bool, now: int, reason: str, selection: Selection
-    ) -> int:
-        where, params = _selected(selection)
-        if resend:
-            named = f" OR outcome = {Outcome.SKIPPED}" if selection.keys is not None else ""
-            sql = (
-                f"UPDATE messages SET outcome = {Outcome.PENDING}, worker = NULL,"
-                " lease_until = NULL, reason = ?, changed_at = ?"
-                f" WHERE campaign = ? AND (outcome = {Outcome.UNKNOWN}{named}){where}"
-            )
-        else:
-            sql = (
-                f"UPDATE messages SET outcome = {Outcome.SKIPPED}, reason = ?, changed_at = ?"
-                f" WHERE campaign = ? AND outcome = {Outcome.UNKNOWN}{where}"
-            )
-        return self._x(sql, (reason, now, campaign, *params)).rowcount
-
-    def restore(self, campaign: int, records: Sequence[Restored], now: int) -> int:
-        batch = json.dumps(records)
-        rows = (
-            "(SELECT value ->> 0 AS key, value ->> 1 AS outcome, value ->> 2 AS gateway_id,"
-            "  value ->> 3 AS state, value ->> 4 AS reason, value ->> 5 AS run"
-            "  FROM json_each(?)) AS s"
-        )
-        self._x("BEGIN IMMEDIATE")
-        try:
-            moved = self._x(
-                "UPDATE messages SET outcome = s.outcome,"
-                " gateway_id = coalesce(messages.gateway_id, s.gateway_id), state = s.state,"
-                " reason = s.reason, lease_until = NULL, worker = NULL,"
-                f" sent_at = coalesce(sent_at, ?) FROM {rows}"
-                f" WHERE messages.campaign = ? AND messages.key = s.key AND ({_RESTORABLE})"
-                f" AND messages.{_VISIBLE}",
-                (now, batch, campaign, campaign),
-            ).rowcount
-            self._x(
-                f"UPDATE messages SET gateway_ids = {_APPEND_ID} FROM {rows}"
-                f" WHERE messages.campaign = ? AND messages.key = s.key AND {_ANOTHER_ID}",
-                (batch, campaign),
-            )
-            self._x("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._x("ROLLBACK")
-            raise
-        return moved
-
-
-_RESTORABLE: Final = (
-    f"(messages.worker = s.run AND messages.outcome IN ({Outcome.SENDING}, {Outcome.UNKNOWN}))"
-    f" OR (s.outcome NOT IN ({Outcome.PENDING}, {Outcome.UNKNOWN})"
-    f" AND messages.outcome IN ({Outcome.PENDING}, {Outcome.UNKNOWN}, {Outcome.SKIPPED}))"
-)
-"""A held outcome goes back over its own run's row still in flight or unknown; one that says
-what happened (not ``pending``, not ``unknown``) also over a row resolved meanwhile."""
-
-
-def _selected(selection: Selection) -> tuple[str, list[Any]]:
-    where, params = "", []
-    if selection.run is not None:
-        prefix = selection.run + "/"
-        where += " AND (worker = ? OR substr(worker, 1, ?) = ?)"
-        params += [selection.run, len(prefix), prefix]
-    if selection.since is not None:
-        where += " AND coalesce(changed_at, sent_at) >= ?"
-        params.append(selection.since)
-    if selection.until is not None:
-        where += " AND coalesce(changed_at, sent_at) <= ?"
-        params.append(selection.until)
-    if selection.keys is not None:
-        where += " AND key IN (SELECT value FROM json_each(?))"
-        params.append(json.dumps(list(selection.keys)))
-    return where, params
 
 
 _SECOND_LOAD: Final = (
@@ -817,37 +451,3 @@ def _read_only_fs(path: str) -> bool:
         return bool(os.statvfs(os.path.dirname(path) or ".").f_flag & os.ST_RDONLY)
     except (OSError, AttributeError):
         return False
-
-
-_T = TypeVar("_T")
-
-
-def _translated(method: Callable[..., _T]) -> Callable[..., _T]:
-    """``method`` with :func:`_fatal` errors raised as ``JournalError`` (generators too)."""
-    if inspect.isgeneratorfunction(method):
-
-        @functools.wraps(method)
-        def generator(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
-            try:
-                yield from method(self, *args, **kwargs)
-            except sqlite3.DatabaseError as error:
-                raise _fatal(error, self.path) or error from None
-
-        return generator
-
-    @functools.wraps(method)
-    def call(self: SQLiteStore, *args: Any, **kwargs: Any) -> _T:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as error:
-            fatal = _fatal(error, self.path)
-            if fatal is None:
-                raise
-            raise fatal from None
-
-    return call
-
-
-for _name, _method in list(vars(SQLiteStore).items()):
-    if not _name.startswith("_") and inspect.isfunction(_method) and _name != "transient":
-        setattr(SQLiteStore, _name, _translated(_method))

@@ -212,14 +212,14 @@ def test_disk_full_during_run_is_a_clear_error_and_loses_no_answer(
     many = tmp_path / "many.csv"
     many.write_text("destination,text\n" + "".join(f"7911{i:07d},hello {i}\n" for i in range(3000)))
     mysms("campaign", "create", "c", many, "--journal", journal)
-    opened = _sqlite.SQLiteStore.__init__
+    opened = _sqlite.SQLiteConnector.__init__
 
-    def small_disk(self: _sqlite.SQLiteStore, *args: object, **kwargs: object) -> None:
+    def small_disk(self: _sqlite.SQLiteConnector, *args: object, **kwargs: object) -> None:
         opened(self, *args, **kwargs)  # type: ignore[arg-type]
         pages = self._db.execute("PRAGMA page_count").fetchone()[0]
         self._db.execute(f"PRAGMA max_page_count={pages + 2}")
 
-    monkeypatch.setattr(_sqlite.SQLiteStore, "__init__", small_disk)
+    monkeypatch.setattr(_sqlite.SQLiteConnector, "__init__", small_disk)
     gateway = FakeGateway()
     gateway.set_balance("demo", 10**6)
     with gateway.serve() as base_url:
@@ -230,7 +230,7 @@ def test_disk_full_during_run_is_a_clear_error_and_loses_no_answer(
         code, _, err = mysms(*run, "--batch-size", "100")
     assert code == 2 and "disk is full" in err, err
     taken = set(gateway.messages)
-    monkeypatch.setattr(_sqlite.SQLiteStore, "__init__", opened)
+    monkeypatch.setattr(_sqlite.SQLiteConnector, "__init__", opened)
     code, out, _ = mysms(
         "campaign", "export", "c", "--journal", journal, "--output-format", "jsonl"
     )

@@ -102,6 +102,29 @@ async def test_a_different_row_with_the_same_key_names_both_lines_and_keeps_noth
             journal.campaign("spring")
 
 
+async def test_a_row_repeated_in_a_later_chunk_is_skipped_and_lines_keep_their_order(
+    journal_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk whose key is taken goes the slow way (PostgreSQL: its straight COPY fails in a
+    savepoint and leaves nothing), and so does every chunk after it: a file loaded twice."""
+    from mysms_async.campaigns import _journal
+
+    monkeypatch.setattr(_journal, "LOAD_CHUNK", 3)
+    rows = [f"7911000000{i},hello {i}" for i in range(7)]
+    csv_file = _write_csv(
+        tmp_path / "rows.csv",
+        ["destination,text", *rows, "79110000001,hello 1", "79110000009,last"],
+    )
+    with Journal(journal_url) as journal:
+        campaign = await journal.create("c", csv_file)
+        assert campaign.loaded == {"added": 8, "invalid": 0, "skipped": 1}
+        lines = [record["line"] for record in campaign.export_records()]
+        assert lines == [2, 3, 4, 5, 6, 7, 8, 10]  # ids follow the file: the order of sending
+        again = await journal.create("c", csv_file)
+        assert again.loaded == {"added": 0, "invalid": 0, "skipped": 9}
+        assert journal.campaign("c").report().total == 8
+
+
 async def test_the_same_key_against_an_earlier_load(journal_url: str) -> None:
     with Journal(journal_url) as journal:
         await journal.create("c", [{"key": "k1", "destination": "79110000001", "text": "one"}])
@@ -292,7 +315,7 @@ async def test_a_live_lease_is_waited_for_on_postgres(
         # The slow worker's answer arrives: its outcome is written over its own claim.
         from mysms_async.campaigns._store import Settled
 
-        ids = [row[0] for row in store._x("SELECT id FROM messages WHERE outcome = 1")]  # type: ignore[attr-defined]
+        ids = [row[0] for row in store._x("SELECT id FROM messages WHERE outcome = 1")]
         store.settle("slow-worker", [Settled(i, Outcome.ACCEPTED, "x", 2, None) for i in ids], 1)
         store.close()
         assert campaign.report().counts["accepted"] == 4

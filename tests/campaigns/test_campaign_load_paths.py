@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mysms_async._table import csv_reader
-from mysms_async.campaigns._load import read_file, row_of, to_row
+from mysms_async.campaigns._load import read_chunks, read_file, row_of, to_row
 
 _TEXT = st.one_of(
     st.text(alphabet="abc XYZ,.!?\"'", min_size=1, max_size=200),
@@ -74,3 +74,8 @@ def test_the_fast_path_agrees_with_to_row(tmp_path: Path, rows: list[tuple[str, 
     loaded = [(line, row_of(line, record)) for line, record in read_file(str(path))]
 
     assert loaded == _row_by_row(path)
+    # ``create`` reads lists of finished rows: the same rows, chunk boundaries anywhere.
+    for size in (7, 5000):
+        chunks = list(read_chunks(str(path), size=size))
+        assert all(0 < len(chunk) <= size + 1 for chunk in chunks)  # +1: a row csv refused
+        assert [row for chunk in chunks for row in chunk] == [row for _, row in loaded]
