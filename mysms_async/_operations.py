@@ -67,7 +67,8 @@ class Chunk:
     def __init__(self, messages: list[Message]) -> None:
         self.messages = messages
         self.valid: list[Message] = []
-        self.wires: list[WireMessage] = []
+        #: A list, or ``EncodedWires`` (the JSON already written) for a plain chunk.
+        self.wires: Sequence[WireMessage] = []
         self.failed: dict[int, SendResult] = {}
 
     def fail_all(self, error: MySMSError) -> list[SendResult]:
@@ -113,6 +114,8 @@ class Operations:
         #: The document allows one message per GET.
         self.chunk_size = 1 if settings.http_method == "GET" else settings.batch_size
         self._query_budget: int | None = getattr(self.builder, "query_budget", None)
+        #: A JSON POST body can take a plain chunk already written (``wire_many(json=True)``).
+        self._json_post = settings.wire_format == "json" and settings.http_method == "POST"
 
     # preparing -------------------------------------------------------------------------------
 
@@ -142,12 +145,14 @@ class Operations:
                 self.settings.timezone,
                 query_budget=self._query_budget,
                 max_parts=self.settings.max_parts,
+                json=self._json_post,
             )
         except Exception:
             wires = None  # the per-message path below names what is wrong
         if wires is not None:
             chunk.valid, chunk.wires = messages, wires
             return chunk
+        checked: list[WireMessage] = []
         for position, message in enumerate(messages):
             try:
                 wire = self.prepare(message)
@@ -155,7 +160,8 @@ class Operations:
                 chunk.failed[position] = SendResult(message, None, None, error)
                 continue
             chunk.valid.append(message)
-            chunk.wires.append(wire)
+            checked.append(wire)
+        chunk.wires = checked
         return chunk
 
     def _unsendable(self, exc: BaseException) -> ValidationError:
