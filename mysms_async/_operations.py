@@ -193,7 +193,7 @@ class Operations:
             prepared, lambda body: self._decode_send(body, expected), messages
         )
         assert answer.data is not None  # _decode_send checked it
-        return answered_results(messages, answer.data, answer.ids)
+        return answered_results(messages, answer.data, answer.ids, answer.common_state)
 
     async def send_chunk(self, chunk: Chunk) -> tuple[list[SendResult], MySMSError | None]:
         """Every message of the chunk gets an outcome; a run-stopping error is returned beside.
@@ -334,15 +334,22 @@ def _check_count(batch: WireBatch | SendAnswer, expected: int) -> None:
 
 
 def answered_results(
-    messages: Sequence[Message], data: list[WireEntry], ids: list[str | None]
+    messages: Sequence[Message],
+    data: list[WireEntry],
+    ids: list[str | None],
+    common_state: int | None = None,
 ) -> list[SendResult]:
     """One result per answer entry, in order: ``messages``, ``data`` and ``ids`` line up.
 
     The common case (every entry has an id) is built in C-level passes, with one state lookup
-    when every entry has the same state (a batch of fresh messages is all "queued"). An entry
-    without an id is a refusal when its state is negative, else ``DeliveryUnknownError``.
+    when every entry has the same state (a batch of fresh messages is all "queued";
+    ``common_state`` when the decoder already found it so). An entry without an id is a
+    refusal when its state is negative, else ``DeliveryUnknownError``.
     """
     if all(ids):
+        if common_state is not None:
+            state = message_state(common_state)
+            return list(map(AnsweredSendResult, messages, ids, repeat(state, len(ids))))
         states = [entry.state for entry in data]
         if states and states.count(states[0]) == len(states):
             state = message_state(states[0])
