@@ -98,6 +98,9 @@ class SendAnswer(NamedTuple):
     data: list[WireEntry] | None
     #: One per ``data`` entry, in order; empty when there is no ``data``.
     ids: list[str | None]
+    #: The state every entry has, when they all have the same one (a batch of fresh messages
+    #: is all "queued"); else None.
+    common_state: int | None = None
 
 
 def decode_send(body: bytes, wire_format: WireFormat) -> SendAnswer:
@@ -111,9 +114,15 @@ def decode_send(body: bytes, wire_format: WireFormat) -> SendAnswer:
     data = batch.data
     if not data:
         return SendAnswer(batch.state, data, [])
-    ids = [entry.id for entry in data]  # a comprehension reads a field faster than map()
+    # One pass reads the ids and checks that every entry has the first one's state (a
+    # comprehension reads a field faster than map()); a mixed answer is read again in full.
+    common: int | None = data[0].state
+    ids = [entry.id for entry in data if entry.state == common]
+    if len(ids) != len(data):
+        common = None
+        ids = [entry.id for entry in data]
     check_unique_ids(ids)
-    return SendAnswer(batch.state, data, ids)
+    return SendAnswer(batch.state, data, ids, common)
 
 
 def check_unique_ids(ids: list[str | None]) -> None:

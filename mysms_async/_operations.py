@@ -67,7 +67,8 @@ class Chunk:
     def __init__(self, messages: list[Message]) -> None:
         self.messages = messages
         self.valid: list[Message] = []
-        self.wires: list[WireMessage] = []
+        #: A list, or ``EncodedWires`` (the JSON already written) for a plain chunk.
+        self.wires: Sequence[WireMessage] = []
         self.failed: dict[int, SendResult] = {}
 
     def fail_all(self, error: MySMSError) -> list[SendResult]:
@@ -113,6 +114,8 @@ class Operations:
         #: The document allows one message per GET.
         self.chunk_size = 1 if settings.http_method == "GET" else settings.batch_size
         self._query_budget: int | None = getattr(self.builder, "query_budget", None)
+        #: A JSON POST body can take a plain chunk already written (``wire_many(json=True)``).
+        self._json_post = settings.wire_format == "json" and settings.http_method == "POST"
 
     # preparing -------------------------------------------------------------------------------
 
@@ -142,12 +145,14 @@ class Operations:
                 self.settings.timezone,
                 query_budget=self._query_budget,
                 max_parts=self.settings.max_parts,
+                json=self._json_post,
             )
         except Exception:
             wires = None  # the per-message path below names what is wrong
         if wires is not None:
             chunk.valid, chunk.wires = messages, wires
             return chunk
+        checked: list[WireMessage] = []
         for position, message in enumerate(messages):
             try:
                 wire = self.prepare(message)
@@ -155,7 +160,8 @@ class Operations:
                 chunk.failed[position] = SendResult(message, None, None, error)
                 continue
             chunk.valid.append(message)
-            chunk.wires.append(wire)
+            checked.append(wire)
+        chunk.wires = checked
         return chunk
 
     def _unsendable(self, exc: BaseException) -> ValidationError:
@@ -187,7 +193,7 @@ class Operations:
             prepared, lambda body: self._decode_send(body, expected), messages
         )
         assert answer.data is not None  # _decode_send checked it
-        return answered_results(messages, answer.data, answer.ids)
+        return answered_results(messages, answer.data, answer.ids, answer.common_state)
 
     async def send_chunk(self, chunk: Chunk) -> tuple[list[SendResult], MySMSError | None]:
         """Every message of the chunk gets an outcome; a run-stopping error is returned beside.
@@ -328,15 +334,22 @@ def _check_count(batch: WireBatch | SendAnswer, expected: int) -> None:
 
 
 def answered_results(
-    messages: Sequence[Message], data: list[WireEntry], ids: list[str | None]
+    messages: Sequence[Message],
+    data: list[WireEntry],
+    ids: list[str | None],
+    common_state: int | None = None,
 ) -> list[SendResult]:
     """One result per answer entry, in order: ``messages``, ``data`` and ``ids`` line up.
 
     The common case (every entry has an id) is built in C-level passes, with one state lookup
-    when every entry has the same state (a batch of fresh messages is all "queued"). An entry
-    without an id is a refusal when its state is negative, else ``DeliveryUnknownError``.
+    when every entry has the same state (a batch of fresh messages is all "queued";
+    ``common_state`` when the decoder already found it so). An entry without an id is a
+    refusal when its state is negative, else ``DeliveryUnknownError``.
     """
     if all(ids):
+        if common_state is not None:
+            state = message_state(common_state)
+            return list(map(AnsweredSendResult, messages, ids, repeat(state, len(ids))))
         states = [entry.state for entry in data]
         if states and states.count(states[0]) == len(states):
             state = message_state(states[0])

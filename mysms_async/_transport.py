@@ -20,8 +20,8 @@ import contextlib
 import copy
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar, Token
 from typing import TypeVar
 
 import anyio
@@ -56,17 +56,34 @@ logger = logging.getLogger(C.LOGGER_NAME)
 _CALL_TIMEOUT: ContextVar[float | None] = ContextVar("mysms_call_timeout", default=None)
 
 
-@contextlib.contextmanager
-def call_timeout(seconds: float | None) -> Iterator[None]:
+class _CallTimeout:
+    """Sets ``_CALL_TIMEOUT`` for the block (a class: a generator-based context manager costs
+    a generator and its frames on every single request)."""
+
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._token: Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _CALL_TIMEOUT.set(self._seconds)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _CALL_TIMEOUT.reset(self._token)
+            self._token = None
+
+
+#: Reusable and reentrant: the block of a call without its own timeout does nothing.
+_NO_CALL_TIMEOUT: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+def call_timeout(seconds: float | None) -> contextlib.AbstractContextManager[None]:
     """Each attempt of the requests made inside the block gets ``seconds`` (None: the client's)."""
     if seconds is None:
-        yield
-        return
-    token = _CALL_TIMEOUT.set(seconds)
-    try:
-        yield
-    finally:
-        _CALL_TIMEOUT.reset(token)
+        return _NO_CALL_TIMEOUT
+    return _CallTimeout(seconds)
 
 
 _CLOSED = (
