@@ -21,6 +21,8 @@ The body of an answer is the one text that is all context: ``describe_body`` quo
 of an answer we could not read (a proxy, WAF or debug page may echo the request) after
 redacting it by structure, and, for a secret long enough not to occur by chance, every
 spelling of it too; only then is it cut to length, so no part of a value survives the cut.
+A body that begins with the end of a ``<password>`` value (its start went into the headers of
+a peer that echoed the request there) has that end redacted as well.
 
 Redaction by context cannot be certain of a text another library wrote: a peer that echoes the
 request into a status line or a header makes aiohttp quote it escaped twice
@@ -160,6 +162,24 @@ def _decode_body(body: bytes) -> str:
     return body.decode("utf-8", "surrogateescape")
 
 
+#: The end of a ``<password>`` value at the very start of a text, before any ``<``: the tail of
+#: a value whose start is not in the text (plain or HTML-escaped XML).
+_LEADING_TAIL = re.compile(
+    r"(?P<v>[^<]*)</(?i:password)>|(?P<e>(?:(?!&lt;)[^<])*)&lt;/(?i:password)&gt;"
+)
+
+
+def _redact_leading_tail(text: str) -> str:
+    """A body that starts partway through the ``<password>`` value: a peer echoed the request
+    into its headers and a newline of the password ended them, so the body begins with the rest
+    (``;;;;</password>...`` for the password ``\n\n;;;;``). That rest is a value too."""
+    match = _LEADING_TAIL.match(text)
+    if match is None:
+        return text
+    group = "v" if match.start("v") >= 0 else "e"
+    return REDACTED + text[match.end(group) :]
+
+
 def describe_body(body: bytes, secret: str | None, limit: int = 60) -> str:
     """The start of an answer's body, safe to quote in an error message (a bytes literal).
 
@@ -172,7 +192,7 @@ def describe_body(body: bytes, secret: str | None, limit: int = 60) -> str:
     # before it, and any spelling of the secret (at most 16 characters per character), ends
     # inside the window; a value running past its end is redacted to the end.
     window = limit + _BODY_WINDOW + 16 * len(secret or "")
-    text = redact_text(_decode_body(body[:window]), secret)
+    text = redact_text(_redact_leading_tail(_decode_body(body[:window])), secret)
     if secret and len(secret) >= _BODY_SUBSTRING_MIN:
         for form in _spellings(secret):
             text = text.replace(form, REDACTED)

@@ -369,6 +369,7 @@ def test_a_peer_echoing_the_request_leaves_no_piece_of_the_password_anywhere(eng
             )
             @given(echo_passwords)
             @example("Qz\\x\"<&%Жё\n'q€")  # one of each kind of character
+            @example("\n\n;;;;")
             def check_generated(password: str) -> None:
                 check(password, neutral)
 
