@@ -332,6 +332,9 @@ class Store:
     connector's :class:`JournalError` (:meth:`Connector.fatal`).
     """
 
+    kind: str
+    """The backend: ``"sqlite"`` or ``"postgresql"``."""
+
     def __init__(self, connector: Connector) -> None:
         self._c = connector
         self.kind = connector.kind
