@@ -11,12 +11,14 @@ import copy
 import logging
 import socket
 import sys
+from typing import Any
 
 from .._config import ENV_PASSWORD, ENV_SENDER, ENV_USERNAME
 from .._redact import redact_text
 from ._constants import EMULATOR_EXTRA, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS
 from ._output import UsageError
 from ._session import Session
+from ._signals import exit_status
 
 
 class _RedactAccessLog(logging.Filter):
@@ -102,4 +104,19 @@ def cmd_emulator(session: Session) -> int:
     finally:
         sock.close()
     out.note("emulator stopped")
-    return EXIT_OK
+    return _exit_after_serving(server)
+
+
+def _exit_after_serving(server: Any) -> int:
+    """The exit status of a server that returned: 128 plus the signal that stopped it.
+
+    uvicorn re-raises the signal it caught once it has shut down, but on Python 3.11+ that
+    reaches ``asyncio.run``'s own SIGINT handler, which only cancels a main task that may have
+    finished already: the ``KeyboardInterrupt`` is then never raised (a race, seen in CI). So
+    the signals it caught are read back (``_captured_signals``, uvicorn >= 0.29), else a server
+    told to exit is taken as interrupted.
+    """
+    captured = getattr(server, "_captured_signals", None)
+    if isinstance(captured, list) and captured:
+        return exit_status(int(captured[0]))
+    return EXIT_INTERRUPTED if getattr(server, "should_exit", False) else EXIT_OK

@@ -83,3 +83,20 @@ def test_emulator_serves_until_ctrl_c(mysms: Mysms, monkeypatch: pytest.MonkeyPa
     assert "emulator stopped" in err
     assert "GET /rest/sms/credit/json?u=demo&p=***" in err  # the access log, redacted
     assert DEMO_PASSWORD not in err
+
+
+@pytest.mark.parametrize(
+    ("captured", "should_exit", "status"),
+    [([signal.SIGINT], True, 130), ([signal.SIGTERM], True, 143), ([], True, 130), ([], False, 0)],
+)
+def test_the_emulator_exits_with_the_signal_uvicorn_caught(
+    captured: list[int], should_exit: bool, status: int
+) -> None:
+    """uvicorn's re-raised SIGINT can reach asyncio.run's handler after the main task finished
+    and vanish (exit 0 after Ctrl-C, seen in CI): the status comes from what uvicorn caught."""
+    from types import SimpleNamespace
+
+    from mysms_async._cli._emulator import _exit_after_serving
+
+    server = SimpleNamespace(_captured_signals=captured, should_exit=should_exit)
+    assert _exit_after_serving(server) == status
